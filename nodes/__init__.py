@@ -1,0 +1,1 @@
+"""ComfyUI adapters over video_utils: schemas, tooltips, validation, progress."""
