@@ -1,0 +1,187 @@
+"""Start a real ComfyUI server for integration tests.
+
+ComfyUI is not a dependency of the pack: the tests use one installed beside it, found through
+``SEGUE_COMFYUI_DIR`` (default ``/opt/comfyui``) and its own virtual environment
+(``SEGUE_COMFYUI_PYTHON``, default ``<dir>/.venv/bin/python``).  Each server gets a fresh base
+directory with this pack (and the test-only nodes) linked into ``custom_nodes/``, a free loopback
+port and an in-memory database, so tests never touch the user's ComfyUI folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_NODES = Path(__file__).resolve().parent / "comfy_test_nodes"
+DEFAULT_COMFYUI_DIR = "/opt/comfyui"
+
+
+def comfyui_install() -> tuple[Path, Path] | str:
+    """``(comfyui_dir, python)`` or the reason why no usable install was found."""
+    root = Path(os.environ.get("SEGUE_COMFYUI_DIR", DEFAULT_COMFYUI_DIR))
+    if not (root / "main.py").is_file():
+        return f"no ComfyUI at {root} (set SEGUE_COMFYUI_DIR to a ComfyUI checkout with its venv)"
+    python = Path(os.environ.get("SEGUE_COMFYUI_PYTHON", root / ".venv" / "bin" / "python"))
+    if not python.is_file():
+        return f"no Python for ComfyUI at {python} (set SEGUE_COMFYUI_PYTHON)"
+    return root, python
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ComfyServer:
+    """One ComfyUI process on loopback with its own base directory."""
+
+    def __init__(self, base_dir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()):
+        install = comfyui_install()
+        if isinstance(install, str):
+            raise RuntimeError(install)
+        self.root, self.python = install
+        self.base = Path(base_dir)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.base / "server.log"
+        for sub in ("custom_nodes", "input", "output", "temp", "user", "models"):
+            (self.base / sub).mkdir(parents=True, exist_ok=True)
+        for name, target in (("segue", REPO), ("segue_test_nodes", TEST_NODES)):
+            link = self.base / "custom_nodes" / name
+            if not link.exists():
+                link.symlink_to(target, target_is_directory=True)
+
+    @property
+    def input_dir(self) -> Path:
+        return self.base / "input"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.base / "output"
+
+    def start(self, timeout: float = 120.0) -> "ComfyServer":
+        args = [
+            str(self.python), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
+            "--disable-auto-launch", "--database-url", "sqlite:///:memory:",
+            "--base-directory", str(self.base), *self.extra_args,
+        ]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, cwd=self.root, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ComfyUI exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                self.get("/system_stats", timeout=2)
+                return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"ComfyUI did not answer within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def rss_bytes(self) -> int:
+        """Current resident memory of the server process (Linux)."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def peak_rss_bytes(self) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    # --- tiny HTTP client (the pack's own client is tested separately) ---
+    def get(self, path: str, timeout: float = 30):
+        with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
+            return json.loads(r.read() or b"null")
+
+    def post(self, path: str, body: dict, timeout: float = 30):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                data = r.read()
+                return json.loads(data) if data else None
+        except urllib.error.HTTPError as e:
+            raise AssertionError(f"POST {path} -> {e.code}: {e.read().decode(errors='replace')}") from None
+
+    def queue_prompt(self, prompt: dict) -> str:
+        prompt_id = str(uuid.uuid4())
+        reply = self.post("/prompt", {"prompt": prompt, "prompt_id": prompt_id, "client_id": "segue-tests"})
+        assert not reply.get("node_errors"), reply
+        return reply["prompt_id"]
+
+    def wait(self, prompt_id: str, timeout: float = 300) -> dict:
+        """History entry of a finished prompt; fails with the server's error and log if it failed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            entry = self.get(f"/history/{prompt_id}").get(prompt_id)
+            if entry and entry.get("status", {}).get("completed") is not None:
+                status = entry["status"]
+                if status.get("status_str") != "success":
+                    raise AssertionError(
+                        f"prompt {prompt_id} failed: {json.dumps(status.get('messages'))[:4000]}\n{self.log_tail(30)}"
+                    )
+                return entry
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError(f"ComfyUI died while running {prompt_id}:\n{self.log_tail()}")
+            time.sleep(0.25)
+        raise AssertionError(f"prompt {prompt_id} did not finish in {timeout:.0f}s:\n{self.log_tail(30)}")
+
+    def run(self, prompt: dict, timeout: float = 300) -> dict:
+        return self.wait(self.queue_prompt(prompt), timeout)
+
+    def output_files(self, entry: dict) -> list[Path]:
+        """Every file an executed prompt reported in its history outputs, as local paths."""
+        files = []
+        for ui in entry.get("outputs", {}).values():
+            for items in ui.values():
+                if not isinstance(items, list):
+                    continue
+                for item in items:
+                    if isinstance(item, dict) and "filename" in item:
+                        base = {"output": self.output_dir, "input": self.input_dir,
+                                "temp": self.base / "temp"}[item.get("type", "output")]
+                        files.append(base / item.get("subfolder", "") / item["filename"])
+        return files
+
+    def copy_to_input(self, path: Path, name: str | None = None) -> str:
+        target = self.input_dir / (name or Path(path).name)
+        shutil.copyfile(path, target)
+        return target.name

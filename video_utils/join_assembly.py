@@ -1,0 +1,190 @@
+"""Assemble joined clips and their generated transitions, frame-exact against a ``JoinPlan``.
+
+A join is a stitch: the output is ``clip0 | T0 | clip1 | T1 | ...`` where transition ``j`` is cut
+to ``[c_a - blend, T - c_b + blend)`` and overlaps its neighbours by ``blend`` frames on each
+side.  So over A's last ``c_a`` kept frames the first ``c_a - blend`` stay A's own pixels and the
+last ``blend`` fade A -> transition (the last one fully the transition); the gap is the
+transition's; over B's first ``c_b`` frames the first ``blend`` fade transition -> B and the rest
+are B's.  Reusing the travel stitch keeps the in-memory and streamed paths identical.
+
+Transitions must have exactly the planned length: a transition a few frames short shifts every
+later frame and shows as ghosting in the blends, so it is an error naming the join.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Sequence
+
+import torch
+
+from .errors import PlanError
+from .join_plan import JoinPlan
+from .stitch import Progress, Source, iter_chunks, stitch_length, stitch_segments, stitch_stream
+
+
+def join_layout(plan: JoinPlan) -> tuple[list[tuple[str, int, int, int]], list[int]]:
+    """Pieces in output order, ``(kind, index, start, end)`` with kind "clip" or "transition",
+    and the overlaps (blend frames) between consecutive pieces."""
+    pieces: list[tuple[str, int, int, int]] = []
+    overlaps: list[int] = []
+    for k, span in enumerate(plan.clips):
+        pieces.append(("clip", k, span.keep_start, span.keep_end))
+        if k < len(plan.joins):
+            j = plan.joins[k]
+            blend = j.blend_frames
+            if not 0 <= blend <= min(j.context_frames_a, j.context_frames_b):
+                raise PlanError(f"join {k} blends {blend} frames but its contexts are {j.context_frames_a}/{j.context_frames_b}")
+            pieces.append(("transition", k, j.context_frames_a - blend,
+                           j.transition_frames - j.context_frames_b + blend))
+            overlaps += [blend, blend]
+    total = stitch_length([end - start for _, _, start, end in pieces], overlaps, [_name(p) for p in pieces])
+    if total != plan.total_frames:
+        raise PlanError(f"join plan is inconsistent: its pieces give {total} frames, the plan says {plan.total_frames}")
+    return pieces, overlaps
+
+
+def assemble_join(
+    clips: Sequence[torch.Tensor],
+    transitions: Sequence[torch.Tensor],
+    plan: JoinPlan,
+    curve: str = "cosine",
+    sharpen: float = 0.0,
+    progress: Progress | None = None,
+) -> torch.Tensor:
+    """The joined video in memory: exactly ``plan.total_frames`` frames."""
+    _check_counts(len(clips), len(transitions), plan)
+    for k, clip in enumerate(clips):
+        _check_length(f"clip {k}", clip.shape[0] if clip.dim() == 4 else -1, plan.clip_frames[k])
+    for j, transition in enumerate(transitions):
+        _check_transition(j, transition.shape[0] if transition.dim() == 4 else -1, plan)
+    pieces, overlaps = join_layout(plan)
+    sources = {"clip": clips, "transition": transitions}
+    segments = [sources[kind][i][start:end] for kind, i, start, end in pieces]
+    return stitch_segments(segments, overlaps, curve, sharpen, progress)
+
+
+def assemble_join_stream(
+    clips: Sequence[Source],
+    transitions: Sequence[Source],
+    plan: JoinPlan,
+    sink: Callable[[torch.Tensor], None],
+    *,
+    curve: str = "cosine",
+    sharpen: float = 0.0,
+    progress: Progress | None = None,
+) -> int:
+    """Stream the joined video into ``sink`` from full-clip sources (tensors, chunk iterables or
+    callables returning them, e.g. a ComfyUI VIDEO's frame reader); returns frames sent.  Each
+    source's length is checked against the plan as it is read."""
+    _check_counts(len(clips), len(transitions), plan)
+    pieces, overlaps = join_layout(plan)
+    sources = []
+    for kind, i, start, end in pieces:
+        full = clips[i] if kind == "clip" else transitions[i]
+        expected = plan.clip_frames[i] if kind == "clip" else plan.joins[i].transition_frames
+        sources.append(_checked_window(full, start, end, expected, kind, i, plan))
+    return stitch_stream(sources, overlaps, sink, lengths=[e - s for _, _, s, e in pieces], curve=curve,
+                         sharpen=sharpen, progress=progress, names=[_name(p) for p in pieces])
+
+
+def assemble_join_files(
+    clip_paths: Sequence[str | os.PathLike],
+    transition_paths: Sequence[str | os.PathLike],
+    plan: JoinPlan,
+    out_path: str | os.PathLike,
+    *,
+    fps,
+    audio=None,
+    curve: str = "cosine",
+    sharpen: float = 0.0,
+    codec: str = "h264",
+    crf: int = 19,
+    preset: str = "medium",
+    chunk: int = 16,
+    progress: Progress | None = None,
+) -> int:
+    """Stream the joined video from files into ``out_path`` (atomic); returns frames written.
+
+    Every file is probed first, so a clip or transition of the wrong length fails before any
+    decoding; each file is then read once, only over the frames the output uses.
+    """
+    from .video_io import VideoWriter, iter_frames, probe_video  # PyAV only for the file path
+
+    clip_paths = [os.fspath(p) for p in clip_paths]
+    transition_paths = [os.fspath(p) for p in transition_paths]
+    _check_counts(len(clip_paths), len(transition_paths), plan)
+    clip_infos = [probe_video(p) for p in clip_paths]
+    transition_infos = [probe_video(p) for p in transition_paths]
+    for k, (p, info) in enumerate(zip(clip_paths, clip_infos)):
+        _check_length(f"clip {k} ({p})", info.frame_count, plan.clip_frames[k])
+    for j, info in enumerate(transition_infos):
+        _check_transition(j, info.frame_count, plan, transition_paths[j])
+    width, height = clip_infos[0].width, clip_infos[0].height
+    for p, info in zip(clip_paths + transition_paths, clip_infos + transition_infos):
+        if (info.width, info.height) != (width, height):
+            raise PlanError(
+                f"{p} is {info.width}x{info.height} but {clip_paths[0]} is {width}x{height}: "
+                f"conform every clip and transition to one size before assembling"
+            )
+    pieces, overlaps = join_layout(plan)
+    paths = {"clip": clip_paths, "transition": transition_paths}
+    sources = [_file_window(iter_frames, paths[kind][i], start, end, chunk) for kind, i, start, end in pieces]
+    with VideoWriter(out_path, fps, width, height, codec=codec, crf=crf, preset=preset, audio=audio) as writer:
+        return stitch_stream(sources, overlaps, writer.write, lengths=[e - s for _, _, s, e in pieces],
+                             curve=curve, sharpen=sharpen, progress=progress, names=[_name(p) for p in pieces])
+
+
+def _file_window(iter_frames, path: str, start: int, end: int, chunk: int):
+    return lambda: iter_frames(path, start=start, end=end, chunk=chunk)
+
+
+def _checked_window(source: Source, start: int, end: int, expected: int, kind: str, index: int, plan: JoinPlan):
+    """A callable yielding frames ``[start, end)`` of ``source`` that reads the source to its end
+    (a few frames past ``end`` at most) to check its length against the plan."""
+    def frames():
+        count = 0
+        for chunk in iter_chunks(source):
+            n = chunk.shape[0]
+            lo, hi = max(start - count, 0), min(end - count, n)
+            if lo < hi:
+                yield chunk[lo:hi]
+            count += n
+        if kind == "clip":
+            _check_length(f"clip {index}", count, expected)
+        else:
+            _check_transition(index, count, plan)
+    return frames
+
+
+def _check_counts(n_clips: int, n_transitions: int, plan: JoinPlan) -> None:
+    if n_clips != len(plan.clips):
+        raise PlanError(f"{n_clips} clips given but the plan joins {len(plan.clips)}: pass the clips the plan was made for")
+    if n_transitions != len(plan.joins):
+        raise PlanError(
+            f"{n_transitions} transitions given but the plan has {len(plan.joins)} joins: generate one transition per join"
+        )
+
+
+def _check_length(name: str, frames: int, expected: int) -> None:
+    if frames != expected:
+        raise PlanError(
+            f"{name} has {frames} frames but the join plan was made for {expected}: re-plan with the "
+            f"clip's real length (e.g. after an fps change)"
+        )
+
+
+def _check_transition(index: int, frames: int, plan: JoinPlan, path: str | None = None) -> None:
+    j = plan.joins[index]
+    if frames != j.transition_frames:
+        where = f" ({path})" if path else ""
+        raise PlanError(
+            f"transition of join {index}{where} has {frames} frames but the plan needs {j.transition_frames} "
+            f"(context {j.context_frames_a} + gap {j.gap_frames} + context {j.context_frames_b}): generate it "
+            f"with length {j.transition_frames} (a 4n+1 length; other lengths are floored by the sampler)"
+        )
+
+
+def _name(piece: tuple[str, int, int, int]) -> str:
+    kind, index, start, end = piece
+    return f"{kind} {index} (frames {start}..{end - 1})"
