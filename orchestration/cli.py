@@ -1,11 +1,13 @@
 """The ``segue`` command.
 
 ``segue plan travel|join`` prints a frame plan (pure Python, no torch).  ``segue travel`` and
-``segue join`` render on this machine with the CPU preview generator; ``segue demo`` renders the
-bundled keyframes.  Torch and the video engine are imported only by the commands that render.
+``segue join`` render on this machine with the CPU preview generator, or through ComfyUI servers
+with ``--server`` (see ``commands.py``); ``segue run|status|resume|cancel`` drive run directories;
+``segue demo`` renders the bundled keyframes.  Torch and the video engine are imported only by the
+commands that render locally.
 
 Exit codes: 0 success, 1 the work failed, 2 bad input (one line on stderr naming the argument,
-the value and the fix).
+the value and the fix), 3 a server unreachable, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ..video_utils.errors import PlanError
 from ..video_utils.join_plan import plan_join
 from ..video_utils.sizes import DEFAULT_FIT, FIT_MODES, parse_size
 from ..video_utils.travel_plan import MODES, plan_travel
+from . import commands
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -80,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _travel_plan_args(tr)
     tr.add_argument("--fps", type=float, default=16.0, help="output frame rate (default 16)")
     _render_args(tr)
+    commands.add_server_arguments(tr)
 
     jn = sub.add_parser("join", help="join clips with generated transitions on this machine (preview generator)")
     jn.add_argument("clips", nargs="+", type=Path, help="video clips in order")
@@ -87,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     jn.add_argument("--bridging", action="store_true", help="pin A's last and B's first context frame inside the gap")
     jn.add_argument("--no-audio", action="store_true", help="do not pass the first clip's audio through")
     _render_args(jn)
+    commands.add_server_arguments(jn)
+    commands.register_subcommands(sub)
 
     demo = sub.add_parser("demo", help="render a travel between the bundled keyframes")
     demo.add_argument("--out", type=Path, default=Path("demo_output/segue_demo.mp4"), help="output path (default demo_output/segue_demo.mp4)")
@@ -219,11 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "plan":
             return _cmd_plan(args)
+        if args.command in ("travel", "join") and commands.wants_server(args):
+            return commands.cmd_travel(args) if args.command == "travel" else commands.cmd_join(args)
         if args.command == "travel":
             return _render_travel(args.images, args, args.fps)
         if args.command == "join":
             return _cmd_join(args)
-        return _cmd_demo(args)
+        if args.command == "demo":
+            return _cmd_demo(args)
+        return args.func(args)
     except PlanError as e:
         print(f"segue: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -168,7 +168,8 @@ class ComfyServer:
         return self.wait(self.queue_prompt(prompt), timeout)
 
     def output_files(self, entry: dict) -> list[Path]:
-        """Every file an executed prompt reported in its history outputs, as local paths."""
+        """Every file an executed prompt reported in its history outputs, as local paths (each
+        once: a node may list its file under several keys, e.g. ``segue_files`` and ``images``)."""
         files = []
         for ui in entry.get("outputs", {}).values():
             for items in ui.values():
@@ -178,7 +179,9 @@ class ComfyServer:
                     if isinstance(item, dict) and "filename" in item:
                         base = {"output": self.output_dir, "input": self.input_dir,
                                 "temp": self.base / "temp"}[item.get("type", "output")]
-                        files.append(base / item.get("subfolder", "") / item["filename"])
+                        path = base / item.get("subfolder", "") / item["filename"]
+                        if path not in files:
+                            files.append(path)
         return files
 
     def copy_to_input(self, path: Path, name: str | None = None) -> str:

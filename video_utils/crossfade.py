@@ -62,8 +62,11 @@ def crossfade(
     n = a_tail.shape[0]
     if out is None:
         out = torch.empty(a_tail.shape, dtype=torch.float32, device=a_tail.device)
-    elif out.shape != a_tail.shape or out.dtype != torch.float32:
-        raise PlanError(f"cross-fade output has shape {tuple(out.shape)} {out.dtype}, needs {tuple(a_tail.shape)} float32")
+    elif out.shape != a_tail.shape or out.dtype != torch.float32 or not out.is_contiguous():
+        raise PlanError(
+            f"cross-fade output has shape {tuple(out.shape)} {out.dtype}, needs a contiguous "
+            f"{tuple(a_tail.shape)} float32 tensor"
+        )
     if n == 0:
         return out
     alpha = crossfade_weights(n, curve).to(a_tail.device)

@@ -80,7 +80,8 @@ def travel_segment_guide(
     ``keyframes`` holds all N keyframes; segment i runs from keyframe i to keyframe i+1 (the
     original always used keyframe 0 as the start anchor of independent segments, its bug 6.3).
     Chained segments i >= 1 need ``previous_output`` (the previous segment's frames; its last
-    ``context_frames`` become the kept context, with ``adjust`` applied to them only).
+    ``context_frames`` become the kept context, with ``adjust`` applied to them only); segments
+    without context frames (segment 0, independent mode) ignore it, so a caller may always pass it.
     """
     if not 0 <= index < len(plan.segments):
         raise PlanError(f"segment index={index} is out of range: the plan has segments 0..{len(plan.segments) - 1}")
@@ -110,11 +111,6 @@ def travel_segment_guide(
         guide[: seg.context_frames] = (adjust or OverlapAdjust()).apply(context)
         mask[: seg.context_frames] = 0.0
     else:
-        if previous_output is not None:
-            raise PlanError(
-                f"previous_output was given for segment {index}, which has no context frames "
-                f"(mode {plan.mode}{', first segment' if index == 0 else ''}): disconnect it"
-            )
         guide[seg.start_anchor_frame] = keyframes[index]
         mask[seg.start_anchor_frame] = 0.0
     guide[seg.end_anchor_frame] = keyframes[index + 1]

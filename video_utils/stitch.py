@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 import numpy as np
 import torch
 
-from .crossfade import crossfade
+from .crossfade import crossfade, crossfade_weights
 from .errors import PlanError
 from .travel_plan import TravelPlan
 
@@ -71,8 +71,10 @@ def stitch_segments(
     progress: Progress | None = None,
 ) -> torch.Tensor:
     """Stitch in-memory segments [N_i,H,W,3] into one new float32 tensor."""
+    crossfade_weights(0, curve)     # reject a bad curve before any work
+    shape = None
     for i, seg in enumerate(segments):
-        _check_frames(f"segment {i}", seg, segments[0])
+        shape = _check_frames(f"segment {i}", seg, shape)
     total = stitch_length([s.shape[0] for s in segments], overlaps)
     _, h, w, _ = segments[0].shape
     out = _allocate(total, h, w, segments[0].device)
@@ -127,7 +129,8 @@ def stitch_stream(
             if progress:
                 progress(written, total)
 
-    reference: torch.Tensor | None = None
+    crossfade_weights(0, curve)     # reject a bad curve before anything reaches the sink
+    shape: tuple | None = None
     prev_tail: torch.Tensor | None = None
     for i, source in enumerate(sources):
         head_n = overlaps[i - 1] if i else 0
@@ -136,7 +139,7 @@ def stitch_stream(
         hold = _Holdback(tail_n)
         count = 0
         for chunk in iter_chunks(source):
-            reference = _check_frames(names[i], chunk, reference)
+            shape = _check_frames(names[i], chunk, shape)
             count += chunk.shape[0]
             rest = head.fill(chunk)
             if head.just_filled:
@@ -238,19 +241,19 @@ def _allocate(frames: int, h: int, w: int, device: torch.device) -> torch.Tensor
     return torch.empty((frames, h, w, 3), dtype=torch.float32, device=device)
 
 
-def _check_frames(name: str, frames: torch.Tensor, reference: torch.Tensor | None) -> torch.Tensor:
-    """Frames must be floating [n,H,W,3] of the reference's size; returns the reference to keep."""
+def _check_frames(name: str, frames: torch.Tensor, shape: tuple | None) -> tuple:
+    """Frames must be floating [n,H,W,3] of the first frames' ``(H, W, 3)``; returns that shape."""
     if not isinstance(frames, torch.Tensor) or frames.dim() != 4 or frames.shape[-1] != 3:
-        shape = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
-        raise PlanError(f"{name} must be IMAGE frames [n,H,W,3], got {shape}")
+        got = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
+        raise PlanError(f"{name} must be IMAGE frames [n,H,W,3], got {got}")
     if not frames.is_floating_point():
         raise PlanError(f"{name} has dtype {frames.dtype}: pass IMAGE frames as floats in 0..1")
-    if reference is not None and frames.shape[1:] != reference.shape[1:]:
+    if shape is not None and tuple(frames.shape[1:]) != shape:
         raise PlanError(
             f"{name} is {frames.shape[2]}x{frames.shape[1]} but the first segment is "
-            f"{reference.shape[2]}x{reference.shape[1]}: resize all segments to one size"
+            f"{shape[1]}x{shape[0]}: resize all segments to one size"
         )
-    return frames if reference is None else reference
+    return tuple(frames.shape[1:])
 
 
 class _Head:

@@ -1,0 +1,353 @@
+"""Loading keyframes and videos by name, saving segments and videos (atomically, confined).
+
+Loaders read only from ComfyUI's input/, output/ and temp/ folders (``paths``), fingerprint files
+by mtime and size (never by hashing gigabytes), and read videos only over the frames asked for.
+Savers write to a temporary name in the target folder and rename it, so a crash or Cancel never
+leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from ..video_utils import video_io
+from ..video_utils.errors import PlanError
+from ..video_utils.resize import conform_keyframes, load_image
+from ..video_utils.sizes import DEFAULT_FIT, FIT_MODES, wan_size
+from . import parse
+from .api import CATEGORY, PRESETS, Progress, folders, io
+from .paths import (PathError, check_relative, next_counter_name, output_folder, resolve_input, resolve_output,
+                    result_entry, split_annotation, to_annotated)
+from .video_adapters import file_video, source_path
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".gif")
+WRITE_CHUNK = 8
+# The contract's segment format: Matroska with video_io's lossless codec (bit-exact RGB). A filename
+# that already ends in another lossless container video_io supports keeps it.
+SEGMENT_SUFFIX = ".mkv"
+LOSSLESS_SUFFIXES = (".mkv", video_io.LOSSLESS_SUFFIX)
+
+NAME_HELP = ("relative to ComfyUI's input/ folder, or add ' [output]' / ' [temp]' for those folders, "
+             "e.g. 'segue/run1/seg_000.mkv [output]'")
+
+
+def file_fingerprint(names: list[str], default: str = "input") -> tuple:
+    """(name, mtime, size) per file; a missing or refused name fingerprints as such (the node's
+    validation or execution reports it)."""
+    out = []
+    for name in names:
+        try:
+            path = resolve_input(name, folders(), "file", default)
+            st = os.stat(path)
+            out.append((name, st.st_mtime_ns, st.st_size))
+        except (PathError, OSError) as e:
+            out.append((name, "unreadable", str(e)))
+    return tuple(out)
+
+
+def write_frames(path: str, frames: torch.Tensor, fps, *, codec: str | None = None, crf: int = 19,
+                 preset: str = "medium", audio=None) -> int:
+    """Write IMAGE frames with ``VideoWriter`` (atomic), a progress step per chunk; returns frames."""
+    n, h, w = int(frames.shape[0]), int(frames.shape[1]), int(frames.shape[2])
+    bar = Progress(n)
+    kwargs = {"codec": codec} if codec else {"crf": crf, "preset": preset}
+    with video_io.VideoWriter(path, fps, w, h, audio=audio, **kwargs) as writer:
+        for i in range(0, n, WRITE_CHUNK):
+            writer.write(frames[i:i + WRITE_CHUNK])
+            bar(min(n, i + WRITE_CHUNK), n)
+    return n
+
+
+def read_with_progress(path: str, start: int, end: int, info) -> torch.Tensor:
+    """Frames [start, end) into one preallocated IMAGE, chunk by chunk with progress (and Cancel)."""
+    out = torch.empty((end - start, info.height, info.width, 3), dtype=torch.float32)
+    bar = Progress(end - start)
+    done = 0
+    for chunk in video_io.iter_frames(path, start=start, end=end, chunk=WRITE_CHUNK * 2):
+        out[done:done + chunk.shape[0]] = chunk
+        done += chunk.shape[0]
+        bar(done, end - start)
+    return out
+
+
+def _check_images(images, name: str) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[-1] not in (3, 4):
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise PlanError(f"{name} must be an IMAGE batch [frames, H, W, 3], got {shape}")
+    if images.shape[0] == 0:
+        raise PlanError(f"{name} has no frames: connect the node that makes them")
+    return images[..., :3]
+
+
+class SegueLoadImages(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SegueLoadImages",
+            display_name="Segue Load Images",
+            category=CATEGORY,
+            description="Load keyframe images by name, conformed to one Wan size (multiples of 16).",
+            inputs=[
+                io.String.Input("images", multiline=True, default="",
+                                tooltip=f"One image per line, {NAME_HELP}. Order = keyframe order."),
+                io.Int.Input("width", default=0, min=0, max=8192, step=16,
+                             tooltip="Output width; 0 = the first image's width snapped to a multiple of 16."),
+                io.Int.Input("height", default=0, min=0, max=8192, step=16,
+                             tooltip="Output height; 0 = the first image's height snapped to a multiple of 16."),
+                io.Combo.Input("fit", options=list(FIT_MODES), default=DEFAULT_FIT,
+                               tooltip="crop: centre-crop to the target aspect then resize (no distortion, "
+                                       "as WanVaceToVideo does); stretch: resize ignoring the aspect."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="images", tooltip="All images as one batch [N,H,W,3]."),
+                io.Int.Output(display_name="width", tooltip="Width of the batch."),
+                io.Int.Output(display_name="height", tooltip="Height of the batch."),
+                io.Int.Output(display_name="count", tooltip="Number of images."),
+            ],
+        )
+
+    @classmethod
+    def validate_inputs(cls, images=None, fit=None):
+        return parse.validated(
+            lambda: fit is None or parse.check_choice(fit, FIT_MODES, "fit"),
+            lambda: images is None or [resolve_input(n, folders(), "images", extensions=IMAGE_EXTENSIONS)
+                                       for n in parse.lines(images, "images")],
+        )
+
+    @classmethod
+    def fingerprint_inputs(cls, images=None, **kwargs):
+        return file_fingerprint(parse.lines(images, "images", required=False)) if images else None
+
+    @classmethod
+    def execute(cls, images, width, height, fit) -> io.NodeOutput:
+        names = parse.lines(images, "images")
+        parse.check_choice(fit, FIT_MODES, "fit")
+        if bool(width) != bool(height):
+            raise PlanError(f"width={width}, height={height}: give both, or 0 for both to use the first image's size")
+        paths = [resolve_input(n, folders(), "images", extensions=IMAGE_EXTENSIONS) for n in names]
+        bar = Progress(len(paths))
+        loaded = []
+        for i, p in enumerate(paths):
+            loaded.append(load_image(p))
+            bar(i + 1, len(paths))
+        size = wan_size(width, height) if width and height else None
+        batch = conform_keyframes(loaded, size, fit)
+        return io.NodeOutput(batch, int(batch.shape[2]), int(batch.shape[1]), int(batch.shape[0]))
+
+
+class SegueLoadVideo(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SegueLoadVideo",
+            display_name="Segue Load Video",
+            category=CATEGORY,
+            description="Load a video file by name, decoding only the frames asked for "
+                        "(last_frames seeks near the end instead of decoding the whole file).",
+            inputs=[
+                io.String.Input("video", default="", tooltip=f"Video file, {NAME_HELP}."),
+                io.Int.Input("start", default=0, min=0, max=10_000_000,
+                             tooltip="First frame to load (0 = the first frame of the file)."),
+                io.Int.Input("frame_count", default=0, min=0, max=10_000_000,
+                             tooltip="Frames to load from start; 0 = to the end of the file."),
+                io.Int.Input("last_frames", default=0, min=0, max=10_000_000,
+                             tooltip="> 0: load only the last K frames, by seeking (fast on long files); "
+                                     "leave start and frame_count at 0 then."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="images", tooltip="The selected frames as IMAGE."),
+                io.Float.Output(display_name="fps", tooltip="The file's frame rate."),
+                io.Int.Output(display_name="total_frames", tooltip="Frames in the whole file."),
+                io.Video.Output(display_name="video",
+                                tooltip="The whole file as a lazy, file-backed VIDEO (nothing is decoded "
+                                        "until a node reads it)."),
+                io.Audio.Output(display_name="audio", tooltip="The file's audio, or None when it has none."),
+            ],
+        )
+
+    @classmethod
+    def validate_inputs(cls, video=None):
+        return parse.validated(
+            lambda: video is None or resolve_input(video, folders(), "video", extensions=VIDEO_EXTENSIONS))
+
+    @classmethod
+    def fingerprint_inputs(cls, video=None, **kwargs):
+        return file_fingerprint([video]) if video else None
+
+    @classmethod
+    def execute(cls, video, start, frame_count, last_frames) -> io.NodeOutput:
+        path = resolve_input(video, folders(), "video", extensions=VIDEO_EXTENSIONS)
+        info = video_io.probe_video(path)
+        total = int(info.frame_count)
+        if last_frames > 0:
+            if start or frame_count:
+                raise PlanError(f"last_frames={last_frames} cannot be combined with start/frame_count: set them to 0")
+            if last_frames > total:
+                raise PlanError(f"last_frames={last_frames} but {video!r} has only {total} frames: ask for at most {total}")
+            images = video_io.read_last_frames(path, last_frames)
+        else:
+            if start >= total:
+                raise PlanError(f"start={start} is past the end of {video!r} ({total} frames): use 0..{total - 1}")
+            end = total if frame_count == 0 else start + frame_count
+            if end > total:
+                raise PlanError(
+                    f"start={start} + frame_count={frame_count} = {end} but {video!r} has {total} frames: "
+                    f"lower frame_count to {total - start} or use 0 (to the end)"
+                )
+            images = read_with_progress(path, start, end, info)
+        clip = video_io.read_audio(path)
+        audio = clip.as_comfy() if clip is not None else None
+        return io.NodeOutput(images, float(info.fps), total, file_video(path), audio)
+
+
+class SegueSaveSegment(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SegueSaveSegment",
+            display_name="Segue Save Segment",
+            category=CATEGORY,
+            description="Save frames as an exactly lossless video at a fixed name (overwriting), so the "
+                        "next segment and the stitch read them back bit-identical.",
+            inputs=[
+                io.Image.Input("images", tooltip="The generated frames."),
+                io.String.Input("filename", default="segue/run/seg_000",
+                                tooltip="Path under output/ WITHOUT extension, e.g. 'segue/run1/seg_000' -> "
+                                        f"output/segue/run1/seg_000{SEGMENT_SUFFIX}. Written exactly there "
+                                        "(atomically, overwriting). Add ' [temp]' to write under temp/ instead."),
+                io.Float.Input("fps", default=16.0, min=0.01, max=1000.0, step=0.01,
+                               tooltip="Frame rate stored in the file (Wan generates at 16)."),
+                io.Int.Input("trim_start", default=0, min=0, max=100_000,
+                             tooltip="Frames dropped from the start before saving (a travel's segment-0 lead-in)."),
+                io.Int.Input("expected_frames", default=0, min=0, max=10_000_000,
+                             tooltip="> 0: fail unless exactly this many frames are saved (after trim_start), "
+                                     "so a short generation never shifts the stitch."),
+            ],
+            outputs=[
+                io.Video.Output(display_name="video", tooltip="The saved file as a lazy, file-backed VIDEO."),
+            ],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def validate_inputs(cls, filename=None):
+        return parse.validated(
+            lambda: filename is None or check_relative(split_annotation(filename, "output")[0], "filename"))
+
+    @classmethod
+    def execute(cls, images, filename, fps, trim_start, expected_frames) -> io.NodeOutput:
+        images = _check_images(images, "images")
+        if trim_start >= images.shape[0]:
+            raise PlanError(f"trim_start={trim_start} drops all {images.shape[0]} frames: use a smaller trim_start")
+        frames = images[trim_start:]
+        if expected_frames and frames.shape[0] != expected_frames:
+            raise PlanError(
+                f"{filename!r}: planned {expected_frames} frames but got {frames.shape[0]} "
+                f"({images.shape[0]} generated - {trim_start} trimmed): the generator returned the wrong "
+                f"length (use a 4n+1 length and check the sampler chain)"
+            )
+        path, kind, relative = resolve_output(filename, folders(), "filename", suffix=segment_suffix(filename))
+        count = write_frames(path, frames, fps, codec=video_io.LOSSLESS_CODEC)
+        return io.NodeOutput(file_video(path), ui={"segue_files": [result_entry(relative, kind, frames=count)]})
+
+
+def segment_suffix(filename: str) -> str:
+    """``.mkv`` unless the name already ends with a lossless container's extension."""
+    name = split_annotation(filename, "output")[0].lower()
+    return next((s for s in LOSSLESS_SUFFIXES if name.endswith(s)), SEGMENT_SUFFIX)
+
+
+class SegueSaveVideo(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SegueSaveVideo",
+            display_name="Segue Save Video",
+            category=CATEGORY,
+            description="Encode frames to an H.264 MP4 under output/ with a chosen quality (CRF), "
+                        "counter-suffixed like core's savers.",
+            inputs=[
+                io.Image.Input("images", tooltip="Frames to encode."),
+                io.Float.Input("fps", default=16.0, min=0.01, max=1000.0, step=0.01, tooltip="Frame rate."),
+                io.String.Input("filename_prefix", default="segue/video",
+                                tooltip="Prefix under output/; the file becomes <prefix>_00001_.mp4, _00002_ ..."),
+                io.Int.Input("crf", default=19, min=0, max=51,
+                             tooltip="H.264 quality: lower = better and bigger (17-23 is typical; 0 = near lossless)."),
+                io.Combo.Input("preset", options=PRESETS, default="medium",
+                               tooltip="x264 speed/size trade-off: slower presets make smaller files."),
+                io.Audio.Input("audio", optional=True, tooltip="Optional soundtrack, muxed as AAC."),
+            ],
+            outputs=[io.Video.Output(display_name="video", tooltip="The saved MP4 as a file-backed VIDEO.")],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def validate_inputs(cls, filename_prefix=None, preset=None):
+        return parse.validated(
+            lambda: preset is None or parse.check_choice(preset, PRESETS, "preset"),
+            lambda: filename_prefix is None or check_relative(filename_prefix, "filename_prefix"),
+        )
+
+    @classmethod
+    def execute(cls, images, fps, filename_prefix, crf, preset, audio=None) -> io.NodeOutput:
+        parse.check_choice(preset, PRESETS, "preset")
+        images = _check_images(images, "images")
+        path, relative = counter_path(filename_prefix, "_.mp4", "filename_prefix")
+        clip = video_io.AudioClip.from_comfy(audio) if audio is not None else None
+        count = write_frames(path, images, fps, crf=crf, preset=preset, audio=clip)
+        return io.NodeOutput(file_video(path), ui=final_ui(relative, "output", count))
+
+
+def counter_path(prefix: str, ending: str, what: str, kind: str = "output") -> tuple[str, str]:
+    """``<prefix>_<NNNNN><ending>`` with the first unused counter, confined to the folder.
+
+    Returns ``(absolute_path, relative_path)``.
+    """
+    relative = check_relative(split_annotation(prefix, kind)[0], what)
+    sub, stem = os.path.split(relative)
+    folder = output_folder(sub, folders(), kind, what, prefix)
+    name = f"{stem}_{next_counter_name(stem, os.listdir(folder)):05d}{ending}"
+    path, _, rel = resolve_output(f"{sub}/{name}" if sub else name, folders(), what, default=kind)
+    return path, rel
+
+
+def final_ui(relative: str, kind: str, frames: int) -> dict:
+    """History/UI of a final video: ``segue_files`` (the contract) plus core's preview keys so the
+    frontend shows the video on the node."""
+    entry = result_entry(relative, kind, frames=frames)
+    preview = result_entry(relative, kind)
+    return {"segue_files": [entry], "images": [preview], "animated": [True]}
+
+
+class SegueFileList(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SegueFileList",
+            display_name="Segue File List",
+            category=CATEGORY,
+            description="Append a file-backed VIDEO's annotated name to a list (one per line) for "
+                        "SegueStitchFiles / SegueJoinAssembleFiles; linking the list also makes them "
+                        "run after every listed file is written.",
+            inputs=[
+                io.Video.Input("video", tooltip="A file-backed VIDEO (SegueSaveSegment, SegueLoadVideo, Load Video)."),
+                io.String.Input("files", optional=True, multiline=True, force_input=True,
+                                tooltip="The list so far (from another SegueFileList); empty starts a new list."),
+            ],
+            outputs=[io.String.Output(display_name="files", tooltip="The list with this video's name appended.")],
+        )
+
+    @classmethod
+    def execute(cls, video, files=None) -> io.NodeOutput:
+        path = source_path(video)
+        if path is None:
+            raise PlanError("video is not file-backed (e.g. from Create Video): save it with SegueSaveSegment first")
+        name = to_annotated(path, folders())
+        items = parse.lines(files, "files", required=False) + [name]
+        return io.NodeOutput("\n".join(items))
+
+
+NODES = [SegueLoadImages, SegueLoadVideo, SegueSaveSegment, SegueSaveVideo, SegueFileList]

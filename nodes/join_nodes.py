@@ -1,0 +1,295 @@
+"""Joining clips with generated transitions: the streamed assembly of files, and the one-node
+SegueJoinClips that normalises the clips, expands into per-join transition generation and
+assembles the result."""
+
+from __future__ import annotations
+
+import torch
+
+from ..video_utils import video_io
+from ..video_utils.errors import PlanError
+from ..video_utils.join_assembly import assemble_join_files
+from ..video_utils.join_plan import plan_join
+from ..video_utils.resize import conform_frames
+from ..video_utils.sizes import DEFAULT_FIT, FIT_MODES, wan_size
+from . import parse
+from .api import CATEGORY, ExecutionBlocker, GraphBuilder, Progress, folders, io
+from .expansion import (EXPAND_HIDDEN, folder_input, generator_check, generator_inputs, generator_settings,
+                        input_links, no_lazy_inputs, run_folder)
+from .graphs import join_graph
+from .io_nodes import SEGMENT_SUFFIX, file_fingerprint, final_ui
+from .paths import PathError, resolve_input, resolve_output, to_annotated
+from .stitch_nodes import (MAX_SEGMENT_INPUTS, as_fraction, blend_inputs, check_encode, collect_items,
+                           encode_checks, encode_inputs, segment_inputs)
+from .video_adapters import file_video, source_path, video_audio, video_info
+
+CHUNK = 16
+
+
+def join_setting_inputs() -> list:
+    return [
+        io.Int.Input("context", default=8, min=1, max=1000,
+                     tooltip="Frames of each clip kept on both sides of a transition (and cross-faded back)."),
+        io.Int.Input("gap", default=53, min=0, max=10_000,
+                     tooltip="Frames generated between the contexts; shrinks by up to 3 so the transition is 4n+1."),
+        io.Boolean.Input("replace", default=False,
+                         tooltip="Replace: the gap replaces frames at each cut (total length kept); off = insert "
+                                 "the gap (the video grows by it at every join)."),
+        io.Int.Input("blend", default=-1, min=-1, max=1000,
+                     tooltip="Frames cross-faded on each side of a transition; -1 = the whole context."),
+        io.String.Input("per_join", multiline=True, default="",
+                        tooltip='Optional JSON list of per-join overrides (context, gap, replace, blend), e.g. '
+                                '[{"gap": 33}, null, {"replace": true}]. Empty = none.'),
+    ]
+
+
+def per_join_check(per_join=None):
+    return lambda: per_join is None or parse.per_join_overrides(per_join)
+
+
+def _blend(blend: int) -> int | None:
+    return None if blend < 0 else int(blend)
+
+
+class SegueJoinAssembleFiles(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SegueJoinAssembleFiles",
+            display_name="Segue Join Assemble Files",
+            category=CATEGORY,
+            description="Assemble clips and their generated transitions (files) into one H.264 MP4, streamed, "
+                        "frame-exact against the join plan; the first clip's audio is passed through.",
+            inputs=[
+                io.String.Input("clip_files", multiline=True, default="",
+                                tooltip="The clips in order, one per line, relative to input/ or with ' [output]' / "
+                                        "' [temp]'. All the same size."),
+                io.String.Input("transition_files", multiline=True, default="",
+                                tooltip="The generated transitions (lossless), one per join, in order. Can be linked "
+                                        "from SegueFileList."),
+                *join_setting_inputs(),
+                io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.01,
+                               tooltip="Output frame rate; 0 = the first clip's."),
+                io.String.Input("filename", default="segue/join/final",
+                                tooltip="Path under output/ WITHOUT extension; written exactly at <filename>.mp4."),
+                *encode_inputs(),
+                io.Boolean.Input("keep_audio", default=True,
+                                 tooltip="Pass the first clip's audio through to the result."),
+                *blend_inputs(optional=True),
+                io.Video.Input("after", optional=True,
+                               tooltip="Optional: any VIDEO this node must wait for, only to order the run."),
+            ],
+            outputs=[io.Video.Output(display_name="video", tooltip="The joined MP4 as a file-backed VIDEO.")],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def validate_inputs(cls, per_join=None, preset=None, curve=None, filename=None):
+        return parse.validated(*encode_checks(preset, curve, filename), per_join_check(per_join))
+
+    @classmethod
+    def fingerprint_inputs(cls, clip_files=None, transition_files=None, **kwargs):
+        names = parse.lines(clip_files, "clip_files", required=False) if clip_files else []
+        names += parse.lines(transition_files, "transition_files", required=False) if transition_files else []
+        return file_fingerprint(names)
+
+    @classmethod
+    def execute(cls, clip_files, transition_files, context, gap, replace, blend, per_join, fps, filename, crf,
+                preset, keep_audio, curve="cosine", sharpen=0.0, after=None) -> io.NodeOutput:
+        check_encode(preset, curve, filename)
+        clip_names = parse.lines(clip_files, "clip_files")
+        transition_names = parse.lines(transition_files, "transition_files")
+        clips = [resolve_input(n, folders(), "clip_files") for n in clip_names]
+        transitions = [resolve_input(n, folders(), "transition_files") for n in transition_names]
+        infos = [video_io.probe_video(p) for p in clips]
+        plan = plan_join([i.frame_count for i in infos], context=int(context), gap=int(gap), replace=bool(replace),
+                         blend=_blend(blend), per_join=parse.per_join_overrides(per_join), clip_names=clip_names)
+        rate = as_fraction(fps) if fps > 0 else infos[0].fps
+        audio = video_io.read_audio(clips[0]) if keep_audio else None
+        out_path, kind, relative = resolve_output(filename, folders(), "filename", suffix=".mp4")
+        written = assemble_join_files(clips, transitions, plan, out_path, fps=rate, audio=audio, curve=curve,
+                                      sharpen=float(sharpen), crf=int(crf), preset=preset, progress=Progress(1))
+        return io.NodeOutput(file_video(out_path), ui=final_ui(relative, kind, written))
+
+
+def _write_conformed(chunks, path: str, width: int, height: int, fit: str, fps, audio, total: int) -> int:
+    """Stream ``chunks`` through conform_frames into a lossless file; returns frames written."""
+    bar = Progress(total)
+    written = 0
+    with video_io.VideoWriter(path, fps, width, height, codec=video_io.LOSSLESS_CODEC, audio=audio) as writer:
+        for chunk in chunks:
+            frames = conform_frames(chunk[..., :3], width, height, fit)
+            writer.write(frames)
+            written += int(frames.shape[0])
+            bar(written, total)
+    return written
+
+
+def _selected_chunks(video_or_images, indices: list[int]):
+    """Chunks of the frames at ``indices`` (sorted, may repeat) of a VIDEO or IMAGE batch."""
+    if isinstance(video_or_images, torch.Tensor):
+        for i in range(0, len(indices), CHUNK):
+            yield video_or_images[indices[i:i + CHUNK]]
+        return
+    path = source_path(video_or_images)
+    source = (video_io.iter_frames(path, chunk=CHUNK) if path is not None
+              else iter([video_or_images.get_components().images]))
+    want = iter(enumerate(indices))
+    nxt = next(want, None)
+    pending, offset = [], 0
+    for chunk in source:
+        while nxt is not None and nxt[1] < offset + chunk.shape[0]:
+            pending.append(chunk[nxt[1] - offset])
+            nxt = next(want, None)
+            if len(pending) == CHUNK:
+                yield torch.stack(pending)
+                pending = []
+        offset += chunk.shape[0]
+        if nxt is None:
+            break
+    if pending:
+        yield torch.stack(pending)
+
+
+class ClipSource:
+    """How one clip reaches the assembly: a matching file used in place (``name``), or frames
+    ``indices`` of ``item`` to rewrite losslessly at the join's size and rate."""
+
+    def __init__(self, item, label: str, width: int, height: int, rate):
+        self.item, self.label, self.name, self.indices = item, label, None, None
+        if isinstance(item, torch.Tensor):
+            if item.dim() != 4 or item.shape[0] == 0:
+                raise PlanError(f"{label} must be a non-empty IMAGE batch [frames,H,W,3] or a VIDEO")
+            count, src_rate, size = int(item.shape[0]), rate, (int(item.shape[2]), int(item.shape[1]))
+            path = None
+        else:
+            info = video_info(item)
+            count, src_rate, size = info.frame_count, info.fps, (info.width, info.height)
+            path = source_path(item)
+        if path is not None and size == (width, height) and src_rate == rate:
+            try:
+                self.name, self.count = to_annotated(path, folders()), count
+                return
+            except PathError:
+                pass  # a file outside ComfyUI's folders: rewrite it into the run folder
+        self.indices = parse.frame_selection(count, float(src_rate), float(rate))
+        self.count = len(self.indices)
+
+    def materialise(self, index: int, width: int, height: int, fit: str, rate, run: str, kind: str,
+                    keep_audio: bool) -> str:
+        """The clip's annotated name, writing the conformed copy first when needed."""
+        if self.name is not None:
+            return self.name
+        out_path, _, relative = resolve_output(f"{run}/clip_{index:03d} [{kind}]", folders(), self.label,
+                                               suffix=SEGMENT_SUFFIX)
+        audio = None
+        if index == 0 and keep_audio and not isinstance(self.item, torch.Tensor):
+            comfy_audio = video_audio(self.item)
+            audio = video_io.AudioClip.from_comfy(comfy_audio) if comfy_audio is not None else None
+        written = _write_conformed(_selected_chunks(self.item, self.indices), out_path, width, height, fit, rate,
+                                   audio, self.count)
+        if written != self.count:
+            raise PlanError(f"{self.label}: wrote {written} frames but {self.count} were selected: the clip is damaged")
+        self.name = f"{relative} [{kind}]"
+        return self.name
+
+
+class SegueJoinClips(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SegueJoinClips",
+            display_name="Segue Join Clips",
+            category=CATEGORY,
+            description="Join clips with generated transitions in one node: clips are brought to one size and "
+                        "frame rate, every join's transition is generated (Wan VACE or preview) from both clips' "
+                        "context, and everything is assembled into one MP4 with the first clip's audio.",
+            inputs=[
+                *segment_inputs("clip", MAX_SEGMENT_INPUTS, "Clip"),
+                *join_setting_inputs(),
+                io.Boolean.Input("bridging", default=False,
+                                 tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of long gaps."),
+                io.Int.Input("width", default=0, min=0, max=8192, step=16,
+                             tooltip="Output width; 0 = the first clip's width snapped to a multiple of 16."),
+                io.Int.Input("height", default=0, min=0, max=8192, step=16,
+                             tooltip="Output height; 0 = the first clip's height snapped to a multiple of 16."),
+                io.Combo.Input("fit", options=list(FIT_MODES), default=DEFAULT_FIT,
+                               tooltip="How clips of another aspect are conformed: crop (centre-crop, no "
+                                       "distortion) or stretch."),
+                io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.01,
+                               tooltip="Output frame rate; 0 = the first clip's (16 for IMAGE clips). Clips at "
+                                       "another rate are resampled by repeating/dropping frames (no interpolation), "
+                                       "keeping their duration."),
+                *generator_inputs("wan", prompts_help="What happens in the transitions: one line per join; "
+                                                      "fewer lines repeat the last."),
+                *blend_inputs(),
+                io.String.Input("filename", default="segue/join",
+                                tooltip="Prefix of the run folder: <filename>_NNNNN/ holds conformed clips, "
+                                        "transition_000.mkv ... and final.mp4."),
+                folder_input("output"),
+                *encode_inputs(),
+                io.Boolean.Input("keep_audio", default=True, tooltip="Pass the first clip's audio through."),
+                io.Boolean.Input("output_images", default=False,
+                                 tooltip="Also decode the result to the images output (costs RAM)."),
+            ],
+            outputs=[
+                io.Video.Output(display_name="video", tooltip="The joined MP4 as a file-backed VIDEO."),
+                io.Image.Output(display_name="images", tooltip="The result as IMAGE; only when output_images is on."),
+            ],
+            hidden=EXPAND_HIDDEN,
+            enable_expand=True,
+        )
+
+    @classmethod
+    def validate_inputs(cls, per_join=None, preset=None, curve=None, fit=None, generator=None):
+        return parse.validated(*encode_checks(preset, curve), per_join_check(per_join),
+                               lambda: fit is None or parse.check_choice(fit, FIT_MODES, "fit"),
+                               generator_check(generator))
+
+    @classmethod
+    def check_lazy_status(cls, **kwargs):
+        return no_lazy_inputs(**kwargs)
+
+    @classmethod
+    def execute(cls, context, gap, replace, blend, per_join, bridging, width, height, fit, fps, prompt, curve,
+                sharpen, filename, folder, crf, preset, keep_audio, output_images, **kwargs) -> io.NodeOutput:
+        check_encode(preset, curve)
+        parse.check_choice(fit, FIT_MODES, "fit")
+        if bool(width) != bool(height):
+            raise PlanError(f"width={width}, height={height}: give both, or 0 for both to use the first clip's size")
+        items = collect_items(kwargs, "clip", "the clips")
+        if len(items) < 2:
+            raise PlanError("joining needs at least clip_1 and clip_2 connected")
+        overrides = parse.per_join_overrides(per_join)
+        first = items[0]
+        if isinstance(first, torch.Tensor):
+            first_size, first_rate = (int(first.shape[2]), int(first.shape[1])), None
+        else:
+            info = video_info(first)
+            first_size, first_rate = (info.width, info.height), info.fps
+        rate = as_fraction(fps) if fps > 0 else (first_rate or as_fraction(16.0))
+        w, h = wan_size(width, height) if width and height else wan_size(*first_size)
+        # Everything that can fail on the settings fails before any file is written.
+        links = input_links(cls)
+        texts = parse.per_segment_text(prompt, len(items) - 1, "prompt")
+        gen, cond, seeds = generator_settings(links, kwargs, len(items) - 1, texts, "SegueJoinClips")
+        sources = [ClipSource(item, f"clip_{k + 1}", w, h, rate) for k, item in enumerate(items)]
+        plan = plan_join([s.count for s in sources], context=int(context), gap=int(gap), replace=bool(replace),
+                         blend=_blend(blend), per_join=overrides, clip_names=[s.label for s in sources])
+        run, kind = run_folder(filename, parse.check_choice(folder, ("output", "temp"), "folder"))
+        names = [s.materialise(k, w, h, fit, rate, run, kind, bool(keep_audio)) for k, s in enumerate(sources)]
+        g = GraphBuilder()
+        video = join_graph(
+            g, plan, names, gen, cond, seeds, [f"{run}/transition_{j:03d} [{kind}]" for j in range(len(plan.joins))],
+            f"{run}/final [{kind}]", float(rate), bool(bridging),
+            {"context": int(context), "gap": int(gap), "replace": bool(replace), "blend": int(blend),
+             "per_join": str(per_join or ""), "crf": int(crf), "preset": preset, "keep_audio": bool(keep_audio),
+             "curve": curve, "sharpen": float(sharpen)})
+        if output_images:
+            images = g.node("GetVideoComponents", id="frames", video=video).out(0)
+        else:
+            images = ExecutionBlocker("SegueJoinClips: turn output_images on to use its images output")
+        return io.NodeOutput(video, images, expand=g.finalize())
+
+
+NODES = [SegueJoinAssembleFiles, SegueJoinClips]

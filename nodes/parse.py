@@ -1,0 +1,137 @@
+"""Text widgets -> values, with errors that name the input, the value and the fix.
+
+Pure Python (no torch, no ComfyUI) so the node validation is unit-tested anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from ..video_utils.errors import PlanError
+
+SEED_POLICIES = ("fixed", "increment")
+_SPLIT = re.compile(r"[\s,;]+")
+
+
+def int_list(text, name: str, minimum: int | None = None) -> list[int]:
+    """``"80"``, ``"80, 64, 80"``, ``"80 64"`` or ``"[80, 64]"`` -> ``[80, 64, 80]``."""
+    if isinstance(text, bool):
+        raise PlanError(f"{name}={text!r} must be whole numbers like '80' or '80, 64, 80'")
+    if isinstance(text, int):
+        values = [text]
+    else:
+        body = str(text).strip().strip("[]()")
+        if not body.strip():
+            raise PlanError(f"{name} is empty: give a number like 8, or one per item like '8, 10, 8'")
+        values = []
+        for token in (t for t in _SPLIT.split(body) if t):
+            try:
+                values.append(int(token))
+            except ValueError:
+                raise PlanError(
+                    f"{name}={text!r}: {token!r} is not a whole number; write numbers separated by commas, "
+                    f"like '80, 64, 80'"
+                ) from None
+    if minimum is not None:
+        for v in values:
+            if v < minimum:
+                raise PlanError(f"{name}={text!r}: {v} is below the minimum {minimum}")
+    return values
+
+
+def scalar_or_list(values: list[int]) -> int | list[int]:
+    """One value broadcasts in the planners: pass it as an int."""
+    return values[0] if len(values) == 1 else values
+
+
+def lines(text, name: str, required: bool = True) -> list[str]:
+    """Non-empty, stripped lines of a multiline widget (``#`` starts a comment line)."""
+    items = [ln.strip() for ln in str(text or "").splitlines()]
+    items = [ln for ln in items if ln and not ln.startswith("#")]
+    if required and not items:
+        raise PlanError(f"{name} is empty: give one file name per line")
+    return items
+
+
+def per_segment_text(text, count: int, name: str) -> list[str]:
+    """One line per segment; fewer lines repeat the last one, more lines are an error."""
+    items = [ln.strip() for ln in str(text or "").splitlines() if ln.strip()]
+    if not items:
+        return [""] * count
+    if len(items) > count:
+        raise PlanError(
+            f"{name} has {len(items)} lines but there {'is' if count == 1 else 'are'} only {count} "
+            f"segment{'s' if count != 1 else ''}: give at most one line per segment (fewer lines repeat the last)"
+        )
+    return items + [items[-1]] * (count - len(items))
+
+
+def per_join_overrides(text, name: str = "per_join") -> list[dict]:
+    """``""`` -> ``[]``; otherwise a JSON list of objects (``null`` or ``{}`` = no override)."""
+    body = str(text or "").strip()
+    if not body:
+        return []
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError as e:
+        raise PlanError(
+            f"{name} is not valid JSON ({e.msg} at character {e.pos}): write a list like "
+            f'[{{"gap": 33}}, {{}}, {{"context": 12, "replace": true}}]'
+        ) from None
+    if not isinstance(value, list) or not all(v is None or isinstance(v, dict) for v in value):
+        raise PlanError(
+            f"{name} must be a JSON list with one object (or null) per join, got {body[:80]!r}: "
+            f'write e.g. [{{"gap": 33}}, null]'
+        )
+    return [v or {} for v in value]
+
+
+def segment_seeds(seed: int, count: int, policy: str) -> list[int]:
+    """Seed of every segment: the same one, or ``seed + i`` (wrapping at 2**64)."""
+    if policy not in SEED_POLICIES:
+        raise PlanError(f"seed_policy={policy!r} is not a seed policy: use one of {', '.join(SEED_POLICIES)}")
+    if policy == "fixed":
+        return [seed] * count
+    return [(seed + i) % (2 ** 64) for i in range(count)]
+
+
+def validated(*checks) -> bool | str:
+    """``True``, or the first check's error message (what ``validate_inputs`` returns).
+
+    Each check is a zero-argument callable that raises ValueError; checks of inputs that are
+    linked (passed as None at validation time) should be skipped by the caller.
+    """
+    try:
+        for check in checks:
+            check()
+    except ValueError as e:
+        return str(e)
+    return True
+
+
+def check_choice(value, options, name: str) -> str:
+    """V3 combos are not checked by ComfyUI's validation: check them here."""
+    if value not in options:
+        raise PlanError(f"{name}={value!r} is not one of {', '.join(map(str, options))}")
+    return value
+
+
+def frame_selection(frame_count: int, src_fps: float, dst_fps: float) -> list[int]:
+    """Source frame indices that resample a clip of ``frame_count`` frames to ``dst_fps``.
+
+    Frame ``k`` of the output shows the source frame on screen at time ``k / dst_fps`` (nearest
+    earlier-or-equal frame, with a tiny tolerance for rounding), so duration is kept, frames are
+    duplicated when slowing down and dropped when speeding up, and no new pixels are made.
+    Equal rates give every frame unchanged.
+    """
+    if frame_count < 1:
+        raise PlanError(f"a clip with {frame_count} frames cannot be resampled: it needs at least one frame")
+    if src_fps <= 0 or dst_fps <= 0:
+        raise PlanError(f"frame rates must be positive, got {src_fps} -> {dst_fps}")
+    if math.isclose(src_fps, dst_fps, rel_tol=1e-6):
+        return list(range(frame_count))
+    count = max(1, int(math.floor(frame_count * dst_fps / src_fps + 1e-6)))
+    ratio = src_fps / dst_fps
+    return [min(frame_count - 1, int(math.floor(k * ratio + 1e-6))) for k in range(count)]

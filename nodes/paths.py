@@ -1,0 +1,180 @@
+"""File names that reach Segue nodes, confined to ComfyUI's input/, output/ and temp/ folders.
+
+ComfyUI's own ``get_annotated_filepath`` joins a name to a base folder without any check, so an
+API caller could make a loader read ``../../etc/passwd`` or a saver write into ``custom_nodes/``.
+Every Segue node that reads or writes a file goes through here instead: names are relative,
+``name [input]`` / ``name [output]`` / ``name [temp]`` annotated as in core, and must resolve
+(symlinks followed) inside their base folder.  Pure Python; the folders are passed in, so this is
+unit-tested without ComfyUI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+FOLDER_TYPES = ("input", "output", "temp")
+_ANNOTATION = re.compile(r"^(?P<name>.*?)\s*\[(?P<kind>input|output|temp)\]\s*$", re.DOTALL)
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class PathError(ValueError):
+    """A file name that is malformed, escapes its folder, or names a missing file."""
+
+
+@dataclass(frozen=True)
+class Folders:
+    """ComfyUI's three user-visible folders (absolute paths)."""
+
+    input: str
+    output: str
+    temp: str
+
+    def base(self, kind: str) -> str:
+        if kind not in FOLDER_TYPES:
+            raise PathError(f"folder type {kind!r} is not one of {', '.join(FOLDER_TYPES)}")
+        return getattr(self, kind)
+
+
+def split_annotation(name: str, default: str = "input") -> tuple[str, str]:
+    """``"sub/x.mkv [output]"`` -> ``("sub/x.mkv", "output")``; no annotation -> ``default``."""
+    match = _ANNOTATION.match(name)
+    if match:
+        return match.group("name").strip(), match.group("kind")
+    return name.strip(), default
+
+
+def annotate(relative: str, kind: str) -> str:
+    """Core's convention for a file in one of the folders: ``"sub/x.mkv [output]"``."""
+    return f"{relative} [{kind}]"
+
+
+def check_relative(name: str, what: str) -> str:
+    """``name`` as a clean relative path with ``/`` separators, or PathError naming ``what``.
+
+    Refuses empty names, NUL, absolute paths (``/x``, ``\\x``, ``C:x``), ``~`` and any ``..``
+    component, whichever separator is used.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise PathError(f"{what} is empty: give a file name relative to ComfyUI's input/output/temp folder")
+    if "\x00" in name:
+        raise PathError(f"{what}={name!r} contains a NUL character: give a plain file name")
+    text = name.strip()
+    if text.startswith(("/", "\\", "~")) or _WINDOWS_DRIVE.match(text):
+        raise PathError(
+            f"{what}={text!r} is an absolute path: give a name relative to ComfyUI's input/, output/ "
+            f"or temp/ folder, e.g. 'segue/clip.mp4 [input]'"
+        )
+    parts = [p for p in re.split(r"[\\/]+", text) if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise PathError(f"{what}={text!r} contains '..': names must stay inside their folder")
+    if not parts:
+        raise PathError(f"{what}={text!r} names no file: give a file name")
+    return "/".join(parts)
+
+
+def _inside(path: str, base: str) -> bool:
+    try:
+        return os.path.commonpath([path, base]) == base
+    except ValueError:  # different drives
+        return False
+
+
+def resolve_input(name: str, folders: Folders, what: str, default: str = "input",
+                  extensions: tuple[str, ...] | None = None, must_exist: bool = True) -> str:
+    """Absolute real path of annotated ``name`` for reading, confined to its folder.
+
+    ``extensions`` (lower-case, with dot) restricts what may be opened.  Symlinks are followed
+    and the target must still lie inside the folder.
+    """
+    relative, kind = split_annotation(name, default)
+    relative = check_relative(relative, what)
+    base = os.path.realpath(folders.base(kind))
+    path = os.path.realpath(os.path.join(base, relative))
+    if not _inside(path, base):
+        raise PathError(f"{what}={name!r} resolves outside ComfyUI's {kind}/ folder: use a file inside it")
+    if extensions is not None and os.path.splitext(path)[1].lower() not in extensions:
+        raise PathError(
+            f"{what}={name!r} has an unsupported extension: use one of {', '.join(sorted(extensions))}"
+        )
+    if must_exist and not os.path.isfile(path):
+        raise PathError(
+            f"{what}={name!r} was not found in ComfyUI's {kind}/ folder (looked for {relative}): check the "
+            f"name, the subfolder and the [input]/[output]/[temp] suffix"
+        )
+    return path
+
+
+def resolve_output(filename: str, folders: Folders, what: str, suffix: str = "",
+                   default: str = "output", allowed: tuple[str, ...] = ("output", "temp")) -> tuple[str, str, str]:
+    """Where to write ``filename`` (+ ``suffix`` unless it already ends with it).
+
+    Returns ``(absolute_path, kind, relative_path)``; creates the parent folders.  Refuses the
+    same names as ``check_relative``, folders other than ``allowed``, and parents that resolve
+    (through symlinks) outside the base folder - checked before and after creating them.
+    """
+    relative, kind = split_annotation(filename, default)
+    if kind not in allowed:
+        raise PathError(f"{what}={filename!r} writes into {kind}/: Segue only writes into {' or '.join(allowed)}/")
+    if relative.rstrip().endswith(("/", "\\")):
+        raise PathError(f"{what}={filename!r} names a folder: add a file name")
+    relative = check_relative(relative, what)
+    if suffix and not relative.lower().endswith(suffix.lower()):
+        relative += suffix
+    folder = output_folder(os.path.dirname(relative), folders, kind, what, filename)
+    target = os.path.join(folder, os.path.basename(relative))
+    if os.path.islink(target) or os.path.isdir(target):
+        raise PathError(f"{what}={filename!r} is a link or a folder: choose another name")
+    base = os.path.realpath(folders.base(kind))
+    return target, kind, os.path.relpath(target, base).replace(os.sep, "/")
+
+
+def output_folder(relative_dir: str, folders: Folders, kind: str, what: str, shown: str | None = None) -> str:
+    """Create ``relative_dir`` under the ``kind`` folder and return its real path, refusing any
+    part of it that leads outside the folder through a symlink (checked before creating, so
+    nothing is created outside, and after)."""
+    shown = relative_dir if shown is None else shown
+    base = os.path.realpath(folders.base(kind))
+    os.makedirs(base, exist_ok=True)
+    if relative_dir:
+        relative_dir = check_relative(relative_dir, what)
+    path = os.path.join(base, relative_dir)
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not _inside(os.path.realpath(existing), base):
+        raise PathError(f"{what}={shown!r} resolves outside ComfyUI's {kind}/ folder (through a link): choose another name")
+    os.makedirs(path, exist_ok=True)
+    real = os.path.realpath(path)
+    if not _inside(real, base):
+        raise PathError(f"{what}={shown!r} resolves outside ComfyUI's {kind}/ folder (through a link): choose another name")
+    return real
+
+
+def to_annotated(path: str, folders: Folders) -> str:
+    """The annotated name of an existing absolute ``path`` inside one of the folders.
+
+    Used to hand a file a node wrote (or a core VIDEO read) to a Segue loader by name.
+    """
+    real = os.path.realpath(path)
+    for kind in ("output", "temp", "input"):
+        base = os.path.realpath(folders.base(kind))
+        if _inside(real, base) and real != base:
+            return annotate(os.path.relpath(real, base).replace(os.sep, "/"), kind)
+    raise PathError(
+        f"{path} is not inside ComfyUI's input/, output/ or temp/ folder: Segue only reads files there"
+    )
+
+
+def result_entry(relative: str, kind: str, **extra) -> dict:
+    """A history/UI entry ``{filename, subfolder, type, ...}`` for a written file."""
+    subfolder, filename = os.path.split(relative)
+    return {"filename": filename, "subfolder": subfolder, "type": kind, **extra}
+
+
+def next_counter_name(prefix: str, existing: list[str]) -> int:
+    """First counter above every ``<prefix>_<NNNNN>`` in ``existing`` (a folder listing)."""
+    pattern = re.compile(re.escape(prefix) + r"_(\d{5,})(?:\b|_|\.|$)")
+    counters = [int(m.group(1)) for m in (pattern.match(e) for e in existing) if m]
+    return max(counters, default=0) + 1

@@ -1,0 +1,79 @@
+"""The steps of a run and the exact file each one writes.
+
+One step = one ``/prompt``: a travel segment (``seg_NNN``), a join transition (``trans_NNN``) or the
+final stitch/assembly (``final``).  Every step's output file name is fixed in advance
+(``output/segue/<run_id>/<step>.<ext>`` on the server, ``<run_dir>/<step>.<ext>`` locally), so a
+later step, ``segue status`` and ``segue resume`` all find it without asking the server's history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..video_utils.join_plan import JoinPlan
+from ..video_utils.travel_plan import TravelPlan
+
+LOSSLESS_EXT = ".mkv"   # SegueSaveSegment writes lossless Matroska
+FINAL_EXT = ".mp4"      # SegueStitchFiles / SegueJoinAssembleFiles write H.264 MP4
+FINAL = "final"
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    id: str                      # "seg_000", "trans_002", "final"
+    kind: str                    # "segment" | "transition" | "final"
+    index: int                   # segment / join index; -1 for final
+    depends_on: tuple[str, ...]  # step ids whose output files this step reads
+    file: str                    # output file name ("seg_000.mkv"), same in the run dir and on the server
+    frames: int                  # frames the output must hold
+
+    @property
+    def stem(self) -> str:
+        return self.file.rsplit(".", 1)[0]
+
+
+def server_folder(run_id: str) -> str:
+    """Subfolder (of output/ and input/) that holds one run's files on a server."""
+    return f"segue/{run_id}"
+
+
+def server_filename(run_id: str, step: StepSpec) -> str:
+    """``filename`` input of the saving node: path under output/ without extension."""
+    return f"{server_folder(run_id)}/{step.stem}"
+
+
+def annotated_output(run_id: str, file: str) -> str:
+    """Core's annotated-name convention for a file under output/ (what Segue's loaders read)."""
+    return f"{server_folder(run_id)}/{file} [output]"
+
+
+def segment_id(i: int) -> str:
+    return f"seg_{i:03d}"
+
+
+def transition_id(j: int) -> str:
+    return f"trans_{j:03d}"
+
+
+def travel_steps(plan: TravelPlan) -> list[StepSpec]:
+    """Segments (chained: each needs the previous one's file) then the stitch.
+
+    Segment 0's lead-in (``trim_start``) is dropped when it is saved, so its file is shorter.
+    """
+    steps = []
+    for s in plan.segments:
+        deps = (segment_id(s.index - 1),) if plan.mode == "chained" and s.index > 0 else ()
+        steps.append(StepSpec(segment_id(s.index), "segment", s.index, deps,
+                              segment_id(s.index) + LOSSLESS_EXT, s.generate_frames - s.trim_start))
+    steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_EXT,
+                          plan.total_frames))
+    return steps
+
+
+def join_steps(plan: JoinPlan) -> list[StepSpec]:
+    """Transitions (all independent: they only read original clips) then the assembly."""
+    steps = [StepSpec(transition_id(j.index), "transition", j.index, (), transition_id(j.index) + LOSSLESS_EXT,
+                      j.transition_frames) for j in plan.joins]
+    steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_EXT,
+                          plan.total_frames))
+    return steps

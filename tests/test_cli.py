@@ -1,0 +1,139 @@
+"""The ``segue`` command: plan JSON contract, bad input, and renders decoded back."""
+
+import json
+import subprocess
+import sys
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from segue.orchestration.cli import main
+from segue.video_utils.join_plan import plan_join
+from segue.video_utils.travel_plan import plan_travel
+
+TRAVEL_SEGMENT_KEYS = {"index", "generate_frames", "overlap_from_previous", "overlap_with_next", "start_frame"}
+JOIN_KEYS = {"index", "transition_frames", "gap_frames", "context_frames_a", "context_frames_b",
+             "trim_from_a", "trim_from_b", "blend_frames"}
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_plan_travel_json_contract(capsys):
+    code, out, _ = run_cli(capsys, "plan", "travel", "--frames", *["83"] * 31, "--overlap", "10", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert {"segments", "total_frames", "keyframe_frames", "requested_keyframe_frames"} <= doc.keys()
+    assert len(doc["segments"]) == 31
+    assert all(TRAVEL_SEGMENT_KEYS <= s.keys() for s in doc["segments"])
+    drift = max(abs(a - b) for a, b in zip(doc["keyframe_frames"], doc["requested_keyframe_frames"]))
+    assert drift <= 2
+    assert doc == plan_travel(32, 83, 10).to_dict()
+
+
+def test_plan_join_json_contract(capsys):
+    code, out, _ = run_cli(capsys, "plan", "join", "--clips", "100", "100", "100", "--context", "8",
+                           "--gap", "53", "--replace", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["total_frames"] == 300
+    assert all(JOIN_KEYS <= j.keys() for j in doc["joins"])
+    assert doc == plan_join([100, 100, 100], 8, 53, True).to_dict()
+
+
+def test_plan_tables_are_readable(capsys):
+    code, out, _ = run_cli(capsys, "plan", "travel", "--frames", "40", "40", "--overlap", "8")
+    assert code == 0 and "keyframes at:" in out and "total" in out
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["plan", "travel", "--frames", "81", "81", "--overlap", "90"], "overlap[0]=90"),
+    (["plan", "join", "--clips", "100", "20", "100", "--context", "8", "--gap", "53", "--replace"], "clip 1 has 20 frames"),
+    (["plan", "join", "--clips", "50", "50", "--per-join", "[{"], "--per-join"),
+    (["travel", "missing.png", "also-missing.png", "--frames", "16", "--out", "x.mp4"], "missing.png"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, fragment):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_planning_does_not_import_torch():
+    code = ("import sys; from segue.orchestration.cli import main; "
+            "main(['plan','travel','--frames','40','--overlap','8','--json']); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def _solid_png(path, rgb, size=(64, 48)):
+    import cv2
+    img = np.zeros((size[1], size[0], 3), np.uint8)
+    img[:] = rgb[::-1]
+    cv2.imwrite(str(path), img)
+
+
+def _decode(path):
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(s)]
+        return np.stack(frames), s.average_rate
+
+
+def test_travel_end_to_end_keyframes_at_planned_frames(tmp_path, capsys):
+    colours = [(230, 30, 30), (30, 230, 30), (30, 30, 230), (230, 230, 30)]
+    images = []
+    for i, c in enumerate(colours):
+        _solid_png(tmp_path / f"k{i}.png", c, size=(70, 50))     # not a multiple of 16: conformed
+        images.append(str(tmp_path / f"k{i}.png"))
+    out = tmp_path / "travel.mp4"
+    code, stdout, _ = run_cli(capsys, "travel", *images, "--frames", "18", "--overlap", "5",
+                              "--exact-keyframes", "--method", "blend", "--out", str(out), "--crf", "12")
+    assert code == 0, stdout
+    plan = plan_travel(4, 18, 5, exact_keyframes=True)
+    frames, rate = _decode(out)
+    assert frames.shape[0] == plan.total_frames
+    assert frames.shape[1:3] == (48, 64)
+    assert Fraction(rate) == 16
+    for k, pos in enumerate(plan.keyframe_frames):
+        mean = frames[pos].reshape(-1, 3).mean(0)
+        assert np.abs(mean - np.array(colours[k])).max() < 12, (k, pos, mean)
+    assert str(out) in stdout and str(plan.total_frames) in stdout
+
+
+def _write_clip(path, colour_base, n, size=(64, 48), fps=24):
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = size[0], size[1], "yuv420p"
+        s.options = {"crf": "10"}
+        for i in range(n):
+            img = np.zeros((size[1], size[0], 3), np.uint8)
+            img[:] = colour_base
+            img[:, : (i * 3) % size[0]] = 255 - np.array(colour_base, np.uint8)
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_join_end_to_end_frame_count(tmp_path, capsys, replace):
+    clips = []
+    for i, col in enumerate([(200, 40, 40), (40, 200, 40), (40, 40, 200)]):
+        _write_clip(tmp_path / f"c{i}.mp4", col, 40)
+        clips.append(str(tmp_path / f"c{i}.mp4"))
+    out = tmp_path / "joined.mp4"
+    argv = ["join", *clips, "--context", "4", "--gap", "9", "--method", "blend", "--out", str(out)]
+    code, stdout, _ = run_cli(capsys, *(argv + (["--replace"] if replace else [])))
+    assert code == 0
+    plan = plan_join([40, 40, 40], 4, 9, replace)
+    frames, rate = _decode(out)
+    assert frames.shape[0] == plan.total_frames
+    assert Fraction(rate) == 24
+    # the middle of clip 1's kept range is clip 1's own colour
+    mid = plan.clips[1].start_frame + (plan.clips[1].keep_end - plan.clips[1].keep_start) // 2
+    assert frames[mid, :, -1].mean(0)[1] > 150

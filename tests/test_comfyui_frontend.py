@@ -1,0 +1,200 @@
+"""The example workflows in ComfyUI's real frontend (headless Chromium through Playwright).
+
+A user meets the pack through ``example_workflows/``: ComfyUI lists them in its template browser,
+the frontend loads them with ``app.loadGraphData`` and converts them to an API prompt with
+``app.graphToPrompt`` when the user presses Run.  These tests do exactly that, in the real page:
+every example loads with no missing node type (and no "Some Nodes Are Missing" dialog, no schema
+warning), the server lists and serves them with their thumbnails, and the model-free preview
+workflow, converted by the frontend itself, runs and saves a video of the planned length.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import shutil
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import av
+import pytest
+
+from comfy_frontend import (MISSING_NODES_TITLE, SCHEMA_ALERT, browser, close_dialogs, frontend_unavailable,
+                            graph_to_prompt, load_workflow, open_app, visible_text)
+from segue.video_utils.travel_plan import plan_travel
+
+pytestmark = [pytest.mark.comfyui, pytest.mark.frontend]
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "example_workflows"
+PACK = "segue"  # the folder name the harness links the pack under in custom_nodes/
+EXPECTED = ["segue_join_clips", "segue_travel_preview_cpu", "segue_travel_wan21_vace", "segue_travel_wan22_vace_fun"]
+KEYFRAME_ASSETS = REPO / "assets" / "keyframes"
+FRONTEND_ONLY_TYPES = {"Note", "MarkdownNote"}  # virtual nodes: drawn by the frontend, never executed
+
+
+@pytest.fixture(scope="module")
+def page(comfy_server):
+    reason = frontend_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with browser() as b:
+        yield open_app(b, comfy_server)
+
+
+@pytest.fixture(autouse=True)
+def _no_dialog_left(request):
+    yield
+    if "page" in request.fixturenames:
+        close_dialogs(request.getfixturevalue("page"))
+
+
+@functools.cache
+def builder():
+    """tools/build_example_workflows.py (not a package), for its workflow specs."""
+    spec = importlib.util.spec_from_file_location("build_example_workflows",
+                                                  REPO / "tools" / "build_example_workflows.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass resolves annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+def example(name: str) -> dict:
+    return json.loads((EXAMPLES / f"{name}.json").read_text())
+
+
+def fetch_template(page, name: str) -> dict:
+    """The workflow as the template browser gets it: from the server, not from disk."""
+    return page.evaluate(
+        "async (url) => { const r = await fetch(url); if (!r.ok) throw new Error(url + ' ' + r.status); "
+        "return await r.json(); }",
+        f"/api/workflow_templates/{PACK}/{name}.json",
+    )
+
+
+def test_the_four_examples_ship_with_thumbnails():
+    names = sorted(p.stem for p in EXAMPLES.glob("*.json"))
+    assert names == EXPECTED
+    for name in names:
+        jpg = (EXAMPLES / f"{name}.jpg").read_bytes()
+        assert jpg[:3] == b"\xff\xd8\xff" and 5_000 < len(jpg) < 150_000, name
+
+
+def test_server_lists_and_serves_the_examples_and_thumbnails(comfy_server):
+    listed = comfy_server.get("/workflow_templates")
+    assert sorted(listed.get(PACK, [])) == EXPECTED
+    for name in EXPECTED:
+        with urllib.request.urlopen(f"{comfy_server.url}/api/workflow_templates/{PACK}/{name}.jpg") as r:
+            assert r.headers.get_content_type() == "image/jpeg"
+            assert r.read() == (EXAMPLES / f"{name}.jpg").read_bytes()
+
+
+def test_missing_node_detection_works(page):
+    """The check below can fail: a workflow with an unknown node type is caught both ways."""
+    bogus = example("segue_travel_preview_cpu")
+    bogus["nodes"][1]["type"] = "SegueNoSuchNode"
+    assert load_workflow(page, bogus) == ["SegueNoSuchNode"]
+    page.get_by_text(MISSING_NODES_TITLE).first.wait_for(state="visible", timeout=10_000)
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_example_loads_in_the_frontend_with_every_node_known(page, comfy_server, name):
+    workflow = fetch_template(page, name)
+    assert workflow == example(name)
+    assert load_workflow(page, workflow) == []
+    page.wait_for_timeout(500)  # the dialogs open asynchronously after loadGraphData
+    assert not visible_text(page, MISSING_NODES_TITLE)
+    assert not visible_text(page, SCHEMA_ALERT)
+    assert page.evaluate("() => app.graph.nodes.length") == len(workflow["nodes"])
+
+    # Only Segue and core nodes (plus the frontend's Note), and a Note that names the files.
+    types = {n["type"] for n in workflow["nodes"]}
+    for t in types - FRONTEND_ONLY_TYPES:
+        module = comfy_server.get(f"/object_info/{t}")[t]["python_module"]
+        assert module == f"custom_nodes.{PACK}" or not module.startswith("custom_nodes"), (t, module)
+    # Widget values are stored by position: after a node gains an input they would shift silently.
+    # Read them back by name and compare with what tools/build_example_workflows.py asked for.
+    loaded = page.evaluate("() => app.graph.nodes.slice().sort((a, b) => a.id - b.id).map((n) => [n.type, "
+                           "Object.fromEntries((n.widgets ?? []).map((w) => [w.name, w.value]))])")
+    spec = builder().WORKFLOWS[name]().nodes
+    assert [t for t, _ in loaded] == [n["type"] for n in spec], "rebuild: python tools/build_example_workflows.py"
+    for (node_type, values), n in zip(loaded, spec):
+        for widget, value in n["widgets"].items():
+            assert values.get(widget) == pytest.approx(value) if isinstance(value, float) else \
+                values.get(widget) == value, f"{node_type}.{widget}: rebuild the example workflows"
+
+    notes = [n["widgets_values"][0] for n in workflow["nodes"] if n["type"] == "Note"]
+    assert notes, f"{name} has no Note"
+    if "wan" in name or "join" in name:
+        assert "diffusion_models/" in notes[0] and "vae/" in notes[0] and "text_encoders/" in notes[0]
+    assert "input/" in notes[0]
+
+
+# Inputs that name files a user downloads or uploads; the test server has none of the models.
+FILE_INPUTS = {"UNETLoader.unet_name", "CLIPLoader.clip_name", "VAELoader.vae_name", "LoadImage.image",
+               "LoadVideo.file"}
+
+
+def post_prompt(server, prompt: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(f"{server.url}/prompt", data=json.dumps({"prompt": prompt}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.mark.parametrize("name", [n for n in EXPECTED if n != "segue_travel_preview_cpu"])
+def test_model_workflows_convert_to_prompts_valid_but_for_the_missing_model_files(page, comfy_server, name):
+    """graphToPrompt of a Wan workflow passes the server's validation except for the files it names."""
+    assert load_workflow(page, example(name)) == []
+    prompt = graph_to_prompt(page)
+    assert {v["class_type"] for v in prompt.values()} >= {"UNETLoader", "CLIPLoader", "VAELoader", "SaveVideo"}
+    status, reply = post_prompt(comfy_server, prompt)
+    assert status == 400, reply  # nothing can run: the model files are not on the test server
+    errors = [(node["class_type"], e["type"], e.get("extra_info", {}).get("input_name"))
+              for node in reply["node_errors"].values() for e in node["errors"]]
+    assert errors
+    file_errors = ("value_not_in_list", "custom_validation_failed")  # combo list / Load Image|Video check
+    unexpected = [e for e in errors if e[1] not in file_errors or f"{e[0]}.{e[2]}" not in FILE_INPUTS]
+    assert not unexpected, reply["node_errors"]
+
+
+def stage_keyframes(server, workflow: dict) -> None:
+    """Put the images the workflow's Load Image nodes name into the server's input/ folder."""
+    for node in workflow["nodes"]:
+        if node["type"] == "LoadImage":
+            name = node["widgets_values"][0]
+            # The workflow's Note tells users to copy exactly these bundled files.
+            assert (KEYFRAME_ASSETS / name).is_file(), f"the Note names assets/keyframes/{name}, which is missing"
+            shutil.copyfile(KEYFRAME_ASSETS / name, server.input_dir / name)
+
+
+def count_frames(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def test_preview_workflow_runs_as_the_frontend_converts_it(page, comfy_server):
+    name = "segue_travel_preview_cpu"
+    workflow = example(name)
+    stage_keyframes(comfy_server, workflow)
+    assert load_workflow(page, workflow) == []
+    prompt = graph_to_prompt(page)
+
+    travel = next(v for v in prompt.values() if v["class_type"] == "SegueTravel")["inputs"]
+    assert travel["generator"] == "preview"
+    keyframes = sum(v["class_type"] == "LoadImage" for v in prompt.values())
+    plan = plan_travel(keyframes, int(travel["segment_frames"]), int(travel["overlap"]), travel["mode"],
+                       bool(travel["exact_keyframes"]))
+
+    entry = comfy_server.run(prompt, timeout=300)
+    save_id = next(k for k, v in prompt.items() if v["class_type"] == "SaveVideo")
+    [video] = comfy_server.output_files({"outputs": {save_id: entry["outputs"][save_id]}})
+    assert video.suffix == ".mp4" and video.is_file()
+    assert count_frames(video) == plan.total_frames

@@ -1,0 +1,156 @@
+"""Join assembly: frame-exact against the plan, in memory, streamed and from files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from segue.video_utils.crossfade import crossfade
+from segue.video_utils.errors import PlanError
+from segue.video_utils.join_assembly import assemble_join, assemble_join_files, assemble_join_stream
+from segue.video_utils.join_plan import plan_join
+
+
+def numbered(base: int, frames: int, h: int = 2, w: int = 2) -> torch.Tensor:
+    """Frame k is flat at (base + k) / 1000, so every output frame names its source frame."""
+    values = (base + torch.arange(frames, dtype=torch.float32)) / 1000
+    return values.view(-1, 1, 1, 1).expand(-1, h, w, 3).contiguous()
+
+
+def make_inputs(plan, h=2, w=2):
+    clips = [numbered(100 * k, n, h, w) for k, n in enumerate(plan.clip_frames)]
+    transitions = [numbered(500 + 100 * j, spec.transition_frames, h, w) for j, spec in enumerate(plan.joins)]
+    return clips, transitions
+
+
+def reference(plan, clips, transitions, curve="cosine"):
+    """The documented layout, frame by frame, from the plan's own positions."""
+    out = [None] * plan.total_frames
+    for k, span in enumerate(plan.clips):
+        for i in range(span.keep_end - span.keep_start):
+            out[span.start_frame + i] = clips[k][span.keep_start + i]
+    for j, spec in enumerate(plan.joins):
+        ts, T, b = spec.transition_start, spec.transition_frames, spec.blend_frames
+        ca, cb = spec.context_frames_a, spec.context_frames_b
+        for t in range(ca, T - cb):                      # gap: the transition's own frames
+            assert out[ts + t] is None
+            out[ts + t] = transitions[j][t]
+        if b:
+            a_region = range(ts + ca - b, ts + ca)
+            a_frames = torch.stack([out[x] for x in a_region])
+            blended = crossfade(a_frames, transitions[j][ca - b: ca], curve)
+            for i, x in enumerate(a_region):
+                out[x] = blended[i]
+            b_region = range(ts + T - cb, ts + T - cb + b)
+            b_frames = torch.stack([out[x] for x in b_region])
+            blended = crossfade(transitions[j][T - cb: T - cb + b], b_frames, curve)
+            for i, x in enumerate(b_region):
+                out[x] = blended[i]
+    assert all(f is not None for f in out), "the plan leaves a hole"
+    return torch.stack(out)
+
+
+PLANS = [
+    dict(clip_frames=[40, 40], context=4, gap=9),
+    dict(clip_frames=[40, 40], context=4, gap=9, replace=True),
+    dict(clip_frames=[60, 50, 70], context=6, gap=11, blend=3),
+    dict(clip_frames=[60, 50, 70], context=6, gap=11, replace=True),
+    dict(clip_frames=[60, 50, 70, 55], context=6, gap=11,
+         per_join=[{"blend": 2}, {"context": 4, "gap": 5, "blend": 0}, {"replace": True}]),
+    dict(clip_frames=[60, 50, 70, 55], context=5, gap=20, replace=True,
+         per_join=[{"replace": False}, {"context": 8, "gap": 3}, {"blend": 1}]),
+]
+
+
+@pytest.mark.parametrize("kw", PLANS)
+def test_assembly_is_frame_exact_against_the_plan(kw):
+    plan = plan_join(**kw)
+    clips, transitions = make_inputs(plan)
+    out = assemble_join(clips, transitions, plan)
+    assert out.shape[0] == plan.total_frames
+    if all(j.replace for j in plan.joins):
+        assert out.shape[0] == sum(plan.clip_frames)
+    if not any(j.replace for j in plan.joins):
+        assert out.shape[0] == sum(plan.clip_frames) + sum(j.gap_frames for j in plan.joins)
+    assert torch.equal(out, reference(plan, clips, transitions))
+
+
+def test_frames_outside_blends_name_their_source():
+    plan = plan_join([40, 40], context=4, gap=9, replace=True, blend=2)
+    clips, transitions = make_inputs(plan)
+    out = assemble_join(clips, transitions, plan)
+    ids = [round(float(f[0, 0, 0]) * 1000) for f in out]
+    # A keeps 0..35 (4 removed), blends its frames 34,35 into transition frames 2,3
+    assert ids[:34] == list(range(0, 34))
+    assert ids[36:45] == list(range(504, 513)), "gap = transition frames 4..12"
+    # transition frames 13,14 blend into B frames 5,6; then B's own frames 7..39
+    assert ids[47:] == list(range(107, 140))
+    assert out.shape[0] == 80
+    assert torch.equal(out[35], transitions[0][3]), "last A-side blend frame is fully the transition"
+    assert torch.equal(out[46], clips[1][6]), "last B-side blend frame is fully B"
+
+
+@pytest.mark.parametrize("kw", [PLANS[1], PLANS[4]])
+def test_stream_equals_in_memory(kw):
+    plan = plan_join(**kw)
+    clips, transitions = make_inputs(plan, 8, 8)
+    expected = assemble_join(clips, transitions, plan, sharpen=0.3)
+
+    def chunks(frames, size=5):
+        return lambda: iter(frames.split(size))
+
+    got = []
+    n = assemble_join_stream([chunks(c) for c in clips], [chunks(t, 3) for t in transitions], plan,
+                             lambda f: got.append(f.clone()), sharpen=0.3)
+    assert n == plan.total_frames
+    assert torch.equal(torch.cat(got), expected)
+
+
+def test_short_transition_names_the_join():
+    plan = plan_join([60, 50, 70], context=6, gap=11)
+    clips, transitions = make_inputs(plan)
+    short = list(transitions)
+    short[1] = transitions[1][:-4]
+    with pytest.raises(PlanError, match=f"transition of join 1 has {plan.joins[1].transition_frames - 4} frames "
+                                        f"but the plan needs {plan.joins[1].transition_frames}"):
+        assemble_join(clips, short, plan)
+    with pytest.raises(PlanError, match="transition of join 1 has"):
+        assemble_join_stream(clips, short, plan, lambda f: None)
+    with pytest.raises(PlanError, match="1 transitions given but the plan has 2 joins"):
+        assemble_join(clips, transitions[:1], plan)
+    with pytest.raises(PlanError, match="clip 2 has 69 frames but the join plan was made for 70"):
+        assemble_join(clips[:2] + [clips[2][:-1]], transitions, plan)
+    with pytest.raises(PlanError, match="clip 2 has 71 frames"):
+        assemble_join_stream(clips[:2] + [torch.cat([clips[2], clips[2][:1]])], transitions, plan, lambda f: None)
+
+
+def test_files_are_identical_to_in_memory(tmp_path):
+    from segue.video_utils.video_io import LOSSLESS_CODEC, LOSSLESS_SUFFIX, read_frames, write_video
+
+    plan = plan_join([30, 26, 34], context=4, gap=9, per_join=[{"replace": True, "blend": 2}])
+    g = torch.Generator().manual_seed(5)
+    clips = [torch.rand(n, 16, 32, 3, generator=g) for n in plan.clip_frames]
+    transitions = [torch.rand(j.transition_frames, 16, 32, 3, generator=g) for j in plan.joins]
+    clip_paths, transition_paths = [], []
+    for name, frames, paths in [(f"clip{k}", c, clip_paths) for k, c in enumerate(clips)] + \
+                               [(f"tr{j}", t, transition_paths) for j, t in enumerate(transitions)]:
+        path = tmp_path / f"{name}{LOSSLESS_SUFFIX}"
+        write_video(path, frames, 16, codec=LOSSLESS_CODEC)
+        paths.append(path)
+    decoded_clips = [read_frames(p) for p in clip_paths]
+    decoded_transitions = [read_frames(p) for p in transition_paths]
+    expected = assemble_join(decoded_clips, decoded_transitions, plan, sharpen=0.3)
+    memory_path = tmp_path / f"memory{LOSSLESS_SUFFIX}"
+    write_video(memory_path, expected, 16, codec=LOSSLESS_CODEC)
+
+    out_path = tmp_path / f"joined{LOSSLESS_SUFFIX}"
+    n = assemble_join_files(clip_paths, transition_paths, plan, out_path, fps=16, sharpen=0.3,
+                            codec=LOSSLESS_CODEC, chunk=4)
+    assert n == plan.total_frames
+    assert torch.equal(read_frames(out_path), read_frames(memory_path))
+
+    bad = tmp_path / f"short{LOSSLESS_SUFFIX}"
+    write_video(bad, transitions[1][:-4], 16, codec=LOSSLESS_CODEC)
+    with pytest.raises(PlanError, match="transition of join 1 .*short.* has 13 frames but the plan needs 17"):
+        assemble_join_files(clip_paths, [transition_paths[0], bad], plan, tmp_path / "x.mp4", fps=16)
+    assert not (tmp_path / "x.mp4").exists()

@@ -1,0 +1,174 @@
+"""Plan files: JSON round trip, the original orchestrator's payloads, and up-front validation."""
+
+import json
+import subprocess
+import sys
+
+import av
+import numpy as np
+import pytest
+
+from segue.orchestration.plan_files import (ClipRef, GeneratorConfig, JoinRun, TravelRun, finalize_run,
+                                            from_orchestrator_payload, load_plan, probe_frame_count, save_plan)
+from segue.video_utils.errors import PlanError
+from segue.video_utils.travel_plan import plan_travel
+
+
+def images(tmp_path, n):
+    paths = []
+    for i in range(n):
+        p = tmp_path / f"key{i}.png"
+        p.write_bytes(b"\x89PNG fake")
+        paths.append(str(p))
+    return paths
+
+
+def clip(path, frames, size=32, codec="libx264"):
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=16)
+        s.width = s.height = size
+        s.pix_fmt = "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((size, size, 3), i * 7 % 255, np.uint8), format="rgb24")
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return str(path)
+
+
+def test_travel_plan_round_trips_through_json(tmp_path):
+    run = TravelRun(images=images(tmp_path, 4), segment_frames=[16, 20, 16], overlap=4, prompts=["a", "b", "c"],
+                    negative_prompts="blurry", seed=7, seed_mode="increment", run_id="trip",
+                    generator=GeneratorConfig(kind="wan22-vace", unet="h.safetensors", unet_low="l.safetensors",
+                                              vae="v.safetensors", clip="t.safetensors", split_step=8),
+                    darken=0.1, desaturate=0.2, strength=0.9, output_dir=str(tmp_path / "runs"))
+    path = tmp_path / "plan.json"
+    save_plan(run, path)
+    data = json.loads(path.read_text())
+    assert data["segue_plan"] == 1 and data["kind"] == "travel"
+    again = load_plan(path)
+    assert again == run
+    assert again.segment_prompts() == ["a", "b", "c"]
+    assert again.segment_negative_prompts() == ["blurry"] * 3
+    assert [again.segment_seed(i) for i in range(3)] == [7, 8, 9]
+    assert again.validate().to_dict() == plan_travel(4, [16, 20, 16], 4).to_dict()
+
+
+def test_join_plan_round_trips_and_relative_paths_resolve_against_the_plan_file(tmp_path):
+    (tmp_path / "clips").mkdir()
+    for name in ("a", "b", "c"):
+        clip(tmp_path / "clips" / f"{name}.mp4", 30)
+    doc = {"segue_plan": 1, "kind": "join", "clips": ["clips/a.mp4", {"path": "clips/b.mp4", "name": "noon"}, "clips/c.mp4"],
+           "context": 4, "gap": 9, "per_join": [{"prompt": "dusk", "gap_frame_count": 13}], "run_id": "j1"}
+    path = tmp_path / "join.json"
+    path.write_text(json.dumps(doc))
+    run = load_plan(path)
+    assert run.clips[1] == ClipRef(str(tmp_path / "clips" / "b.mp4"), "noon")
+    assert run.output_dir == str(tmp_path / "segue_runs")          # relative to the plan file too
+    plan = run.validate()
+    assert run.clip_frames == [30, 30, 30]
+    assert plan.joins[0].gap_frames != plan.joins[1].gap_frames          # per-join gap (seed key name)
+    assert run.join_prompt(0) == ("dusk", "") and run.join_prompt(1)[0] == "smooth transition"
+    save_plan(run, tmp_path / "again.json")
+    assert load_plan(tmp_path / "again.json") == run
+
+
+@pytest.mark.parametrize("count, message", [
+    (1, "at least 2 keyframe images"),
+    (0, "at least 2 keyframe images"),
+])
+def test_too_few_images_fail_with_one_line(tmp_path, count, message):
+    with pytest.raises(PlanError, match=message) as e:
+        TravelRun(images=images(tmp_path, count), segment_frames=16).validate()
+    assert "\n" not in str(e.value)
+
+
+def test_bad_travel_inputs_name_the_input(tmp_path):
+    good = images(tmp_path, 3)
+    with pytest.raises(PlanError, match=r"image 1 .*nope.png.* does not exist"):
+        TravelRun(images=[good[0], str(tmp_path / "nope.png"), good[2]]).validate()
+    with pytest.raises(PlanError, match=r"overlap\[0\]=16 must be smaller"):
+        TravelRun(images=good, segment_frames=16, overlap=16).validate()
+    with pytest.raises(PlanError, match="prompts has 2 entries but there are 3 segments"):
+        TravelRun(images=images(tmp_path, 4), prompts=["a", "b"]).validate()
+    with pytest.raises(PlanError, match="--vae"):
+        TravelRun(images=good, generator=GeneratorConfig(kind="wan21-vace", unet="u", clip="c")).validate()
+    with pytest.raises(PlanError, match="split_step"):
+        TravelRun(images=good, generator=GeneratorConfig(kind="wan22-vace", unet="u", unet_low="l", vae="v",
+                                                         clip="c", steps=4, split_step=4)).validate()
+    with pytest.raises(PlanError, match="not a generator"):
+        TravelRun(images=good, generator=GeneratorConfig(kind="sdxl")).validate()
+    with pytest.raises(PlanError, match="run_id"):
+        TravelRun(images=good, run_id="../evil").validate()
+
+
+def test_unknown_plan_keys_and_kinds_are_refused(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"segue_plan": 1, "kind": "travel", "images": [], "frames": 3}))
+    with pytest.raises(PlanError, match=r"unknown keys \['frames'\]"):
+        load_plan(path)
+    path.write_text(json.dumps({"segue_plan": 1, "kind": "morph"}))
+    with pytest.raises(PlanError, match="kind"):
+        load_plan(path)
+    path.write_text("{not json")
+    with pytest.raises(PlanError, match="not JSON"):
+        load_plan(path)
+
+
+def test_join_validation_names_the_short_clip(tmp_path):
+    clips = [ClipRef(clip(tmp_path / "long.mp4", 40), "long"), ClipRef(clip(tmp_path / "tiny.mp4", 6), "tiny"),
+             ClipRef(clip(tmp_path / "end.mp4", 40), "end")]
+    with pytest.raises(PlanError, match=r"clip 1 \(tiny\) has 6 frames but its joins need at least 16"):
+        JoinRun(clips=clips, context=8, gap=9).validate()
+    with pytest.raises(PlanError, match="unknown key 'colour'"):
+        JoinRun(clips=clips, context=2, gap=5, per_join=[{"colour": 1}]).validate()
+    with pytest.raises(PlanError, match="at least 2 clips"):
+        JoinRun(clips=clips[:1]).validate()
+
+
+def test_probe_counts_frames_of_mp4_and_mkv_without_torch(tmp_path):
+    assert probe_frame_count(clip(tmp_path / "a.mp4", 21)) == 21
+    assert probe_frame_count(clip(tmp_path / "b.mkv", 13, codec="ffv1")) == 13
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    with pytest.raises(PlanError, match="cannot be read as a video"):
+        probe_frame_count(tmp_path / "bad.mp4", "clip 0")
+
+
+def test_orchestrator_payloads_convert(tmp_path):
+    imgs = images(tmp_path, 3)
+    travel = from_orchestrator_payload({"orchestrator_details": {
+        "input_image_paths_resolved": imgs, "base_prompts_expanded": ["", "b"], "base_prompt": "fallback",
+        "negative_prompts_expanded": ["n1", "n2"], "segment_frames_expanded": [20, 24],
+        "frame_overlap_expanded": [6, 6], "parsed_resolution_wh": "832x480", "chain_segments": False,
+        "seed_base": 12345, "fps_helpers": 16, "desaturate_subsequent_starting_frames": 0.3,
+        "adjust_brightness_subsequent_starting_frames": 0.1, "run_id": "legacy"}}, "travel")
+    assert travel.prompts == ["fallback", "b"] and travel.mode == "independent"
+    assert (travel.width, travel.height, travel.seed, travel.overlap) == (832, 480, 12345, [6])
+    assert travel.validate().segments[1].overlap_from_previous == 6
+    c = [clip(tmp_path / f"c{i}.mp4", 30) for i in range(2)]
+    join = from_orchestrator_payload({"clip_list": [{"url": c[0], "name": "m"}, {"url": c[1], "name": "e"}],
+                                      "context_frame_count": 4, "gap_frame_count": 9, "replace_mode": True,
+                                      "blend_frames": 3, "prompt": "p", "run_id": "legacy-join"}, "join")
+    assert (join.context, join.gap, join.replace, join.blend, join.clips[0].name) == (4, 9, True, 3, "m")
+    assert join.validate().joins[0].replace
+
+
+def test_finalize_fixes_run_id_and_random_seed(tmp_path):
+    run = finalize_run(TravelRun(images=images(tmp_path, 2), seed=-1))
+    assert run.run_id.startswith("travel-") and 0 <= run.seed < 2 ** 31
+    run.validate()
+
+
+def test_orchestration_modules_never_import_torch():
+    code = ("import sys; import segue.orchestration.runner, segue.orchestration.commands, "
+            "segue.orchestration.graphs, segue.orchestration.progress; "
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "assert not any(m.startswith('segue.nodes') for m in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_join_through_a_server_needs_clips_of_one_size(tmp_path):
+    clips = [ClipRef(clip(tmp_path / "a.mp4", 30, size=32), "a"), ClipRef(clip(tmp_path / "b.mp4", 30, size=48), "b")]
+    with pytest.raises(PlanError, match=r"clip 1 \(b\) is 48x48 but clip 0 \(a\) is 32x32"):
+        JoinRun(clips=clips, context=4, gap=9).validate()
