@@ -27,7 +27,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..video_utils.errors import PlanError
 from .client import ComfyClient, normalize_url, sha256_file
@@ -296,6 +296,11 @@ def _inputs(run: Run) -> list[dict]:
 
 def _comparable(plan: dict) -> dict:
     return {k: v for k, v in plan.items() if k not in ("out", "clip_frames")}
+
+
+def run_plan(run: Run, servers: Sequence[str], *, detach: bool = False, progress: bool = True) -> int:
+    """Python entry point: run (or resume) ``run`` on ``servers``; returns the CLI's exit code."""
+    return start_run(run, argparse.Namespace(servers=list(servers), detach=detach, no_progress=not progress))
 
 
 def start_run(run: Run, args: argparse.Namespace) -> int:

@@ -344,18 +344,9 @@ def test_ctrl_c_cancels_our_prompts_and_exits_130(tmp_path, fake, capsys):
     assert commands.cmd_resume(args(run_dir=tmp_path / "runs" / "c5")) == 0
 
 
-def _lead_parser_with_server_options():
-    """cli.py's parser with ``add_server_arguments`` on its travel/join subcommands (as cli.py wires it)."""
-    from segue.orchestration.cli import build_parser
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for name in ("travel", "join"):
-        commands.add_server_arguments(sub.choices[name])
-    return parser
-
-
 def test_travel_and_join_command_lines_run_through_a_server(tmp_path, fake):
-    parser = _lead_parser_with_server_options()
+    from segue.orchestration.cli import build_parser, main
+    parser = build_parser()
     out = tmp_path / "t.mp4"
     ns = parser.parse_args(["travel", *keyframes(tmp_path, 3), "--frames", "12", "--overlap", "3", "--out", str(out),
                             "--server", fake.url, "--runs-dir", str(tmp_path / "runs"), "--run-id", "cli-t",
@@ -367,9 +358,9 @@ def test_travel_and_join_command_lines_run_through_a_server(tmp_path, fake):
     assert first["generate"]["inputs"]["method"] == "blend"
     refs = clips(tmp_path, 3)
     out = tmp_path / "j.mp4"
-    ns = parser.parse_args(["join", *[c.path for c in refs], "--context", "3", "--gap", "5", "--replace",
-                            "--out", str(out), "--server", fake.url, "--runs-dir", str(tmp_path / "runs"),
-                            "--no-progress"])
-    assert commands.cmd_join(ns) == 0
+    # through the real entry point: main() dispatches to the server path when --server is given
+    assert main(["join", *[c.path for c in refs], "--context", "3", "--gap", "5", "--replace",
+                 "--out", str(out), "--server", fake.url, "--runs-dir", str(tmp_path / "runs"),
+                 "--no-progress"]) == 0
     plan = JoinRun(clips=refs, context=3, gap=5, replace=True).plan()
     assert count_frames(out) == plan.total_frames
