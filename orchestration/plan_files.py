@@ -218,7 +218,7 @@ class JoinRun:
     per_join: list[dict] = field(default_factory=list)   # entry i overrides join i
     allow_shrink: bool = False
     bridging: bool = False
-    aspect_ratio: str = ""            # "16:9": carried for the guide/assembly; "" = clip A's
+    aspect_ratio: str = ""            # "16:9": must match the clips (checked up front); "" = clip A's
     fps: float = 0.0                  # 0 = the first clip's frame rate
     seed: int = 0
     seed_mode: str = "fixed"
@@ -279,6 +279,13 @@ class JoinRun:
                 raise PlanError(f"{self.clips[i].label(i)} is {size[0]}x{size[1]} but {self.clips[0].label(0)} is "
                                 f"{sizes[0][0]}x{sizes[0][1]}: joining through a server needs clips of one size "
                                 f"(resize them first, or join locally without --server)")
+        if self.aspect_ratio and re.fullmatch(r"\d+:\d+", self.aspect_ratio):
+            aw, ah = (int(v) for v in self.aspect_ratio.split(":"))
+            width, height = sizes[0]
+            if ah == 0 or abs(width / height - aw / ah) > 0.01 * aw / ah:
+                raise PlanError(f"aspect_ratio={self.aspect_ratio!r} differs from the clips' {width}x{height}: the server "
+                                f"path does not crop yet, so crop the clips to {self.aspect_ratio} first or leave "
+                                f"aspect_ratio empty")
         self.clip_frames = counts
         return counts
 

@@ -172,3 +172,10 @@ def test_join_through_a_server_needs_clips_of_one_size(tmp_path):
     clips = [ClipRef(clip(tmp_path / "a.mp4", 30, size=32), "a"), ClipRef(clip(tmp_path / "b.mp4", 30, size=48), "b")]
     with pytest.raises(PlanError, match=r"clip 1 \(b\) is 48x48 but clip 0 \(a\) is 32x32"):
         JoinRun(clips=clips, context=4, gap=9).validate()
+
+
+def test_join_aspect_ratio_must_match_the_clips(tmp_path):
+    clips = [ClipRef(clip(tmp_path / f"{n}.mp4", 30, size=32), n) for n in ("a", "b")]
+    JoinRun(clips=clips, context=4, gap=9, aspect_ratio="1:1").validate()
+    with pytest.raises(PlanError, match=r"aspect_ratio='16:9' differs from the clips' 32x32"):
+        JoinRun(clips=clips, context=4, gap=9, aspect_ratio="16:9").validate()
