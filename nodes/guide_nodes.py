@@ -53,6 +53,19 @@ def travel_settings_inputs() -> list:
     ]
 
 
+def join_core_inputs() -> list:
+    """The join settings SegueJoinGuide, SegueJoinClips and SegueJoinAssembleFiles share."""
+    return [
+        io.Int.Input("context", default=8, min=1, max=1000,
+                     tooltip="Frames of each clip kept on both sides of a transition (and cross-faded back)."),
+        io.Int.Input("gap", default=53, min=0, max=10_000,
+                     tooltip="Frames generated between the contexts; shrinks by up to 3 so the transition is 4n+1."),
+        io.Boolean.Input("replace", default=False,
+                         tooltip="Replace: the gap replaces frames at each cut (half from A's end, half from B's "
+                                 "start; total length kept); off = insert the gap (the video grows by it)."),
+    ]
+
+
 def adjust_inputs() -> list:
     return [
         io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.01, optional=True,
@@ -162,13 +175,7 @@ class SegueJoinGuide(io.ComfyNode):
                                                  "multiples of 16."),
                 io.Image.Input("clip_b", tooltip="The later clip (or at least its first (replaced +) context frames), "
                                                  "same size as clip_a."),
-                io.Int.Input("context", default=8, min=1, max=1000,
-                             tooltip="Frames kept from each clip on each side of the gap."),
-                io.Int.Input("gap", default=53, min=0, max=10_000,
-                             tooltip="Frames generated between the contexts; rounded so the transition is 4n+1."),
-                io.Boolean.Input("replace", default=False,
-                                 tooltip="Replace: the gap replaces frames at the cut (half from A's end, half from "
-                                         "B's start), keeping the total length; off = insert new frames."),
+                *join_core_inputs(),
                 io.Boolean.Input("bridging", default=False,
                                  tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of a long gap, so it "
                                          "does not wander off."),

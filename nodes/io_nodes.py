@@ -82,6 +82,19 @@ def _check_images(images, name: str) -> torch.Tensor:
     return images[..., :3]
 
 
+
+def size_inputs(source: str) -> list:
+    """Target size and fit, shared by the nodes that conform several inputs to one size."""
+    return [
+        io.Int.Input("width", default=0, min=0, max=8192, step=16,
+                     tooltip=f"Output width; 0 = the first {source}'s width snapped to a multiple of 16."),
+        io.Int.Input("height", default=0, min=0, max=8192, step=16,
+                     tooltip=f"Output height; 0 = the first {source}'s height snapped to a multiple of 16."),
+        io.Combo.Input("fit", options=list(FIT_MODES), default=DEFAULT_FIT,
+                       tooltip="crop: centre-crop to the target aspect then resize (no distortion, as "
+                               "WanVaceToVideo does); stretch: resize ignoring the aspect."),
+    ]
+
 class SegueLoadImages(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -93,13 +106,7 @@ class SegueLoadImages(io.ComfyNode):
             inputs=[
                 io.String.Input("images", multiline=True, default="",
                                 tooltip=f"One image per line, {NAME_HELP}. Order = keyframe order."),
-                io.Int.Input("width", default=0, min=0, max=8192, step=16,
-                             tooltip="Output width; 0 = the first image's width snapped to a multiple of 16."),
-                io.Int.Input("height", default=0, min=0, max=8192, step=16,
-                             tooltip="Output height; 0 = the first image's height snapped to a multiple of 16."),
-                io.Combo.Input("fit", options=list(FIT_MODES), default=DEFAULT_FIT,
-                               tooltip="crop: centre-crop to the target aspect then resize (no distortion, "
-                                       "as WanVaceToVideo does); stretch: resize ignoring the aspect."),
+                *size_inputs("image"),
             ],
             outputs=[
                 io.Image.Output(display_name="images", tooltip="All images as one batch [N,H,W,3]."),

@@ -11,13 +11,14 @@ from ..video_utils.errors import PlanError
 from ..video_utils.join_assembly import assemble_join_files
 from ..video_utils.join_plan import plan_join
 from ..video_utils.resize import conform_frames
-from ..video_utils.sizes import DEFAULT_FIT, FIT_MODES, wan_size
+from ..video_utils.sizes import FIT_MODES, wan_size
 from . import parse
 from .api import CATEGORY, ExecutionBlocker, GraphBuilder, Progress, folders, io
 from .expansion import (EXPAND_HIDDEN, folder_input, generator_check, generator_inputs, generator_settings,
                         input_links, no_lazy_inputs, run_folder)
 from .graphs import join_graph
-from .io_nodes import SEGMENT_SUFFIX, file_fingerprint, final_ui
+from .guide_nodes import join_core_inputs
+from .io_nodes import SEGMENT_SUFFIX, file_fingerprint, final_ui, size_inputs
 from .paths import PathError, resolve_input, resolve_output, to_annotated
 from .stitch_nodes import (MAX_SEGMENT_INPUTS, as_fraction, blend_inputs, check_encode, collect_items,
                            encode_checks, encode_inputs, segment_inputs)
@@ -28,13 +29,7 @@ CHUNK = 16
 
 def join_setting_inputs() -> list:
     return [
-        io.Int.Input("context", default=8, min=1, max=1000,
-                     tooltip="Frames of each clip kept on both sides of a transition (and cross-faded back)."),
-        io.Int.Input("gap", default=53, min=0, max=10_000,
-                     tooltip="Frames generated between the contexts; shrinks by up to 3 so the transition is 4n+1."),
-        io.Boolean.Input("replace", default=False,
-                         tooltip="Replace: the gap replaces frames at each cut (total length kept); off = insert "
-                                 "the gap (the video grows by it at every join)."),
+        *join_core_inputs(),
         io.Int.Input("blend", default=-1, min=-1, max=1000,
                      tooltip="Frames cross-faded on each side of a transition; -1 = the whole context."),
         io.String.Input("per_join", multiline=True, default="",
@@ -209,13 +204,7 @@ class SegueJoinClips(io.ComfyNode):
                 *join_setting_inputs(),
                 io.Boolean.Input("bridging", default=False,
                                  tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of long gaps."),
-                io.Int.Input("width", default=0, min=0, max=8192, step=16,
-                             tooltip="Output width; 0 = the first clip's width snapped to a multiple of 16."),
-                io.Int.Input("height", default=0, min=0, max=8192, step=16,
-                             tooltip="Output height; 0 = the first clip's height snapped to a multiple of 16."),
-                io.Combo.Input("fit", options=list(FIT_MODES), default=DEFAULT_FIT,
-                               tooltip="How clips of another aspect are conformed: crop (centre-crop, no "
-                                       "distortion) or stretch."),
+                *size_inputs("clip"),
                 io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.01,
                                tooltip="Output frame rate; 0 = the first clip's (16 for IMAGE clips). Clips at "
                                        "another rate are resampled by repeating/dropping frames (no interpolation), "
