@@ -24,6 +24,7 @@ import pytest
 
 from comfy_frontend import (MISSING_NODES_TITLE, SCHEMA_ALERT, browser, close_dialogs, frontend_unavailable,
                             graph_to_prompt, load_workflow, open_app, visible_text)
+from integration import unavailable
 from segue.video_utils.travel_plan import plan_travel
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.frontend]
@@ -40,7 +41,7 @@ FRONTEND_ONLY_TYPES = {"Note", "MarkdownNote"}  # virtual nodes: drawn by the fr
 def page(comfy_server):
     reason = frontend_unavailable()
     if reason:
-        pytest.skip(reason)
+        unavailable(reason)
     with browser() as b:
         yield open_app(b, comfy_server)
 

@@ -64,11 +64,11 @@ def wan(comfy_server):
 
 
 def require_nodes(server, *node_ids: str) -> None:
-    """Skip (naming the node) when the pack does not register a node the test needs yet."""
+    """Fail (naming the node and the server's import errors) when the pack did not register a
+    node the test needs: a pack that fails to load in ComfyUI is a broken pack, not a skip."""
     missing = [n for n in node_ids if not server.get(f"/object_info/{n}")]
     if missing:
-        pytest.skip(f"Segue node(s) {', '.join(missing)} not registered by the pack "
-                    f"(see {server.log_path} for import errors)")
+        pytest.fail(f"Segue node(s) {', '.join(missing)} not registered by the pack:\n{server.log_tail(40)}")
 
 
 class Prompt(dict):
