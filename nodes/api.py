@@ -10,6 +10,8 @@ from __future__ import annotations
 import folder_paths
 from comfy_api.latest import ComfyExtension, InputImpl, io
 from comfy_execution.graph_utils import ExecutionBlocker, GraphBuilder
+from comfy_extras.nodes_wan import WanFirstLastFrameToVideo, WanVaceToVideo
+from nodes import VAEDecode
 
 import comfy.model_management
 import comfy.samplers
@@ -17,14 +19,54 @@ import comfy.utils
 
 from .paths import Folders
 
-__all__ = ["ComfyExtension", "InputImpl", "io", "ExecutionBlocker", "GraphBuilder", "CATEGORY", "SAMPLERS",
-           "SCHEDULERS", "PRESETS", "MAX_SEED", "folders", "Progress"]
+__all__ = ["ComfyExtension", "InputImpl", "io", "ExecutionBlocker", "CATEGORY", "SAMPLERS", "SCHEDULERS",
+           "MAX_SEED", "STEP", "RECIPE", "folders", "Progress", "expansion_prefix", "vace_encode",
+           "first_last_encode", "vae_decode", "encode_clip_vision", "interrupted", "model_files"]
 
 CATEGORY = "video/segue"
 SAMPLERS = list(comfy.samplers.KSampler.SAMPLERS)
 SCHEDULERS = list(comfy.samplers.KSampler.SCHEDULERS)
-PRESETS = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
+# A segment / transition to generate (video_utils.step_guides), and a generation recipe.
+STEP = io.Custom("SEGUE_STEP")
+RECIPE = io.Custom("SEGUE_RECIPE")
+
+
+def expansion_prefix() -> str:
+    """A fresh node-id prefix for a node expansion (ComfyUI's own allocator: unique per call)."""
+    return GraphBuilder.alloc_prefix()
+
+
+def vace_encode(positive, negative, vae, width, height, length, strength, control_video, control_masks,
+                reference_image=None) -> tuple:
+    """Core ``WanVaceToVideo`` (batch 1): (positive, negative, latent, trim_latent)."""
+    return WanVaceToVideo.execute(positive=positive, negative=negative, vae=vae, width=width, height=height,
+                                  length=length, batch_size=1, strength=strength, control_video=control_video,
+                                  control_masks=control_masks, reference_image=reference_image).args
+
+
+def first_last_encode(positive, negative, vae, width, height, length, start_image, end_image,
+                      clip_vision_start=None, clip_vision_end=None) -> tuple:
+    """Core ``WanFirstLastFrameToVideo`` (batch 1): (positive, negative, latent)."""
+    return WanFirstLastFrameToVideo.execute(positive=positive, negative=negative, vae=vae, width=width,
+                                            height=height, length=length, batch_size=1, start_image=start_image,
+                                            end_image=end_image, clip_vision_start_image=clip_vision_start,
+                                            clip_vision_end_image=clip_vision_end).args
+
+
+def encode_clip_vision(clip_vision, image):
+    """Core ``CLIPVisionEncode`` (centre crop) of one image."""
+    return clip_vision.encode_image(image, crop=True)
+
+
+def vae_decode(vae, samples):
+    """Core ``VAEDecode``: IMAGE [frames, H, W, 3]."""
+    return VAEDecode().decode(vae, samples)[0]
+
+
+def interrupted() -> None:
+    """Raise if the user pressed Cancel (ComfyUI's interrupt)."""
+    comfy.model_management.throw_exception_if_processing_interrupted()
 
 
 def folders() -> Folders:
@@ -46,9 +88,14 @@ class Progress:
         self.bar = comfy.utils.ProgressBar(max(int(total), 1))
 
     def __call__(self, done: int, total: int | None = None) -> None:
-        comfy.model_management.throw_exception_if_processing_interrupted()
+        interrupted()
         if total:
             self.bar.update_absolute(int(done), int(total))
         else:
             self.bar.update_absolute(int(done))
 
+
+
+def model_files(kind: str) -> list[str]:
+    """Files ComfyUI lists for a model folder (``loras``, ``diffusion_models`` ...)."""
+    return list(folder_paths.get_filename_list(kind))

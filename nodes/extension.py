@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .api import ComfyExtension, io
-from . import generator_nodes, guide_nodes, io_nodes, join_nodes, stitch_nodes, travel_nodes
+from . import (encode_nodes, generator_nodes, guide_nodes, io_nodes, join_nodes, recipe_nodes, save_nodes, step_nodes,
+               stitch_nodes, travel_nodes)
 
 ALL_NODES: list[type[io.ComfyNode]] = [
     *io_nodes.NODES,
@@ -12,6 +13,10 @@ ALL_NODES: list[type[io.ComfyNode]] = [
     *stitch_nodes.NODES,
     *join_nodes.NODES,
     *travel_nodes.NODES,
+    *recipe_nodes.NODES,
+    *step_nodes.NODES,
+    *encode_nodes.NODES,
+    *save_nodes.NODES,
 ]
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from ..video_utils.colour import match_colour_lab
+from ..video_utils.colour import match_colour
 from ..video_utils.errors import PlanError
-from ..video_utils.preview_generator import METHODS, preview_generate
+from ..video_utils.constants import PREVIEW_METHODS as METHODS
+from ..video_utils.preview_generator import preview_generate
 from . import parse
 from .api import CATEGORY, Progress, io
 
@@ -100,7 +101,7 @@ class SegueColourMatch(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, reference, strength) -> io.NodeOutput:
-        return io.NodeOutput(match_colour_lab(images[..., :3], reference[..., :3], float(strength)))
+        return io.NodeOutput(match_colour(images[..., :3], reference[..., :3], float(strength)))
 
 
 NODES = [SeguePreviewGenerator, SegueCheckFrames, SegueColourMatch]

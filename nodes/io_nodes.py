@@ -17,18 +17,15 @@ from ..video_utils.errors import PlanError
 from ..video_utils.resize import conform_keyframes, load_image
 from ..video_utils.sizes import DEFAULT_FIT, FIT_MODES, wan_size
 from . import parse
-from .api import CATEGORY, PRESETS, Progress, folders, io
+from ..video_utils.constants import DEFAULT_CRF, DEFAULT_PRESET, IMAGE_EXTENSIONS, LOSSLESS_SUFFIX, PRESETS, VIDEO_EXTENSIONS
+from .api import CATEGORY, Progress, folders, io
 from .paths import (PathError, check_relative, next_counter_name, output_folder, resolve_input, resolve_output,
                     result_entry, split_annotation, to_annotated)
 from .video_adapters import file_video, source_path
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".gif")
 WRITE_CHUNK = 8
-# The contract's segment format: Matroska with video_io's lossless codec (bit-exact RGB). A filename
-# that already ends in another lossless container video_io supports keeps it.
-SEGMENT_SUFFIX = ".mkv"
-LOSSLESS_SUFFIXES = (".mkv", video_io.LOSSLESS_SUFFIX)
+# A segment filename that already ends in a lossless container video_io supports keeps it.
+LOSSLESS_SUFFIXES = (LOSSLESS_SUFFIX, ".avi")
 
 NAME_HELP = ("relative to ComfyUI's input/ folder, or add ' [output]' / ' [temp]' for those folders, "
              "e.g. 'segue/run1/seg_000.mkv [output]'")
@@ -223,7 +220,7 @@ class SegueSaveSegment(io.ComfyNode):
                 io.Image.Input("images", tooltip="The generated frames."),
                 io.String.Input("filename", default="segue/run/seg_000",
                                 tooltip="Path under output/ WITHOUT extension, e.g. 'segue/run1/seg_000' -> "
-                                        f"output/segue/run1/seg_000{SEGMENT_SUFFIX}. Written exactly there "
+                                        f"output/segue/run1/seg_000{LOSSLESS_SUFFIX}. Written exactly there "
                                         "(atomically, overwriting). Add ' [temp]' to write under temp/ instead."),
                 io.Float.Input("fps", default=16.0, min=0.01, max=1000.0, step=0.01,
                                tooltip="Frame rate stored in the file (Wan generates at 16)."),
@@ -264,7 +261,7 @@ class SegueSaveSegment(io.ComfyNode):
 def segment_suffix(filename: str) -> str:
     """``.mkv`` unless the name already ends with a lossless container's extension."""
     name = split_annotation(filename, "output")[0].lower()
-    return next((s for s in LOSSLESS_SUFFIXES if name.endswith(s)), SEGMENT_SUFFIX)
+    return next((s for s in LOSSLESS_SUFFIXES if name.endswith(s)), LOSSLESS_SUFFIX)
 
 
 class SegueSaveVideo(io.ComfyNode):
@@ -281,9 +278,9 @@ class SegueSaveVideo(io.ComfyNode):
                 io.Float.Input("fps", default=16.0, min=0.01, max=1000.0, step=0.01, tooltip="Frame rate."),
                 io.String.Input("filename_prefix", default="segue/video",
                                 tooltip="Prefix under output/; the file becomes <prefix>_00001_.mp4, _00002_ ..."),
-                io.Int.Input("crf", default=19, min=0, max=51,
+                io.Int.Input("crf", default=DEFAULT_CRF, min=0, max=51,
                              tooltip="H.264 quality: lower = better and bigger (17-23 is typical; 0 = near lossless)."),
-                io.Combo.Input("preset", options=PRESETS, default="medium",
+                io.Combo.Input("preset", options=list(PRESETS), default=DEFAULT_PRESET,
                                tooltip="x264 speed/size trade-off: slower presets make smaller files."),
                 io.Audio.Input("audio", optional=True, tooltip="Optional soundtrack, muxed as AAC."),
             ],

@@ -4,46 +4,31 @@ assembles the result."""
 
 from __future__ import annotations
 
+import uuid
+
 import torch
 
 from ..video_utils import video_io
+from ..video_utils.chains import EncodeSettings, JoinStepSettings, SaveTo, Texts, join_graph
+from ..video_utils.prompt_graph import Graph
+from ..video_utils.constants import FILE_FOLDERS, LOSSLESS_SUFFIX
 from ..video_utils.errors import PlanError
 from ..video_utils.join_assembly import assemble_join_files
 from ..video_utils.join_plan import plan_join
 from ..video_utils.resize import conform_frames
 from ..video_utils.sizes import FIT_MODES, wan_size
 from . import parse
-from .api import CATEGORY, ExecutionBlocker, GraphBuilder, Progress, folders, io
-from .expansion import (EXPAND_HIDDEN, folder_input, generator_check, generator_inputs, generator_settings,
-                        input_links, no_lazy_inputs, run_folder)
-from .graphs import join_graph
-from .guide_nodes import join_core_inputs
-from .io_nodes import SEGMENT_SUFFIX, file_fingerprint, final_ui, size_inputs
+from .api import CATEGORY, Progress, folders, io
+from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, recipe_sources
+from .io_nodes import file_fingerprint, final_ui, size_inputs
 from .paths import PathError, resolve_input, resolve_output, to_annotated
+from .step_nodes import clip_paths, join_plan_from, join_setting_inputs, per_join_check
 from .stitch_nodes import (MAX_SEGMENT_INPUTS, as_fraction, blend_inputs, check_encode, collect_items,
-                           encode_checks, encode_inputs, segment_inputs)
+                           encode_checks, encode_inputs, final_path, final_target_inputs, segment_inputs)
+from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input
 from .video_adapters import file_video, source_path, video_audio, video_info
 
 CHUNK = 16
-
-
-def join_setting_inputs() -> list:
-    return [
-        *join_core_inputs(),
-        io.Int.Input("blend", default=-1, min=-1, max=1000,
-                     tooltip="Frames cross-faded on each side of a transition; -1 = the whole context."),
-        io.String.Input("per_join", multiline=True, default="",
-                        tooltip='Optional JSON list of per-join overrides (context, gap, replace, blend), e.g. '
-                                '[{"gap": 33}, null, {"replace": true}]. Empty = none.'),
-    ]
-
-
-def per_join_check(per_join=None):
-    return lambda: per_join is None or parse.per_join_overrides(per_join)
-
-
-def _blend(blend: int) -> int | None:
-    return None if blend < 0 else int(blend)
 
 
 class SegueJoinAssembleFiles(io.ComfyNode):
@@ -65,8 +50,7 @@ class SegueJoinAssembleFiles(io.ComfyNode):
                 *join_setting_inputs(),
                 io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.01,
                                tooltip="Output frame rate; 0 = the first clip's."),
-                io.String.Input("filename", default="segue/join/final",
-                                tooltip="Path under output/ WITHOUT extension; written exactly at <filename>.mp4."),
+                *final_target_inputs("segue/join/final"),
                 *encode_inputs(),
                 io.Boolean.Input("keep_audio", default=True,
                                  tooltip="Pass the first clip's audio through to the result."),
@@ -79,8 +63,8 @@ class SegueJoinAssembleFiles(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, per_join=None, preset=None, curve=None, filename=None):
-        return parse.validated(*encode_checks(preset, curve, filename), per_join_check(per_join))
+    def validate_inputs(cls, per_join=None, preset=None, curve=None, filename=None, filename_prefix=None):
+        return parse.validated(*encode_checks(preset, curve, filename, filename_prefix), per_join_check(per_join))
 
     @classmethod
     def fingerprint_inputs(cls, clip_files=None, transition_files=None, **kwargs):
@@ -90,18 +74,15 @@ class SegueJoinAssembleFiles(io.ComfyNode):
 
     @classmethod
     def execute(cls, clip_files, transition_files, context, gap, replace, blend, per_join, fps, filename, crf,
-                preset, keep_audio, curve="cosine", sharpen=0.0, after=None) -> io.NodeOutput:
-        check_encode(preset, curve, filename)
-        clip_names = parse.lines(clip_files, "clip_files")
-        transition_names = parse.lines(transition_files, "transition_files")
-        clips = [resolve_input(n, folders(), "clip_files") for n in clip_names]
-        transitions = [resolve_input(n, folders(), "transition_files") for n in transition_names]
-        infos = [video_io.probe_video(p) for p in clips]
-        plan = plan_join([i.frame_count for i in infos], context=int(context), gap=int(gap), replace=bool(replace),
-                         blend=_blend(blend), per_join=parse.per_join_overrides(per_join), clip_names=clip_names)
-        rate = as_fraction(fps) if fps > 0 else infos[0].fps
+                preset, keep_audio, filename_prefix="", curve="cosine", sharpen=0.0, after=None) -> io.NodeOutput:
+        check_encode(preset, curve, filename, filename_prefix)
+        clip_names, clips = clip_paths(clip_files)
+        transitions = [resolve_input(n, folders(), "transition_files")
+                       for n in parse.lines(transition_files, "transition_files")]
+        plan = join_plan_from(clips, clip_names, context, gap, replace, blend, per_join)
+        rate = as_fraction(fps) if fps > 0 else video_io.probe_video(clips[0]).fps
         audio = video_io.read_audio(clips[0]) if keep_audio else None
-        out_path, kind, relative = resolve_output(filename, folders(), "filename", suffix=".mp4")
+        out_path, kind, relative = final_path(filename, filename_prefix)
         written = assemble_join_files(clips, transitions, plan, out_path, fps=rate, audio=audio, curve=curve,
                                       sharpen=float(sharpen), crf=int(crf), preset=preset, progress=Progress(1))
         return io.NodeOutput(file_video(out_path), ui=final_ui(relative, kind, written))
@@ -170,13 +151,13 @@ class ClipSource:
         self.indices = parse.frame_selection(count, float(src_rate), float(rate))
         self.count = len(self.indices)
 
-    def materialise(self, index: int, width: int, height: int, fit: str, rate, run: str, kind: str,
-                    keep_audio: bool) -> str:
-        """The clip's annotated name, writing the conformed copy first when needed."""
+    def materialise(self, index: int, width: int, height: int, fit: str, rate, kind: str, keep_audio: bool) -> str:
+        """The clip's annotated name, writing the conformed copy first when needed (a fresh name:
+        nothing a cached result points at is overwritten)."""
         if self.name is not None:
             return self.name
-        out_path, _, relative = resolve_output(f"{run}/clip_{index:03d} [{kind}]", folders(), self.label,
-                                               suffix=SEGMENT_SUFFIX)
+        out_path, _, relative = resolve_output(f"segue/clips/{uuid.uuid4().hex}_{index:03d} [{kind}]", folders(),
+                                               self.label, suffix=LOSSLESS_SUFFIX)
         audio = None
         if index == 0 and keep_audio and not isinstance(self.item, torch.Tensor):
             comfy_audio = video_audio(self.item)
@@ -196,11 +177,15 @@ class SegueJoinClips(io.ComfyNode):
             node_id="SegueJoinClips",
             display_name="Segue Join Clips",
             category=CATEGORY,
-            description="Join clips with generated transitions in one node: clips are brought to one size and "
-                        "frame rate, every join's transition is generated (Wan VACE or preview) from both clips' "
-                        "context, and everything is assembled into one MP4 with the first clip's audio.",
+            description="Join clips with generated transitions in one node: every join's transition is generated by "
+                        "the recipe from both clips' context, and everything is assembled into one MP4 with the "
+                        "first clip's audio. Memory stays flat however many clips.",
             inputs=[
                 *segment_inputs("clip", MAX_SEGMENT_INPUTS, "Clip"),
+                recipe_input(),
+                io.String.Input("prompt", multiline=True, default="",
+                                tooltip="What happens in the transitions: one line per join; fewer lines repeat the last."),
+                io.String.Input("negative_prompt", multiline=True, default="", tooltip="What to avoid."),
                 *join_setting_inputs(),
                 io.Boolean.Input("bridging", default=False,
                                  tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of long gaps."),
@@ -209,17 +194,13 @@ class SegueJoinClips(io.ComfyNode):
                                tooltip="Output frame rate; 0 = the first clip's (16 for IMAGE clips). Clips at "
                                        "another rate are resampled by repeating/dropping frames (no interpolation), "
                                        "keeping their duration."),
-                *generator_inputs("wan", prompts_help="What happens in the transitions: one line per join; "
-                                                      "fewer lines repeat the last."),
                 *blend_inputs(),
-                io.String.Input("filename", default="segue/join",
-                                tooltip="Prefix of the run folder: <filename>_NNNNN/ holds conformed clips, "
-                                        "transition_000.mkv ... and final.mp4."),
-                folder_input("output"),
+                io.String.Input("filename_prefix", default="segue/join",
+                                tooltip="The MP4 goes to output/<prefix>_NNNNN_.mp4 (a new number per run)."),
+                keep_input(),
                 *encode_inputs(),
                 io.Boolean.Input("keep_audio", default=True, tooltip="Pass the first clip's audio through."),
-                io.Boolean.Input("output_images", default=False,
-                                 tooltip="Also decode the result to the images output (costs RAM)."),
+                output_images_input("result"),
             ],
             outputs=[
                 io.Video.Output(display_name="video", tooltip="The joined MP4 as a file-backed VIDEO."),
@@ -227,22 +208,23 @@ class SegueJoinClips(io.ComfyNode):
             ],
             hidden=EXPAND_HIDDEN,
             enable_expand=True,
+            is_output_node=True,
         )
 
     @classmethod
-    def validate_inputs(cls, per_join=None, preset=None, curve=None, fit=None, generator=None):
-        return parse.validated(*encode_checks(preset, curve), per_join_check(per_join),
-                               lambda: fit is None or parse.check_choice(fit, FIT_MODES, "fit"),
-                               generator_check(generator))
+    def validate_inputs(cls, per_join=None, preset=None, curve=None, fit=None, filename_prefix=None):
+        return parse.validated(*encode_checks(preset, curve, filename_prefix=filename_prefix), per_join_check(per_join),
+                               lambda: fit is None or parse.check_choice(fit, FIT_MODES, "fit"))
 
     @classmethod
     def check_lazy_status(cls, **kwargs):
         return no_lazy_inputs(**kwargs)
 
     @classmethod
-    def execute(cls, context, gap, replace, blend, per_join, bridging, width, height, fit, fps, prompt, curve,
-                sharpen, filename, folder, crf, preset, keep_audio, output_images, **kwargs) -> io.NodeOutput:
-        check_encode(preset, curve)
+    def execute(cls, context, gap, replace, blend, per_join, bridging, width, height, fit, fps, prompt,
+                negative_prompt, curve, sharpen, filename_prefix, keep_segments, crf, preset, keep_audio,
+                output_images, recipe=None, **kwargs) -> io.NodeOutput:
+        check_encode(preset, curve, filename_prefix=filename_prefix)
         parse.check_choice(fit, FIT_MODES, "fit")
         if bool(width) != bool(height):
             raise PlanError(f"width={width}, height={height}: give both, or 0 for both to use the first clip's size")
@@ -259,26 +241,25 @@ class SegueJoinClips(io.ComfyNode):
         rate = as_fraction(fps) if fps > 0 else (first_rate or as_fraction(16.0))
         w, h = wan_size(width, height) if width and height else wan_size(*first_size)
         # Everything that can fail on the settings fails before any file is written.
-        links = input_links(cls)
-        texts = parse.per_segment_text(prompt, len(items) - 1, "prompt")
-        gen, cond, seeds = generator_settings(links, kwargs, len(items) - 1, texts, "SegueJoinClips")
-        sources = [ClipSource(item, f"clip_{k + 1}", w, h, rate) for k, item in enumerate(items)]
-        plan = plan_join([s.count for s in sources], context=int(context), gap=int(gap), replace=bool(replace),
-                         blend=_blend(blend), per_join=overrides, clip_names=[s.label for s in sources])
-        run, kind = run_folder(filename, parse.check_choice(folder, ("output", "temp"), "folder"))
-        names = [s.materialise(k, w, h, fit, rate, run, kind, bool(keep_audio)) for k, s in enumerate(sources)]
-        g = GraphBuilder()
-        video = join_graph(
-            g, plan, names, gen, cond, seeds, [f"{run}/transition_{j:03d} [{kind}]" for j in range(len(plan.joins))],
-            f"{run}/final [{kind}]", float(rate), bool(bridging),
-            {"context": int(context), "gap": int(gap), "replace": bool(replace), "blend": int(blend),
-             "per_join": str(per_join or ""), "crf": int(crf), "preset": preset, "keep_audio": bool(keep_audio),
-             "curve": curve, "sharpen": float(sharpen)})
-        if output_images:
-            images = g.node("GetVideoComponents", id="frames", video=video).out(0)
-        else:
-            images = ExecutionBlocker("SegueJoinClips: turn output_images on to use its images output")
-        return io.NodeOutput(video, images, expand=g.finalize())
+        joins = len(items) - 1
+        recipe, sources = recipe_sources(cls, recipe, "SegueJoinClips")
+        recipe.check_items(joins, "joins")
+        texts = Texts(tuple(parse.per_segment_text(prompt, joins, "prompt")), (str(negative_prompt or ""),) * joins)
+        sources_of_clips = [ClipSource(item, f"clip_{k + 1}", w, h, rate) for k, item in enumerate(items)]
+        plan_join([s.count for s in sources_of_clips], context=int(context), gap=int(gap), replace=bool(replace),
+                  blend=None if blend < 0 else int(blend), per_join=overrides,
+                  clip_names=[s.label for s in sources_of_clips])
+        folder = FILE_FOLDERS[1] if keep_segments else FILE_FOLDERS[0]
+        names = [s.materialise(k, w, h, fit, rate, folder, bool(keep_audio)) for k, s in enumerate(sources_of_clips)]
+        g = Graph()
+        settings = JoinStepSettings(int(context), int(gap), bool(replace), int(blend), str(per_join or ""),
+                                    bool(bridging), w, h, fit)
+        video = join_graph(g, settings, joins, recipe, sources, texts, names, [SaveTo("", folder)] * joins,
+                           EncodeSettings(curve, float(sharpen), int(crf), preset, filename_prefix=filename_prefix),
+                           float(rate), bool(keep_audio))
+        images = images_or_blocker(g, video, output_images, "SegueJoinClips")
+        (video, images), expansion = expand(g, video, images)
+        return io.NodeOutput(video, images, expand=expansion)
 
 
 NODES = [SegueJoinAssembleFiles, SegueJoinClips]

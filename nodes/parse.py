@@ -11,7 +11,6 @@ import re
 
 from ..video_utils.errors import PlanError
 
-SEED_POLICIES = ("fixed", "increment")
 _SPLIT = re.compile(r"[\s,;]+")
 
 
@@ -86,15 +85,6 @@ def per_join_overrides(text, name: str = "per_join") -> list[dict]:
             f'write e.g. [{{"gap": 33}}, null]'
         )
     return [v or {} for v in value]
-
-
-def segment_seeds(seed: int, count: int, policy: str) -> list[int]:
-    """Seed of every segment: the same one, or ``seed + i`` (wrapping at 2**64)."""
-    if policy not in SEED_POLICIES:
-        raise PlanError(f"seed_policy={policy!r} is not a seed policy: use one of {', '.join(SEED_POLICIES)}")
-    if policy == "fixed":
-        return [seed] * count
-    return [(seed + i) % (2 ** 64) for i in range(count)]
 
 
 def validated(*checks) -> bool | str:

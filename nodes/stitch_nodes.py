@@ -7,12 +7,12 @@ from fractions import Fraction
 
 import torch
 
-from ..video_utils.crossfade import CURVES
+from ..video_utils.constants import CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, PRESETS
 from ..video_utils.errors import PlanError
 from ..video_utils.stitch import stitch_segment_files, stitch_stream
 from ..video_utils import video_io
 from . import parse
-from .api import CATEGORY, PRESETS, Progress, folders, io
+from .api import CATEGORY, Progress, folders, io
 from .io_nodes import counter_path, file_fingerprint, final_ui
 from .paths import check_relative, resolve_input, resolve_output, split_annotation
 from .video_adapters import chunk_source, file_video, video_info
@@ -42,16 +42,16 @@ def boundary_overlaps(text, count: int, name: str = "overlaps") -> list[int]:
 
 def encode_inputs() -> list:
     return [
-        io.Int.Input("crf", default=19, min=0, max=51,
+        io.Int.Input("crf", default=DEFAULT_CRF, min=0, max=51,
                      tooltip="H.264 quality: lower = better and bigger (17-23 is typical)."),
-        io.Combo.Input("preset", options=PRESETS, default="medium",
+        io.Combo.Input("preset", options=list(PRESETS), default=DEFAULT_PRESET,
                        tooltip="x264 speed/size trade-off: slower presets make smaller files."),
     ]
 
 
 def blend_inputs(optional: bool = False) -> list:
     return [
-        io.Combo.Input("curve", options=list(CURVES), default="cosine", optional=optional,
+        io.Combo.Input("curve", options=list(CURVES), default=DEFAULT_CURVE, optional=optional,
                        tooltip="Cross-fade weights: cosine eases in and out, linear is a straight ramp."),
         io.Float.Input("sharpen", default=0.0, min=0.0, max=2.0, step=0.05, optional=optional,
                        tooltip="Unsharp mask over the cross-faded frames, stronger toward the end of each overlap "
@@ -59,18 +59,41 @@ def blend_inputs(optional: bool = False) -> list:
     ]
 
 
-def encode_checks(preset=None, curve=None, filename=None) -> list:
-    """validate_inputs checks of the encode/blend widgets (None = linked or absent)."""
+def encode_checks(preset=None, curve=None, filename=None, filename_prefix=None) -> list:
+    """validate_inputs checks of the encode/blend widgets (None or "" = linked or absent)."""
     return [
         lambda: preset is None or parse.check_choice(preset, PRESETS, "preset"),
         lambda: curve is None or parse.check_choice(curve, CURVES, "curve"),
-        lambda: filename is None or check_relative(split_annotation(filename, "output")[0], "filename"),
+        lambda: not filename or check_relative(split_annotation(filename, "output")[0], "filename"),
+        lambda: not filename_prefix or check_relative(filename_prefix, "filename_prefix"),
     ]
 
 
-def check_encode(preset=None, curve=None, filename=None) -> None:
+def final_target_inputs(default: str) -> list:
+    """Where a final MP4 goes: an exact name, or a counter-suffixed prefix."""
+    return [
+        io.String.Input("filename", default=default,
+                        tooltip="Path under output/ WITHOUT extension; the video is written exactly at "
+                                "<filename>.mp4 (atomically, overwriting). Ignored when filename_prefix is set."),
+        io.String.Input("filename_prefix", default="", optional=True,
+                        tooltip="Instead of filename: output/<prefix>_NNNNN_.mp4 with the next free number, "
+                                "like core's savers."),
+    ]
+
+
+def final_path(filename: str, filename_prefix: str) -> tuple[str, str, str]:
+    """(absolute path, folder kind, relative path) of a final MP4."""
+    if filename_prefix:
+        path, relative = counter_path(filename_prefix, "_.mp4", "filename_prefix")
+        return path, "output", relative
+    if not filename.strip():
+        raise PlanError("filename and filename_prefix are both empty: give the output file's name")
+    return resolve_output(filename, folders(), "filename", suffix=".mp4")
+
+
+def check_encode(preset=None, curve=None, filename=None, filename_prefix=None) -> None:
     """The same checks at run time: raise on the first problem."""
-    message = parse.validated(*encode_checks(preset, curve, filename))
+    message = parse.validated(*encode_checks(preset, curve, filename, filename_prefix))
     if message is not True:
         raise PlanError(message)
 
@@ -96,9 +119,7 @@ class SegueStitchFiles(io.ComfyNode):
                              tooltip="Frames dropped from the start of the FIRST segment (a lead-in not trimmed at save)."),
                 *blend_inputs(),
                 io.Float.Input("fps", default=16.0, min=0.01, max=1000.0, step=0.01, tooltip="Output frame rate."),
-                io.String.Input("filename", default="segue/run/final",
-                                tooltip="Path under output/ WITHOUT extension; the video is written exactly at "
-                                        "<filename>.mp4 (atomically, overwriting)."),
+                *final_target_inputs("segue/run/final"),
                 *encode_inputs(),
                 io.Video.Input("after", optional=True,
                                tooltip="Optional: any VIDEO this node must wait for (e.g. the last SegueSaveSegment), "
@@ -109,9 +130,10 @@ class SegueStitchFiles(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, segment_files=None, overlaps=None, preset=None, curve=None, filename=None):
+    def validate_inputs(cls, segment_files=None, overlaps=None, preset=None, curve=None, filename=None,
+                        filename_prefix=None):
         return parse.validated(
-            *encode_checks(preset, curve, filename),
+            *encode_checks(preset, curve, filename, filename_prefix),
             lambda: overlaps is None or parse.int_list(overlaps, "overlaps", minimum=0),
             lambda: segment_files is None or [resolve_input(n, folders(), "segment_files", must_exist=False)
                                               for n in parse.lines(segment_files, "segment_files")],
@@ -123,12 +145,12 @@ class SegueStitchFiles(io.ComfyNode):
 
     @classmethod
     def execute(cls, segment_files, overlaps, trim_start, curve, sharpen, fps, filename, crf, preset,
-                after=None) -> io.NodeOutput:
-        check_encode(preset, curve, filename)
+                filename_prefix="", after=None) -> io.NodeOutput:
+        check_encode(preset, curve, filename, filename_prefix)
         names = parse.lines(segment_files, "segment_files")
         paths = [resolve_input(n, folders(), "segment_files") for n in names]
         bounds = boundary_overlaps(overlaps, len(paths))
-        out_path, kind, relative = resolve_output(filename, folders(), "filename", suffix=".mp4")
+        out_path, kind, relative = final_path(filename, filename_prefix)
         bar = Progress(1)
         written = stitch_segment_files(paths, bounds, out_path, fps=as_fraction(fps), trim_start=int(trim_start),
                                        curve=curve, sharpen=float(sharpen), crf=int(crf), preset=preset, progress=bar)

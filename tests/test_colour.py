@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from segue.video_utils.colour import match_colour_lab
+from segue.video_utils.colour import match_colour
 from segue.video_utils.errors import PlanError
 
 
@@ -28,7 +28,7 @@ def test_match_moves_mean_and_std_to_reference():
     frames = smooth(4, (0.35, 0.45, 0.55), 0.3, seed=1)    # bluish, contrasty
     reference = smooth(2, (0.6, 0.5, 0.35), 0.15, seed=2)  # warm, flatter, other size below
     reference = torch.nn.functional.interpolate(reference.permute(0, 3, 1, 2), size=(20, 20)).permute(0, 2, 3, 1).contiguous()
-    out = match_colour_lab(frames, reference)
+    out = match_colour(frames, reference)
     assert out.shape == frames.shape and out.dtype == torch.float32
     assert 0 <= out.min() and out.max() <= 1
     mean_o, std_o = lab_stats(out)
@@ -42,31 +42,41 @@ def test_match_moves_mean_and_std_to_reference():
 def test_strength_blends_and_zero_is_identity():
     frames = smooth(2, (0.3, 0.5, 0.5), 0.2, seed=3)
     reference = smooth(1, (0.6, 0.4, 0.4), 0.2, seed=4)[0]  # a single [H,W,3] image
-    assert torch.allclose(match_colour_lab(frames, reference, 0.0), frames)
+    assert torch.allclose(match_colour(frames, reference, 0.0), frames)
     mean_f, _ = lab_stats(frames)
     mean_r, _ = lab_stats(reference[None])
-    mean_h, _ = lab_stats(match_colour_lab(frames, reference, 0.5))
+    mean_h, _ = lab_stats(match_colour(frames, reference, 0.5))
     assert np.allclose(mean_h, (mean_f + mean_r) / 2, atol=0.5)
 
 
 def test_single_image_and_one_transform_for_the_clip():
     frames = smooth(3, (0.4, 0.4, 0.4), 0.2, seed=5)
     reference = smooth(1, (0.5, 0.45, 0.4), 0.2, seed=6)
-    single = match_colour_lab(frames[0], reference)
+    single = match_colour(frames[0], reference)
     assert single.shape == frames[0].shape
     # identical input frames get identical corrections (no per-frame flicker)
     same = frames[:1].expand(3, -1, -1, -1).contiguous()
-    out = match_colour_lab(same, reference)
+    out = match_colour(same, reference)
     assert torch.equal(out[0], out[2])
 
 
 def test_match_reference_to_itself_changes_little():
     frames = smooth(2, (0.5, 0.4, 0.3), 0.3, seed=7)
-    assert (match_colour_lab(frames, frames) - frames).abs().max() < 2e-3
+    assert (match_colour(frames, frames) - frames).abs().max() < 2e-3
 
 
 def test_bad_inputs():
     with pytest.raises(PlanError, match="strength"):
-        match_colour_lab(torch.rand(1, 4, 4, 3), torch.rand(4, 4, 3), 1.5)
+        match_colour(torch.rand(1, 4, 4, 3), torch.rand(4, 4, 3), 1.5)
     with pytest.raises(PlanError, match="reference"):
-        match_colour_lab(torch.rand(1, 4, 4, 3), torch.rand(4, 4))
+        match_colour(torch.rand(1, 4, 4, 3), torch.rand(4, 4))
+
+
+def test_rgb_method_moves_channel_means_and_unknown_method_is_refused():
+    g = torch.Generator().manual_seed(3)
+    frames = torch.rand(3, 8, 8, 3, generator=g) * 0.5
+    reference = torch.rand(2, 8, 8, 3, generator=g) * 0.4 + 0.5
+    out = match_colour(frames, reference, method="rgb")
+    assert torch.allclose(out.mean(dim=(0, 1, 2)), reference.mean(dim=(0, 1, 2)), atol=0.02)
+    with pytest.raises(PlanError, match="colour method"):
+        match_colour(frames, reference, method="hsv")

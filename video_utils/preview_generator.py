@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 import torch
 
+from .constants import PREVIEW_METHODS as METHODS
 from .errors import PlanError
 from .guides import kept_frames
 
-METHODS = ("flow", "blend")
 FLOW_MAX_SIDE = 320   # flow resolution cap: ample for a preview, ~7x fewer pixels than 832x480
 
 

@@ -1,0 +1,46 @@
+"""Names and defaults shared by the nodes, the orchestrator, the local renderer and the planners.
+
+One module, pure standard library, so the torch-free orchestrator and the torch-importing nodes
+read the same values: a default changed here changes on every path at once (README, "Defaults").
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+# x264 presets offered for the final H.264 video.
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+DEFAULT_PRESET = "medium"
+DEFAULT_CRF = 19
+
+# Cross-fade weight curves (video_utils.crossfade).
+CURVES = ("cosine", "linear")
+DEFAULT_CURVE = "cosine"
+
+# The CPU preview generator's ways of filling the frames to generate (video_utils.preview_generator).
+PREVIEW_METHODS = ("flow", "blend")
+DEFAULT_PREVIEW_METHOD = "flow"
+
+# How each segment / transition gets its seed from the run's seed.
+SEED_POLICIES = ("increment", "fixed")
+DEFAULT_SEED_POLICY = "increment"
+
+# Files Segue reads as keyframes / clips.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".gif")
+
+# Segments and transitions pass between steps as exactly lossless Matroska (libx264rgb qp 0);
+# the final video is H.264 in MP4.
+LOSSLESS_SUFFIX = ".mkv"
+FINAL_SUFFIX = ".mp4"
+
+# Wan is trained at 16 fps: segments and transitions are generated (and their files stored) at
+# this rate, then retimed to the output rate.
+GENERATION_FPS = Fraction(16)
+
+# Where intermediate files of a one-node travel/join go.
+FILE_FOLDERS = ("temp", "output")
+
+# Colour correction of generated frames (video_utils.postprocess).
+COLOUR_MATCH_MODES = ("none", "previous", "first_keyframe")
+COLOUR_METHODS = ("lab", "rgb")

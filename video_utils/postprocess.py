@@ -1,0 +1,72 @@
+"""What happens to a step's generated frames before they are saved, on every path.
+
+1. The count is checked against the plan: a short generation would shift every later frame and
+   ghost in the cross-fades, so it fails loudly with both numbers and what to check.
+2. The lead-in / tail the plan generates but does not keep is trimmed.
+3. Colour match (optional): one transform for the whole step toward the frames it continues
+   (``previous``) or the first keyframe, so long chains do not drift in tint and brightness.
+4. Saturation and brightness (optional), the original system's post-generation controls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .colour import match_colour
+from .constants import COLOUR_MATCH_MODES, COLOUR_METHODS
+from .errors import PlanError
+from .recipe import finite
+
+_LUMA = (0.299, 0.587, 0.114)
+
+
+@dataclass(frozen=True)
+class PostSettings:
+    colour_match: str = "none"
+    colour_method: str = "lab"
+    colour_strength: float = 1.0
+    saturation: float = 1.0
+    brightness: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.colour_match not in COLOUR_MATCH_MODES:
+            raise PlanError(f"colour_match={self.colour_match!r} is not one of {', '.join(COLOUR_MATCH_MODES)}")
+        if self.colour_method not in COLOUR_METHODS:
+            raise PlanError(f"colour_method={self.colour_method!r} is not one of {', '.join(COLOUR_METHODS)}")
+        finite(self.colour_strength, "colour_strength", 0.0, 1.0)
+        finite(self.saturation, "saturation", 0.0, 4.0)
+        finite(self.brightness, "brightness", -1.0, 1.0)
+
+
+def finish_frames(frames: torch.Tensor, step, post: PostSettings) -> torch.Tensor:
+    """The frames of ``step`` (a ``step_guides`` step) as they are saved."""
+    if not isinstance(frames, torch.Tensor) or frames.dim() != 4 or frames.shape[-1] not in (3, 4):
+        shape = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
+        raise PlanError(f"{step.label}: the generator returned {shape}, not an IMAGE batch [frames, H, W, 3]")
+    got = int(frames.shape[0])
+    if got != step.length:
+        raise PlanError(
+            f"{step.label}: planned {step.length} frames but the generator returned {got}. Wan decodes 4n+1 frames: "
+            f"keep the step's length in the encoder, wire TrimVideoLatent's trim_amount to the encoder's "
+            f"trim_latent, and do not change the batch in between (a retry gives the same result)")
+    kept = frames[step.trim_start: got - step.trim_end, ..., :3]
+    reference = step.colour_reference(post.colour_match) if post.colour_match != "none" else None
+    if reference is not None and post.colour_strength > 0:
+        kept = match_colour(kept, reference, post.colour_strength, post.colour_method)
+    return adjust_saturation_brightness(kept, post.saturation, post.brightness)
+
+
+def adjust_saturation_brightness(frames: torch.Tensor, saturation: float = 1.0, brightness: float = 0.0) -> torch.Tensor:
+    """``saturation`` scales the distance from grey (Rec. 601 luma; 1 = unchanged), then pixels
+    are multiplied by ``1 + brightness`` (positive = brighter); clipped to 0..1."""
+    if saturation == 1.0 and brightness == 0.0:
+        return frames
+    out = frames.to(torch.float32, copy=True)
+    if saturation != 1.0:
+        luma = (out * out.new_tensor(_LUMA)).sum(dim=-1, keepdim=True)
+        out.sub_(luma).mul_(saturation).add_(luma)
+    if brightness:
+        out.mul_(1.0 + brightness)
+    return out.clamp_(0.0, 1.0)

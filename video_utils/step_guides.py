@@ -1,0 +1,184 @@
+"""One segment or transition to generate (a *step*), with its guide built only when needed.
+
+A step is what ``SegueTravelStep`` / ``SegueJoinStep`` hand down a chain (the STEP value), what
+the orchestrator's per-step prompts carry and what the local renderer loops over: the plan entry,
+the size and length to generate, and *where* the kept frames come from (the keyframes, the
+previous segment's file, the clips' files) — never the frames themselves.  The guide (control
+video + mask) is built by the node that consumes it (the VACE / first-last encoders, the preview
+generator) and dropped when it returns, so no full-size guide is ever kept as a node output.
+
+Every path builds its guides, post-processing and frame counts from these objects, so the same
+settings give the same frames in the UI, through a server and locally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Sequence
+
+import torch
+
+from .constants import GENERATION_FPS
+from .errors import PlanError
+from .guides import OverlapAdjust, join_contexts, join_transition_guide, kept_frames, travel_segment_guide
+from .join_plan import JoinPlan
+from .resize import conform_frames
+from .travel_plan import TravelPlan
+from .video_io import probe_video, read_frames, read_last_frames
+
+
+@dataclass(eq=False)
+class TravelStep:
+    """Travel segment ``index`` of ``plan``: keyframes i -> i+1, continuing ``previous_path``'s
+    last ``context_frames`` frames when chained."""
+
+    plan: TravelPlan
+    index: int
+    keyframes: torch.Tensor               # [N,H,W,3], all of them (a node output anyway)
+    previous_path: str | None = None
+    adjust: OverlapAdjust = field(default_factory=OverlapAdjust)
+    fps: Fraction = GENERATION_FPS
+    kind = "travel"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < len(self.plan.segments):
+            raise PlanError(f"segment_index={self.index} is out of range: {self.keyframes.shape[0]} keyframes "
+                            f"make segments 0..{len(self.plan.segments) - 1}")
+        seg = self.segment
+        if seg.context_frames and self.previous_path is None:
+            raise PlanError(f"segment {self.index} is chained and continues the previous segment's last "
+                            f"{seg.context_frames} frames: connect previous_video (the previous segment's video)")
+        if not seg.context_frames and self.previous_path is not None:
+            raise PlanError(f"previous_video was given for segment {self.index}, which continues nothing "
+                            f"(mode {self.plan.mode}{', first segment' if self.index == 0 else ''}): disconnect it")
+        if self.previous_path is not None:
+            have = probe_video(self.previous_path).frame_count
+            if have < seg.context_frames:
+                raise PlanError(f"previous_video has {have} frames but segment {self.index} needs its last "
+                                f"{seg.context_frames}: connect the whole previous segment")
+
+    @property
+    def segment(self):
+        return self.plan.segments[self.index]
+
+    @property
+    def width(self) -> int:
+        return int(self.keyframes.shape[2])
+
+    @property
+    def height(self) -> int:
+        return int(self.keyframes.shape[1])
+
+    @property
+    def length(self) -> int:
+        """Frames the generator makes (4n+1)."""
+        return int(self.segment.generate_frames)
+
+    @property
+    def trim_start(self) -> int:
+        return int(self.segment.trim_start)
+
+    @property
+    def trim_end(self) -> int:
+        return 0
+
+    @property
+    def label(self) -> str:
+        return f"travel segment {self.index}"
+
+    def _context(self) -> torch.Tensor | None:
+        if self.previous_path is None:
+            return None
+        return read_last_frames(self.previous_path, self.segment.context_frames)
+
+    def guide(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(control_video [G,H,W,3], control_masks [G,H,W]) at the generation size."""
+        return travel_segment_guide(self.plan, self.index, self.keyframes[..., :3], self._context(), self.adjust)
+
+    def colour_reference(self, mode: str) -> torch.Tensor | None:
+        """Frames whose colours the generated ones should keep: the frames this segment continues
+        (chained; the start keyframe otherwise), or the first keyframe."""
+        if mode == "first_keyframe":
+            return self.keyframes[:1, ..., :3]
+        if mode == "previous":
+            context = self._context()
+            return context if context is not None else self.keyframes[self.index:self.index + 1, ..., :3]
+        return None
+
+
+@dataclass(eq=False)
+class JoinStep:
+    """The transition of join ``index`` of ``plan`` between the clip files ``clips[index]`` and
+    ``clips[index + 1]``, generated at ``width`` x ``height``."""
+
+    plan: JoinPlan
+    index: int
+    clips: Sequence[str]
+    width: int
+    height: int
+    fit: str = "crop"
+    bridging: bool = False
+    fps: Fraction = GENERATION_FPS
+    kind = "join"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < len(self.plan.joins):
+            raise PlanError(f"join_index={self.index} is out of range: {len(self.clips)} clips make joins "
+                            f"0..{len(self.plan.joins) - 1}")
+
+    @property
+    def spec(self):
+        return self.plan.joins[self.index]
+
+    @property
+    def length(self) -> int:
+        return int(self.spec.transition_frames)
+
+    trim_start = 0
+    trim_end = 0
+
+    @property
+    def label(self) -> str:
+        return f"join {self.index} transition"
+
+    def contexts(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A's and B's planned context windows, conformed to the generation size."""
+        spec = self.spec
+        a_end = spec.context_a_start + spec.context_frames_a + spec.trim_from_a
+        a = read_frames(self.clips[self.index], spec.context_a_start, a_end)
+        b = read_frames(self.clips[self.index + 1], 0, spec.context_b_start + spec.context_frames_b)
+        # join_contexts reads A's window from the start of what it is given: shift the plan.
+        a, b = join_contexts(replace(spec, context_a_start=0), a, b)
+        return (conform_frames(a, self.width, self.height, self.fit),
+                conform_frames(b, self.width, self.height, self.fit))
+
+    def guide(self) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = self.contexts()
+        return join_transition_guide(self.spec, a, b, bridging=self.bridging)
+
+    def colour_reference(self, mode: str) -> torch.Tensor | None:
+        """Both clips' context frames (the transition sits between them)."""
+        if mode == "none":
+            return None
+        a, b = self.contexts()
+        return torch.cat([a, b]) if mode == "previous" else a[:1]
+
+
+Step = TravelStep | JoinStep
+
+
+def first_last_frames(step: Step) -> tuple[torch.Tensor, torch.Tensor]:
+    """(start frames, end frames) for ``WanFirstLastFrameToVideo``: the guide's leading and
+    trailing kept runs.  A kept frame anywhere else cannot be expressed by that node."""
+    guide, mask = step.guide()
+    kept = kept_frames(mask).tolist()
+    lead = next((i for i, k in enumerate(kept) if not k), len(kept))
+    tail = next((i for i, k in enumerate(reversed(kept)) if not k), len(kept))
+    inner = [i for i in range(lead, len(kept) - tail) if kept[i]]
+    if lead == 0 or tail == 0 or inner:
+        raise PlanError(
+            f"{step.label}: the first-last-frame generator keeps frames only at the start and the end, but this "
+            f"step keeps frames {'inside the clip' if inner else 'elsewhere'} (e.g. an exact_keyframes lead-in, "
+            f"independent mode or bridging): use chained mode without exact_keyframes, or the wan-vace generator")
+    return guide[:lead], guide[len(kept) - tail:]
