@@ -29,17 +29,16 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..video_utils.chains import ModelFiles
+from ..video_utils.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, DEFAULT_SEED_POLICY,
+                                     IMAGE_EXTENSIONS, PRESETS, SEED_POLICIES)
 from ..video_utils.errors import PlanError
+from ..video_utils.recipe import Recipe, item_seeds
 from ..video_utils.join_plan import JOIN_OVERRIDE_KEYS, JoinPlan, plan_join
 from ..video_utils.sizes import FIT_MODES, check_fit, wan_size
 from ..video_utils.travel_plan import MODES, TravelPlan, plan_travel
 
 PLAN_VERSION = 1
-GENERATORS = ("preview", "wan21-vace", "wan22-vace", "template")
-SEED_MODES = ("fixed", "increment")
-CURVES = ("cosine", "linear")
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 # Per-join override keys: the planner's own plus the ones only the prompt graph uses.
 JOIN_PROMPT_KEYS = ("prompt", "negative_prompt", "seed")
@@ -48,14 +47,21 @@ SEED_JOIN_KEYS = {"context_frame_count": "context", "gap_frame_count": "gap",
                   "replace_mode": "replace", "blend_frames": "blend"}
 
 
+FILE_KEYS = ("unet", "unet_low", "vae", "clip", "clip_vision", "weight_dtype")
+REFERENCE_KEYS = ("reference_image", "segment_reference_images")
+
+
 @dataclass
 class GeneratorConfig:
-    """Which model chain fills the guide's masked frames, with model file names as parameters.
+    """A plan file's ``generator``: the recipe (``video_utils.recipe.Recipe``: generator kind,
+    sampler settings, phases, LoRAs, colour...) plus what only a prompt that loads its own models
+    needs: model file names as the server lists them and reference image files.
 
-    ``preview`` is the CPU stand-in (no model files).  ``wan21-vace`` needs ``unet``, ``vae`` and
-    ``clip``; ``wan22-vace`` additionally ``unet_low`` (the low-noise expert; ``unet`` is the high
-    noise one) and switches experts at ``split_step``.  ``template`` splices ``template`` (a path
-    to an API-format prompt with ``SegueGuideSlot``/``SegueFramesSlot`` markers).
+    ``kind``: ``preview`` (no model files), ``wan21-vace`` / ``wan-vace`` (``unet``, ``vae``,
+    ``clip``), ``wan22-vace`` (also ``unet_low``: the low-noise expert; ``unet`` is the high-noise
+    one), ``wan-flf`` (first-last-frame models; ``clip_vision`` optional) or ``template``
+    (``template``: an API-format graph with the slot markers).  The run's ``seed`` and
+    ``seed_mode`` complete the recipe.
     """
 
     kind: str = "preview"
@@ -63,42 +69,55 @@ class GeneratorConfig:
     unet_low: str = ""
     vae: str = ""
     clip: str = ""
+    clip_vision: str = ""
     weight_dtype: str = "default"
-    steps: int = 20
-    cfg: float = 5.0
-    shift: float = 5.0
-    split_step: int | None = None      # wan22: high-noise expert runs steps [0, split); None = steps // 2
-    sampler: str = "uni_pc"
-    scheduler: str = "simple"
-    vace_strength: float = 1.0
-    preview_method: str = "flow"
-    template: str = ""
+    reference_image: str = ""                 # one image for every item
+    segment_reference_images: list = field(default_factory=list)   # entry i (a path or null) for item i
+    settings: dict = field(default_factory=dict)    # the Recipe's own keys (steps, cfg, phases, loras ...)
+
+    def recipe(self, seed: int = 0, seed_policy: str = DEFAULT_SEED_POLICY) -> Recipe:
+        return Recipe.from_dict({**self.settings, "kind": self.kind, "seed": int(seed), "seed_policy": seed_policy},
+                                "generator")
+
+    def files(self) -> ModelFiles:
+        return ModelFiles(self.unet, self.unet_low, self.vae, self.clip, self.clip_vision, self.weight_dtype)
+
+    @property
+    def template(self) -> str:
+        return str(self.settings.get("template", ""))
 
     def validate(self) -> None:
-        if self.kind not in GENERATORS:
-            raise PlanError(f"generator={self.kind!r} is not a generator: use preview, wan21-vace, "
-                            f"wan22-vace or the path of an API-format TEMPLATE.json")
-        needed = {"wan21-vace": ("unet", "vae", "clip"), "wan22-vace": ("unet", "unet_low", "vae", "clip")}
-        for name in needed.get(self.kind, ()):
+        recipe = self.recipe()
+        needed = {"wan-vace": ("unet", "vae", "clip"), "wan-flf": ("unet", "vae", "clip")}.get(recipe.kind, ())
+        if self.kind == "wan22-vace":
+            needed += ("unet_low",)
+        for name in needed:
             if not getattr(self, name):
                 flag = "--" + name.replace("_", "-")
                 raise PlanError(f"generator {self.kind} needs a model file name for {name}: pass {flag} "
                                 f"(a file name as ComfyUI lists it, e.g. under models/)")
-        if self.kind == "template":
-            if not self.template:
-                raise PlanError("generator template needs the template path: pass --generator TEMPLATE.json")
-            if not Path(self.template).is_file():
-                raise PlanError(f"template {self.template!r} does not exist: check the path")
-        if self.steps < 1:
-            raise PlanError(f"steps={self.steps} must be at least 1")
-        if self.kind == "wan22-vace" and not 0 < self.effective_split() < self.steps:
-            raise PlanError(f"split_step={self.split_step} must be between 1 and steps-1 ({self.steps - 1}): "
-                            f"the high-noise expert runs steps [0, split), the low-noise one the rest")
-        if self.preview_method not in ("flow", "blend"):
-            raise PlanError(f"preview_method={self.preview_method!r}: use flow or blend")
+        if recipe.kind == "template" and not Path(self.template).is_file():
+            raise PlanError(f"template {self.template!r} does not exist: check the path")
+        if recipe.kind in ("wan-vace", "wan-flf"):
+            recipe.sampling(has_low=bool(self.unet_low))
+        for i, path in enumerate(self.reference_paths()):
+            _check_file(path, f"reference image {i}", IMAGE_EXTENSIONS)
 
-    def effective_split(self) -> int:
-        return self.steps // 2 if self.split_step is None else int(self.split_step)
+    def reference_paths(self) -> list[str]:
+        """Every reference image file, run-level first (each once)."""
+        paths = [self.reference_image] if self.reference_image else []
+        return list(dict.fromkeys(paths + [p for p in self.segment_reference_images if p]))
+
+    def reference_for(self, index: int) -> str:
+        """Item ``index``'s reference image file ("" = none)."""
+        if index < len(self.segment_reference_images) and self.segment_reference_images[index]:
+            return str(self.segment_reference_images[index])
+        return self.reference_image
+
+    def to_dict(self) -> dict:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "settings"}
+        data.update(self.settings)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict | str | None) -> "GeneratorConfig":
@@ -106,14 +125,23 @@ class GeneratorConfig:
             return cls()
         if isinstance(data, str):
             return cls.from_name(data)
-        return cls(**_known(cls, data, "generator"))
+        if not isinstance(data, dict):
+            raise PlanError(f"generator={data!r} must be an object like {{\"kind\": \"preview\"}} or a generator name")
+        own = {k: v for k, v in data.items() if k in FILE_KEYS + REFERENCE_KEYS + ("kind",)}
+        settings = {k: v for k, v in data.items() if k not in own}
+        config = cls(**own, settings=settings)
+        config.recipe()    # unknown keys and bad values are refused here
+        return config
 
     @classmethod
     def from_name(cls, name: str, **options) -> "GeneratorConfig":
-        """``preview`` / ``wan21-vace`` / ``wan22-vace`` or a path ending in ``.json`` (template)."""
+        """``preview`` / ``wan21-vace`` / ``wan22-vace`` / ``wan-flf`` or a path ending in ``.json``
+        (template); ``options`` are file names and recipe settings (None = the default)."""
+        options = {k: v for k, v in options.items() if v is not None}
         if name.lower().endswith(".json"):
-            return cls(kind="template", template=os.path.abspath(name), **options)
-        return cls(kind=name, **options)
+            options["template"] = os.path.abspath(name)
+            name = "template"
+        return cls.from_dict({"kind": name, **options})
 
 
 @dataclass
@@ -132,7 +160,7 @@ class TravelRun:
     fit: str = "crop"
     fps: float = 16.0
     seed: int = 0                     # -1 = pick one now (then fixed in the manifest)
-    seed_mode: str = "fixed"          # fixed: every segment the same seed (as the original); increment: seed + i
+    seed_mode: str = DEFAULT_SEED_POLICY   # increment: seed + i; fixed: every segment the same seed (as the original)
     # Guide adjustments for the frames taken from the previous segment (chained mode): strength
     # blends them toward grey, desaturate toward greyscale, darken scales them (negative brightens).
     strength: float = 1.0
@@ -165,7 +193,7 @@ class TravelRun:
         return _broadcast_text(self.negative_prompts, self.segment_count, "negative_prompts")
 
     def segment_seed(self, index: int) -> int:
-        return self.seed + index if self.seed_mode == "increment" else self.seed
+        return item_seeds(self.seed, index + 1, self.seed_mode)[index]
 
     def validate(self, check_files: bool = True) -> TravelPlan:
         """Plan the run (raises ``PlanError`` naming the bad input) and return the frame plan."""
@@ -179,8 +207,8 @@ class TravelRun:
         self.segment_negative_prompts()
         if self.mode not in MODES:  # pragma: no cover - plan_travel checks it first
             raise PlanError(f"mode={self.mode!r}")
-        if self.seed_mode not in SEED_MODES:
-            raise PlanError(f"seed_mode={self.seed_mode!r}: use one of {', '.join(SEED_MODES)}")
+        if self.seed_mode not in SEED_POLICIES:
+            raise PlanError(f"seed_mode={self.seed_mode!r}: use one of {', '.join(SEED_POLICIES)}")
         _check_common(self)
         for name, low in (("strength", 0.0), ("desaturate", 0.0), ("darken", -1.0)):
             value = getattr(self, name)
@@ -192,6 +220,7 @@ class TravelRun:
     def to_dict(self) -> dict:
         data = {"segue_plan": PLAN_VERSION, "kind": self.kind}
         data.update(asdict(self))
+        data["generator"] = self.generator.to_dict()
         return data
 
 
@@ -221,7 +250,7 @@ class JoinRun:
     aspect_ratio: str = ""            # "16:9": must match the clips (checked up front); "" = clip A's
     fps: float = 0.0                  # 0 = the first clip's frame rate
     seed: int = 0
-    seed_mode: str = "fixed"
+    seed_mode: str = DEFAULT_SEED_POLICY
     curve: str = "cosine"
     sharpen: float = 0.0
     crf: int = 19
@@ -260,7 +289,7 @@ class JoinRun:
         entry = self.per_join[index] if index < len(self.per_join) else {}
         if "seed" in entry:
             return int(entry["seed"])
-        return self.seed + index if self.seed_mode == "increment" else self.seed
+        return item_seeds(self.seed, index + 1, self.seed_mode)[index]
 
     def probe(self) -> list[int]:
         """Frame counts of the clips (PyAV, no decoding); stored in ``clip_frames``.
@@ -302,8 +331,8 @@ class JoinRun:
         if check_files:
             self.probe()
         plan = self.plan()
-        if self.seed_mode not in SEED_MODES:
-            raise PlanError(f"seed_mode={self.seed_mode!r}: use one of {', '.join(SEED_MODES)}")
+        if self.seed_mode not in SEED_POLICIES:
+            raise PlanError(f"seed_mode={self.seed_mode!r}: use one of {', '.join(SEED_POLICIES)}")
         if self.aspect_ratio and not re.fullmatch(r"\d+:\d+", self.aspect_ratio):
             raise PlanError(f"aspect_ratio={self.aspect_ratio!r} is not W:H: write it like 16:9")
         if self.fps < 0:
@@ -315,6 +344,7 @@ class JoinRun:
     def to_dict(self) -> dict:
         data = {"segue_plan": PLAN_VERSION, "kind": self.kind}
         data.update(asdict(self))
+        data["generator"] = self.generator.to_dict()
         return data
 
 

@@ -113,7 +113,7 @@ def step_chain(g: Graph, recipe: Recipe, sources: Sources, step: Link, index: in
     post = post_inputs(recipe, index, is_join)
     target = {"filename": save.filename, "folder": save.folder}
     if recipe.kind == "preview":
-        return out(g.add(f"{prefix}preview", "SeguePreviewStep", step=step, method=recipe.preview_method,
+        return out(g.add(f"{prefix}save", "SeguePreviewStep", step=step, method=recipe.preview_method,
                          **target, **post), 0)
     if recipe.kind == "template":
         guide = g.add(f"{prefix}guide", "SegueStepGuide", step=step)
