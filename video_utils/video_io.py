@@ -21,8 +21,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
-import os
-import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -34,6 +32,7 @@ import numpy as np
 import torch
 from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
+from .atomic import atomic_path
 from .errors import PlanError
 
 # Bit-exact RGB for frames passed between steps. Measured (bench/bench_video_io.py), 832x480:
@@ -441,25 +440,71 @@ _LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: 
 
 # --------------------------------------------------------------------------------------------
 # Writing
+#
+# The same frames must give the same bytes (issue 12): resume, caching and A/B comparisons of
+# runs rely on it. Two things stood in the way, both fixed here, neither in our frame handling:
+#
+# 1. x264's AVX-512 MB-tree code reads memory x264 never initialised. For a B-frame that no
+#    other frame references, x264 (encoder/slicetype.c, macroblock_tree_propagate) zeroes ONE
+#    row of its propagate-cost array (mb_width entries) and reuses it for every row. The AVX-512
+#    ``mbtree_propagate_cost`` reads 16 entries a step, and the AVX-512 ``mbtree_propagate_list``
+#    (common/x86/mc-a2.asm; the SSSE3/AVX/AVX2 versions stop at mb_width in C) handles 8 MBs a
+#    step and never stops at mb_width. So when mb_width = ceil(width/16) is not a multiple of 8
+#    (832 px: 52 MBs; 352 px: 22), the tail lanes carry leftover heap contents; with their
+#    motion vectors pointing back inside the picture they pass the bounds check and are added
+#    to the reference frames' MB-tree costs. The per-MB quantisers, and so the bitstream, then
+#    depend on what that memory held: a fresh process (zeroed pages) repeats itself, later
+#    encodes in the same process (ComfyUI) do not. Measured here (PyAV 18.1, x264 core 165,
+#    AVX-512 Xeon), 352x352 veryfast crf 19: 3-5 distinct bitstreams in 6-8 encodes, also with
+#    threads=1 and with all input frames kept alive and verified unchanged; deterministic with
+#    any of: mbtree=0, bframes=0, width a multiple of 128, asm capped at AVX2, or glibc's
+#    MALLOC_PERTURB_ set (uninitialised memory filled with a constant; the output then depends
+#    on the fill byte). Not frame corruption: every decoded frame matches its own input at the
+#    usual crf-19 PSNR (~40 dB); two encodes differ from each other by ~41 dB.
+#    Fix: on CPUs where x264 would use AVX-512, cap it at AVX2 (``asm=AVX2``; on that Xeon
+#    x264_cpu_detect() gives 0x11f3ff and asm=AVX2 0x10f3ff: the same flags minus AVX-512).
+#    Not slower: 832x480, 81 frames, this writer before -> after the cap and the copy saved in
+#    ``_encode``: veryfast 140 -> 159 fps, medium 72 -> 75, lossless .mkv 193 -> 196, .avi
+#    493 -> 545 (the cap alone measured the same or faster than AVX-512).
+# 2. The Matroska muxer writes a random segment UID and track UIDs into every file:
+#    ``fflags=+bitexact`` makes them deterministic, for every container we write.
+#
+# Not a cause: the reused RGB buffer in ``VideoWriter`` (see ``_encode``). PyAV 18's
+# ``VideoFrame.from_ndarray`` copies the array (``copy_array_to_plane`` into
+# ``av_frame_get_buffer`` planes), the reformatter writes a newly allocated frame, and libx264
+# copies each picture into its own frame pool inside ``x264_encoder_encode``; a fresh array per
+# frame only moved the heap around, so the output changed (measured: still 3 different files in
+# 6). tests/test_determinism.py makes each write see different heap contents, so this fails
+# every time rather than now and then.
 
 
-@contextlib.contextmanager
-def atomic_output_path(path) -> Iterator[Path]:
-    """A temporary path next to ``path`` (same suffix); renamed onto ``path`` on success, removed on failure."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder (os.replace stays atomic), same suffix (muxers pick the format by it), hidden.
-    tmp = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.part{target.suffix}")
+def _cpu_has_x264_avx512() -> bool:
+    """True when x264 would pick its AVX-512 code (AVX-512 F, CD, BW, DQ and VL, OS-enabled).
+
+    Read from numpy's runtime CPU detection (which checks OS support too); where that is not
+    available we cannot tell, and leave x264 alone rather than name flags the CPU may lack.
+    """
     try:
-        yield tmp
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return False
+    return all(features.get(f) for f in ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL", "AVX2", "FMA3"))
+
+
+@functools.cache
+def _x264_params(*params: str) -> str:
+    """``x264-params`` for every x264 encoder we open: ``params`` plus the AVX-512 cap above.
+
+    Every CPU with AVX-512 has AVX2, FMA3, BMI1/2 and LZCNT, which is what ``asm=AVX2`` names.
+    """
+    return ":".join([*params, *(["asm=AVX2"] if _cpu_has_x264_avx512() else [])])
+
+
+# Muxer options for every file we write: no random UIDs or dates (see 2. above).
+_MUX_OPTIONS = {"fflags": "+bitexact"}
 
 
 @dataclass(frozen=True)
@@ -482,12 +527,16 @@ def _video_format(codec: str, suffix: str, crf: int, preset: str) -> _VideoForma
         # chromaloc=1: swscale sites 4:2:0 chroma at the centre; saying so makes the reader
         # (which honours the tag) put it back where it was. Untagged (read as "left"), the
         # chroma shifts half a pixel per generation and the error grows every round trip.
-        options = {"crf": str(crf), "preset": preset, "x264-params": "chromaloc=1"}
+        options = {"crf": str(crf), "preset": preset, "x264-params": _x264_params("chromaloc=1")}
         return _VideoFormat("libx264", "yuv420p", options, "aac")
     if codec == LOSSLESS_CODEC:
         if suffix in (".mkv", ".mp4", ".mov"):
             # g=16: seeks decode at most 15 extra frames; size within 2% of the default GOP.
-            return _VideoFormat("libx264rgb", "rgb24", {"qp": "0", "preset": "ultrafast", "g": "16"}, "aac")
+            # (ultrafast + constant QP: no MB-tree, but x264 gets the same cap everywhere.)
+            options = {"qp": "0", "preset": "ultrafast", "g": "16"}
+            if _x264_params():
+                options["x264-params"] = _x264_params()
+            return _VideoFormat("libx264rgb", "rgb24", options, "aac")
         if suffix == ".avi":
             return _VideoFormat("ffvhuff", "gbrp", {"pred": "median"}, "pcm_s16le")
         raise PlanError(f"lossless output path ending {suffix!r} is not supported: use {LOSSLESS_SUFFIX} (or .avi)")
@@ -558,10 +607,11 @@ class VideoWriter:
         self._container = None
         self._state = "open"  # -> "closed" (file in place) or "aborted" (nothing written)
         self._exit = contextlib.ExitStack()
-        tmp = self._exit.enter_context(atomic_output_path(self.path))
+        tmp = self._exit.enter_context(atomic_path(self.path))
         try:
             faststart = self.path.suffix.lower() in (".mp4", ".mov", ".m4v")
-            self._container = av.open(str(tmp), "w", options={"movflags": "+faststart"} if faststart else {})
+            options = {**_MUX_OPTIONS, **({"movflags": "+faststart"} if faststart else {})}
+            self._container = av.open(str(tmp), "w", options=options)
             stream = self._container.add_stream(fmt.encoder, rate=self.fps)
             stream.width, stream.height, stream.pix_fmt = self.encoded_width, self.encoded_height, fmt.pix_fmt
             stream.time_base = 1 / self.fps
@@ -636,10 +686,17 @@ class VideoWriter:
             self._rgb[self.height] = self._rgb[self.height - 1]
 
     def _encode(self, index: int) -> None:
-        frame = av.VideoFrame.from_ndarray(self._rgb, format="rgb24")  # a copy: the buffer is reused
-        if self._pix_fmt != "rgb24":
+        # ``self._rgb`` is overwritten by the next frame, so the frame handed to the encoder must
+        # own its pixels: encoders may keep a reference to it (FFmpeg's frame-threaded encoders
+        # such as ffvhuff queue the frame itself). Converted frames get fresh memory from the
+        # reformatter, which reads the buffer before returning (and, the format changing, never
+        # hands back its input), so they can wrap it without a copy (0.25 ms per 832x480 frame);
+        # the rgb24 frame (libx264rgb) goes to the encoder as it is and is a copy.
+        if self._pix_fmt == "rgb24":
+            frame = av.VideoFrame.from_ndarray(self._rgb, format="rgb24")
+        else:
             frame = self._reformatter.reformat(
-                frame,
+                av.VideoFrame.from_numpy_buffer(self._rgb, format="rgb24"),
                 format=self._pix_fmt,
                 dst_colorspace=Colorspace.ITU709,
                 src_color_range=ColorRange.JPEG,
