@@ -71,7 +71,8 @@ CONTRACT = {
     "SegueFramesSlot": ({"images": ("IMAGE", ...)}, [], True),
 }
 HIGHER_LEVEL = ("SegueTravelSegment", "SegueTravel", "SegueCrossfadeStitch", "SegueJoinClips")
-HELPERS = ("SegueCheckFrames", "SegueFileList", "SegueColourMatch")
+HELPERS = ("SegueCheckFrames", "SegueFileList", "SegueColourMatch", "SegueRecipe", "SegueTravelStep", "SegueJoinStep",
+           "SegueStepGuide", "SegueVaceEncode", "SegueFirstLastEncode", "SegueSaveStep", "SeguePreviewStep")
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -127,10 +128,9 @@ def mean_colour(frame: torch.Tensor) -> np.ndarray:
 
 
 def travel_inputs(**overrides) -> dict:
-    inputs = {"prompts": "", "segment_frames": "16", "overlap": "4", "mode": "chained", "exact_keyframes": False,
-              "generator": "preview", "method": "flow", "curve": "cosine", "sharpen": 0.0, "fps": 16.0,
-              "filename": "segue/travel", "folder": "output", "crf": 12, "preset": "ultrafast",
-              "output_images": False}
+    inputs = {"prompts": "", "negative_prompt": "", "segment_frames": "16", "overlap": "4", "mode": "chained",
+              "exact_keyframes": False, "curve": "cosine", "sharpen": 0.0, "filename_prefix": "segue/travel",
+              "keep_segments": False, "crf": 12, "preset": "ultrafast", "output_images": False}
     inputs.update(overrides)
     return inputs
 
@@ -163,8 +163,11 @@ def test_every_node_matches_the_contract(comfy_server):
             for name, value in spec["input"].get(section, {}).items():
                 assert len(value) > 1 and value[1].get("tooltip"), f"{node}.{name} has no tooltip"
     for node in HIGHER_LEVEL[:2] + HIGHER_LEVEL[3:]:
-        gen = {**info[node]["input"]["required"], **info[node]["input"].get("optional", {})}["generator"]
-        assert sorted(gen[1]["options"]) == ["preview", "wan"], node
+        recipe = info[node]["input"]["optional"]["recipe"]
+        assert recipe[0] == "SEGUE_RECIPE", node
+    assert info["SegueRecipe"]["output"] == ["SEGUE_RECIPE"]
+    assert sorted(info["SegueRecipe"]["input"]["required"]["generator"][1]["options"]) == \
+        ["preview", "template", "wan-flf", "wan-vace"]
     assert [o for o in info["SegueTravel"]["output"]] == ["VIDEO", "IMAGE"]
     assert info["SegueJoinClips"]["input"]["required"]["clip_1"][0] == "VIDEO,IMAGE"
 
@@ -200,7 +203,7 @@ def test_preview_travel_with_the_single_node(comfy_server):
     p = {"keys": {"class_type": "SegueLoadImages", "inputs": {"images": "\n".join(names), "width": 0, "height": 0,
                                                               "fit": "crop"}},
          "travel": {"class_type": "SegueTravel", "inputs": {"keyframes": ["keys", 0],
-                                                            **travel_inputs(exact_keyframes=True, filename="segue/t4")}},
+                                                            **travel_inputs(exact_keyframes=True, filename_prefix="segue/t4")}},
          "save": {"class_type": "SaveVideo", "inputs": {"video": ["travel", 0], "filename_prefix": "segue_test/t4",
                                                         "format": "auto", "codec": "auto"}}}
     entry = comfy_server.run(p, timeout=240)
@@ -215,11 +218,12 @@ def test_preview_travel_with_the_single_node(comfy_server):
     for k, at in enumerate(plan.keyframe_frames):
         got = mean_colour(frames[at])
         assert np.abs(got - np.array(COLOURS[k])).max() < 12, (k, at, got, COLOURS[k])
-    # segments: lossless files, each the planned length (segment 0's lead-in trimmed before saving)
+    assert final["type"] == "output" and final["filename"].startswith("t4_")
+    # segments: lossless files in temp/, each the planned length (segment 0's lead-in trimmed before saving)
     for seg in plan.segments:
         [item] = segue_files(entry, f"seg_{seg.index:03d}.save")
         path = local(comfy_server, item)
-        assert path.suffix == ".mkv" and path.parent == local(comfy_server, final).parent
+        assert path.suffix == ".mkv" and item["type"] == "temp"
         assert probe_video(path).frame_count == item["frames"] == seg.generate_frames - seg.trim_start
     assert plan.segments[0].trim_start > 0 or plan.exact_keyframes
 
@@ -233,7 +237,7 @@ def test_independent_travel_and_the_frame_check(comfy_server):
                                                               "fit": "crop"}},
          "travel": {"class_type": "SegueTravel", "inputs": {"keyframes": ["keys", 0],
                                                             **travel_inputs(segment_frames="18", overlap="6",
-                                                                            mode="independent", filename="segue/ind")}},
+                                                                            mode="independent", filename_prefix="segue/ind")}},
          "save": {"class_type": "SaveVideo", "inputs": {"video": ["travel", 0], "filename_prefix": "segue_test/ind",
                                                         "format": "auto", "codec": "auto"}}}
     entry = comfy_server.run(p, timeout=120)
@@ -265,7 +269,8 @@ def test_output_images_is_blocked_unless_asked(comfy_server):
                                                               "fit": "stretch"}},
          "travel": {"class_type": "SegueTravel", "inputs": {"keyframes": ["keys", 0],
                                                             **travel_inputs(segment_frames="12", output_images=True,
-                                                                            filename="segue/t2", folder="temp")}},
+                                                                            filename_prefix="segue/t2",
+                                                                            keep_segments=True)}},
          "save": {"class_type": "SegueSaveVideo", "inputs": {"images": ["travel", 1], "fps": 8.0,
                                                             "filename_prefix": "segue_test/t2", "crf": 20,
                                                             "preset": "ultrafast"}}}
@@ -274,7 +279,9 @@ def test_output_images_is_blocked_unless_asked(comfy_server):
     info = probe_video(local(comfy_server, item))
     assert (info.frame_count, info.width, info.height, info.fps) == (13, 48, 32, 8)
     [stitched] = segue_files(entry, "stitch")
-    assert stitched["type"] == "temp"
+    assert stitched["type"] == "output"
+    [kept] = segue_files(entry, "seg_000.save")
+    assert kept["type"] == "output" and kept["subfolder"] == "segue/steps"  # keep_segments
 
     p["travel"]["inputs"]["output_images"] = False
     p["travel"]["inputs"]["segment_frames"] = "13"
@@ -292,71 +299,52 @@ def test_output_images_is_blocked_unless_asked(comfy_server):
 
 
 def test_per_step_graphs_match_the_single_node(comfy_server):
-    """The orchestrator's graphs: one prompt per segment (SegueLoadImages -> SegueTravelGuide ->
-    SeguePreviewGenerator -> SegueSaveSegment, the next reading the previous file's last frames
-    with SegueLoadVideo), then SegueStitchFiles.  The segments equal SegueTravel's bit for bit."""
-    names = write_keyframes(comfy_server, "steps", 3)
-    plan = plan_travel(3, 14, 3, "chained", False)
-    run = "segue_steps/run1"
-    keys = {"class_type": "SegueLoadImages", "inputs": {"images": "\n".join(names), "width": 0, "height": 0,
-                                                        "fit": "crop"}}
-    guide_inputs = {"keyframes": ["keys", 0], "segment_frames": "14", "overlap": "3", "mode": "chained",
-                    "exact_keyframes": False}
-    for seg in plan.segments:
-        p = {"keys": keys,
-             "guide": {"class_type": "SegueTravelGuide", "inputs": {**guide_inputs, "segment_index": seg.index}},
-             "gen": {"class_type": "SeguePreviewGenerator", "inputs": {"control_video": ["guide", 0],
-                                                                       "control_masks": ["guide", 1],
-                                                                       "method": "flow"}},
-             "save": {"class_type": "SegueSaveSegment", "inputs": {"images": ["gen", 0],
-                                                                  "filename": f"{run}/seg_{seg.index:03d}",
-                                                                  "fps": 16.0, "trim_start": 0,
-                                                                  "expected_frames": seg.generate_frames}}}
-        if seg.context_frames:
-            p["prev"] = {"class_type": "SegueLoadVideo",
-                         "inputs": {"video": f"{run}/seg_{seg.index - 1:03d}.mkv [output]", "start": 0,
-                                    "frame_count": 0, "last_frames": seg.context_frames}}
-            p["guide"]["inputs"]["previous_segment"] = ["prev", 0]
-        entry = comfy_server.run(p, timeout=120)
-        [item] = entry["outputs"]["save"]["segue_files"]
-        assert item == {"filename": f"seg_{seg.index:03d}.mkv", "subfolder": run, "type": "output",
-                        "frames": seg.generate_frames}
-    files = "\n".join(f"{run}/seg_{i:03d}.mkv [output]" for i in range(len(plan.segments)))
-    p = {"stitch": {"class_type": "SegueStitchFiles", "inputs": {
-        "segment_files": files, "overlaps": ", ".join(map(str, plan.overlaps)), "trim_start": 0, "curve": "linear",
-        "sharpen": 0.2, "fps": 16.0, "filename": f"{run}/final", "crf": 19, "preset": "ultrafast"}}}
-    entry = comfy_server.run(p, timeout=120)
-    [final] = entry["outputs"]["stitch"]["segue_files"]
-    assert final["frames"] == plan.total_frames == probe_video(local(comfy_server, final)).frame_count
+    """The orchestrator's prompts (one per segment, the next reading the previous file's last
+    frames, then SegueStitchFiles) and the single SegueTravel node are built by the same builder:
+    the segments are bit-identical and so is the final video."""
+    from segue.orchestration.graphs import step_prompt
+    from segue.orchestration.plan_files import GeneratorConfig, TravelRun
+    from segue.orchestration.steps import travel_steps
 
-    # the same travel through the single node gives bit-identical segments
-    p = {"keys": keys,
-         "travel": {"class_type": "SegueTravel", "inputs": {"keyframes": ["keys", 0],
-                                                            **travel_inputs(segment_frames="14", overlap="3",
-                                                                            filename="segue_steps/single")}},
-         "save": {"class_type": "SaveVideo", "inputs": {"video": ["travel", 0], "filename_prefix": "segue_test/steps",
-                                                        "format": "auto", "codec": "auto"}}}
+    names = write_keyframes(comfy_server, "steps", 3)
+    run = TravelRun(images=names, segment_frames=14, overlap=3, curve="linear", sharpen=0.2, crf=19,
+                    preset="ultrafast", generator=GeneratorConfig.from_name("preview"), run_id="steps1")
+    plan = run.plan()
+    for step in travel_steps(plan):
+        entry = comfy_server.run(step_prompt(run, plan, step, names), timeout=120)
+        [item] = entry["outputs"]["stitch" if step.kind == "final" else "save"]["segue_files"]
+        assert item["filename"] == step.file and item["subfolder"] == "segue/steps1" and item["frames"] == step.frames
+    stepped_final = comfy_server.output_dir / "segue/steps1/final.mp4"
+    assert probe_video(stepped_final).frame_count == plan.total_frames
+
+    p = {"keys": {"class_type": "SegueLoadImages", "inputs": {"images": "\n".join(names), "width": 0, "height": 0,
+                                                              "fit": "crop"}},
+         "travel": {"class_type": "SegueTravel", "inputs": {"keyframes": ["keys", 0], **travel_inputs(
+             segment_frames="14", overlap="3", curve="linear", sharpen=0.2, crf=19,
+             filename_prefix="segue_steps/single")}}}
     entry = comfy_server.run(p, timeout=120)
     for seg in plan.segments:
         [item] = segue_files(entry, f"seg_{seg.index:03d}.save")
         single = read_frames(local(comfy_server, item))
-        stepped = read_frames(comfy_server.output_dir / run / f"seg_{seg.index:03d}.mkv")
+        stepped = read_frames(comfy_server.output_dir / "segue/steps1" / f"seg_{seg.index:03d}.mkv")
         assert torch.equal(single, stepped), f"segment {seg.index} differs"
+    [final] = segue_files(entry, "stitch")
+    assert local(comfy_server, final).read_bytes() == stepped_final.read_bytes()  # same bitstream
 
 
 def test_travel_segment_nodes_chain_and_crossfade_stitch(comfy_server):
     names = write_keyframes(comfy_server, "legs", 3, size=SIZE)
     plan = plan_travel(3, 15, 5, "chained", False)
     common = {"keyframes": ["keys", 0], "segment_frames": "15", "overlap": "5", "mode": "chained",
-              "exact_keyframes": False, "generator": "preview", "method": "blend", "prompt": "", "fps": 16.0,
-              "filename": "segue/leg", "folder": "temp"}
+              "exact_keyframes": False, "prompt": "", "negative_prompt": "", "keep_segments": False,
+              "output_images": False}
     p = {"keys": {"class_type": "SegueLoadImages", "inputs": {"images": "\n".join(names), "width": 0, "height": 0,
                                                               "fit": "crop"}},
          "leg0": {"class_type": "SegueTravelSegment", "inputs": {**common, "segment_index": 0}},
          "leg1": {"class_type": "SegueTravelSegment", "inputs": {**common, "segment_index": 1,
                                                                  "previous_video": ["leg0", 1]}},
          "stitch": {"class_type": "SegueCrossfadeStitch", "inputs": {
-             "segment_1": ["leg0", 1], "segment_2": ["leg1", 0], "overlaps": str(plan.overlaps[0]), "trim_start": 0,
+             "segment_1": ["leg0", 1], "segment_2": ["leg1", 1], "overlaps": str(plan.overlaps[0]), "trim_start": 0,
              "curve": "cosine", "sharpen": 0.0, "fps": 0.0, "crf": 19, "preset": "ultrafast"}},
          "save": {"class_type": "SaveVideo", "inputs": {"video": ["stitch", 0], "filename_prefix": "segue_test/legs",
                                                         "format": "auto", "codec": "auto"}}}
@@ -364,35 +352,6 @@ def test_travel_segment_nodes_chain_and_crossfade_stitch(comfy_server):
     [saved] = entry["outputs"]["save"]["images"]
     info = probe_video(comfy_server.output_dir / saved["subfolder"] / saved["filename"])
     assert (info.frame_count, info.width, info.height, info.fps) == (plan.total_frames, SIZE, SIZE, 16)
-
-
-def test_ten_keyframe_travel_peak_rss(comfyui_available, tmp_path_factory):
-    """A 10-keyframe preview travel through the single SegueTravel node, on a fresh server so its
-    peak RSS is this travel's (printed: run pytest with -s)."""
-    from comfyui_harness import ComfyServer
-
-    server = ComfyServer(tmp_path_factory.mktemp("comfy_rss")).start()
-    try:
-        names = write_keyframes(server, "ten", 10)
-        plan = plan_travel(10, 16, 4, "chained", False)
-        p = {"keys": {"class_type": "SegueLoadImages", "inputs": {"images": "\n".join(names), "width": 0,
-                                                                  "height": 0, "fit": "crop"}},
-             "travel": {"class_type": "SegueTravel", "inputs": {"keyframes": ["keys", 0],
-                                                                **travel_inputs(prompts="a\nb\nc", seed=3)}},
-             "save": {"class_type": "SaveVideo", "inputs": {"video": ["travel", 0], "filename_prefix": "t10",
-                                                            "format": "auto", "codec": "auto"}}}
-        before = server.rss_bytes()
-        started = time.monotonic()
-        entry = server.run(p, timeout=300)
-        seconds = time.monotonic() - started
-        peak = server.peak_rss_bytes()
-        [final] = segue_files(entry, "stitch")
-        assert final["frames"] == plan.total_frames
-        assert len([k for k in entry["outputs"] if k.endswith(".save")]) == 9
-        print(f"\n10-keyframe preview travel ({plan.total_frames} frames {SIZE}x{SIZE}, 9 segments): "
-              f"{seconds:.1f} s, server RSS before {before / 2**20:.0f} MiB, peak {peak / 2**20:.0f} MiB")
-    finally:
-        server.stop()
 
 
 # --- join --------------------------------------------------------------------------------------------
@@ -414,37 +373,33 @@ def test_join_three_clips(comfy_server, join_clips, replace):
     p["join"] = {"class_type": "SegueJoinClips", "inputs": {
         "clip_1": ["load0", 0], "clip_2": ["load1", 0], "clip_3": ["load2", 0], "context": 4, "gap": 9,
         "replace": replace, "blend": -1, "per_join": "", "bridging": False, "width": 0, "height": 0, "fit": "crop",
-        "fps": 0.0, "generator": "preview", "method": "blend", "prompt": "", "curve": "cosine", "sharpen": 0.0,
-        "filename": f"segue/join_{'r' if replace else 'i'}", "folder": "output", "crf": 19, "preset": "ultrafast",
-        "keep_audio": True, "output_images": False}}
-    p["save"] = {"class_type": "SaveVideo", "inputs": {"video": ["join", 0], "filename_prefix": "segue_test/join",
-                                                       "format": "auto", "codec": "auto"}}
+        "fps": 0.0, "prompt": "", "negative_prompt": "", "curve": "cosine", "sharpen": 0.0,
+        "filename_prefix": f"segue/join_{'r' if replace else 'i'}", "keep_segments": False, "crf": 19,
+        "preset": "ultrafast", "keep_audio": True, "output_images": False}}
     entry = comfy_server.run(p, timeout=240)
 
     # clip b is conformed to 64x64, clip c resampled 24 -> 16 fps by frame selection
     counts = [24, 20, len(frame_selection(30, 24, 16))]
     plan = plan_join(counts, context=4, gap=9, replace=replace)
     [final] = segue_files(entry, "assemble")
-    assert final["frames"] == plan.total_frames
+    assert final["frames"] == plan.total_frames and final["type"] == "output"
     if replace:
         assert plan.total_frames == sum(counts)
-    [saved] = entry["outputs"]["save"]["images"]
-    info = probe_video(comfy_server.output_dir / saved["subfolder"] / saved["filename"])
+    info = probe_video(local(comfy_server, final))
     assert (info.frame_count, info.width, info.height, info.fps) == (plan.total_frames, SIZE, SIZE, 16)
     assert info.has_audio  # the first clip's audio passed through
     for j in plan.joins:
         [t] = segue_files(entry, f"join_{j.index:03d}.save")
-        assert t["frames"] == j.transition_frames
-    folder = local(comfy_server, final).parent
-    assert sorted(p.name for p in folder.glob("clip_*.mkv")) == ["clip_001.mkv", "clip_002.mkv"]  # a.mp4 used in place
+        assert t["frames"] == j.transition_frames and t["type"] == "temp"
 
 
 # --- the wan expansion with real core nodes (tiny random weights) ------------------------------
 
 def test_travel_wan_two_experts_expands_into_core_nodes(comfy_server):
-    """SegueTravel(generator=wan, model + model_low_noise) expands into ModelSamplingSD3 ->
-    WanVaceToVideo -> KSamplerAdvanced x2 -> TrimVideoLatent -> VAEDecode -> SegueCheckFrames on the
-    real core nodes; the pictures are noise (random weights), the frame counts are the plan's."""
+    """SegueTravel + SegueRecipe(wan-vace, model + model_low_noise) expands into ModelSamplingSD3 ->
+    SegueVaceEncode (core WanVaceToVideo) -> KSamplerAdvanced x2 -> TrimVideoLatent -> SegueSaveStep
+    (core VAEDecode) on the real core nodes; the pictures are noise (random weights), the frame
+    counts are the plan's."""
     from wan_tiny_weights import install_tiny_wan
 
     unet, vae = install_tiny_wan(comfy_server.base / "models")
@@ -456,12 +411,13 @@ def test_travel_wan_two_experts_expands_into_core_nodes(comfy_server):
          "vae": {"class_type": "VAELoader", "inputs": {"vae_name": vae}},
          "pos": {"class_type": "SegueTestRandomConditioning", "inputs": {"seed": 1, "tokens": 8}},
          "neg": {"class_type": "SegueTestRandomConditioning", "inputs": {"seed": 2, "tokens": 8}},
-         "travel": {"class_type": "SegueTravel", "inputs": {
-             "keyframes": ["keys", 0], **travel_inputs(segment_frames="8", generator="wan", output_images=True,
-                                                       filename="segue/wan"),
+         "recipe": {"class_type": "SegueRecipe", "inputs": {
+             **recipe_inputs(steps=2, split_step=1, cfg=1.0, sampler_name="euler", shift=8.0, seed=5),
              "model": ["unet", 0], "model_low_noise": ["unet", 0], "vae": ["vae", 0], "positive": ["pos", 0],
-             "negative": ["neg", 0], "steps": 2, "split_step": 1, "cfg": 1.0, "sampler_name": "euler",
-             "scheduler": "simple", "shift": 8.0, "seed": 5}},
+             "negative": ["neg", 0]}},
+         "travel": {"class_type": "SegueTravel", "inputs": {
+             "keyframes": ["keys", 0], "recipe": ["recipe", 0],
+             **travel_inputs(segment_frames="8", output_images=True, filename_prefix="segue/wan")}},
          "stats": {"class_type": "SegueTestTensorStats", "inputs": {"label": "travel", "images": ["travel", 1]}}}
     entry = comfy_server.run(p, timeout=400)
     [stats] = entry["outputs"]["stats"]["segue_test_stats"]
@@ -472,15 +428,24 @@ def test_travel_wan_two_experts_expands_into_core_nodes(comfy_server):
     assert "Requested to load WAN21_Vace" in log
 
 
+def recipe_inputs(**overrides) -> dict:
+    inputs = {"generator": "wan-vace", "seed": 0, "seed_policy": "increment", "steps": 2, "cfg": 1.0,
+              "sampler_name": "euler", "scheduler": "simple", "shift": 5.0, "split_step": 1, "phases": "",
+              "loras": "", "segment_loras": "", "vace_strength": 1.0, "preview_method": "flow", "colour_match": "none",
+              "colour_method": "lab", "colour_strength": 1.0, "saturation": 1.0, "brightness": 0.0, "template": ""}
+    inputs.update(overrides)
+    return inputs
+
+
 def test_wan_without_models_names_the_missing_inputs(comfy_server):
     names = write_keyframes(comfy_server, "wan_missing", 2)
     p = {"keys": {"class_type": "SegueLoadImages", "inputs": {"images": "\n".join(names), "width": 0, "height": 0,
                                                               "fit": "crop"}},
-         "travel": {"class_type": "SegueTravel", "inputs": {"keyframes": ["keys", 0],
-                                                            **travel_inputs(generator="wan", filename="segue/none")}},
-         "save": {"class_type": "SaveVideo", "inputs": {"video": ["travel", 0], "filename_prefix": "x",
-                                                        "format": "auto", "codec": "auto"}}}
-    with pytest.raises(AssertionError, match=r"generator=wan needs model, vae, clip \(or positive and negative\)"):
+         "recipe": {"class_type": "SegueRecipe", "inputs": recipe_inputs()},
+         "travel": {"class_type": "SegueTravel", "inputs": {"keyframes": ["keys", 0], "recipe": ["recipe", 0],
+                                                            **travel_inputs(filename_prefix="segue/none")}}}
+    with pytest.raises(AssertionError, match=r"generator wan-vace needs model, vae, clip \(or positive and negative\) "
+                                             r"connected on the Segue Recipe node"):
         comfy_server.run(p, timeout=60)
 
 
