@@ -16,11 +16,13 @@ from typing import Callable, Sequence
 import torch
 
 from .errors import PlanError
-from .guides import join_transition_guide, travel_segment_guide
+from .guides import OverlapAdjust
 from .join_assembly import assemble_join_files
 from .join_plan import JoinPlan
+from .postprocess import PostSettings, finish_frames
 from .preview_generator import preview_generate
 from .resize import conform_frames
+from .step_guides import JoinStep, TravelStep
 from .stitch import stitch_segment_files
 from .travel_plan import TravelPlan
 from .video_io import LOSSLESS_CODEC, LOSSLESS_SUFFIX, probe_video, read_audio, read_frames, write_video
@@ -28,9 +30,12 @@ from .video_io import LOSSLESS_CODEC, LOSSLESS_SUFFIX, probe_video, read_audio, 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
 
 
-def _check_generated(frames: torch.Tensor, expected: int, what: str) -> None:
-    if frames.shape[0] != expected:
-        raise RuntimeError(f"{what}: the generator returned {frames.shape[0]} frames, the plan needs {expected}")
+def _generate(step, method: str, post: PostSettings, path: Path) -> Path:
+    """What SeguePreviewStep does on a server: guide, preview, finish, lossless file."""
+    guide, mask = step.guide()
+    frames = finish_frames(preview_generate(guide, mask, method=method), step, post)
+    write_video(path, frames, step.fps, codec=LOSSLESS_CODEC)
+    return path
 
 
 def render_travel(
@@ -44,31 +49,31 @@ def render_travel(
     sharpen: float = 0.0,
     crf: int = 19,
     preset: str = "medium",
+    adjust: OverlapAdjust | None = None,
+    post: PostSettings | None = None,
     work_dir: str | Path | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """Generate every segment of ``plan`` from ``keyframes`` [N,H,W,3] and stitch them to ``out_path``."""
+    """Generate every segment of ``plan`` from ``keyframes`` [N,H,W,3] and stitch them to ``out_path``
+    (the steps, guides and post-processing of the nodes, so the result is theirs bit for bit)."""
     if keyframes.shape[0] != len(plan.segments) + 1:
         raise PlanError(
             f"the plan has {len(plan.segments)} segments but {keyframes.shape[0]} keyframes were given: "
             f"give {len(plan.segments) + 1} images"
         )
     out_path = Path(out_path)
+    post = post or PostSettings()
     with tempfile.TemporaryDirectory(prefix="segue-travel-", dir=work_dir) as tmp:
         paths: list[Path] = []
-        previous: torch.Tensor | None = None
         total = len(plan.segments)
         for segment in plan.segments:
             if progress:
                 progress("segments", segment.index, total)
-            guide, mask = travel_segment_guide(plan, segment.index, keyframes, previous_output=previous)
-            frames = preview_generate(guide, mask, method=method)
-            _check_generated(frames, segment.generate_frames, f"segment {segment.index}")
-            frames = frames[segment.trim_start:]
-            path = Path(tmp) / f"seg_{segment.index:03d}{LOSSLESS_SUFFIX}"
-            write_video(path, frames, fps, codec=LOSSLESS_CODEC)
-            paths.append(path)
-            previous = frames[-segment.overlap_with_next:].clone() if segment.overlap_with_next else None
+            previous = str(paths[-1]) if segment.context_frames else None
+            step = TravelStep(plan, segment.index, keyframes, previous, adjust or OverlapAdjust(), Fraction(fps))
+            segment_post = post if segment.index else PostSettings(post.colour_match, post.colour_method,
+                                                                   post.colour_strength)
+            paths.append(_generate(step, method, segment_post, Path(tmp) / f"seg_{segment.index:03d}{LOSSLESS_SUFFIX}"))
         if progress:
             progress("segments", total, total)
         written = stitch_segment_files(
@@ -94,6 +99,7 @@ def render_join(
     crf: int = 19,
     preset: str = "medium",
     keep_audio: bool = True,
+    post: PostSettings | None = None,
     work_dir: str | Path | None = None,
     progress: Progress | None = None,
 ) -> Path:
@@ -122,16 +128,9 @@ def render_join(
         for spec in plan.joins:
             if progress:
                 progress("transitions", spec.index, len(plan.joins))
-            context_a = read_frames(sources[spec.index], spec.context_a_start,
-                                    spec.context_a_start + spec.context_frames_a)
-            context_b = read_frames(sources[spec.index + 1], spec.context_b_start,
-                                    spec.context_b_start + spec.context_frames_b)
-            guide, mask = join_transition_guide(spec, context_a, context_b, bridging=bridging)
-            frames = preview_generate(guide, mask, method=method)
-            _check_generated(frames, spec.transition_frames, f"transition {spec.index}")
-            path = Path(tmp) / f"transition_{spec.index:03d}{LOSSLESS_SUFFIX}"
-            write_video(path, frames, fps, codec=LOSSLESS_CODEC)
-            transitions.append(path)
+            step = JoinStep(plan, spec.index, [str(p) for p in sources], width, height, fit, bridging, fps)
+            transitions.append(_generate(step, method, post or PostSettings(),
+                                         Path(tmp) / f"transition_{spec.index:03d}{LOSSLESS_SUFFIX}"))
         if progress:
             progress("transitions", len(plan.joins), len(plan.joins))
         audio = read_audio(clip_paths[0]) if keep_audio else None

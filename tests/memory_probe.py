@@ -1,0 +1,62 @@
+"""Peak memory of one prompt in a real ComfyUI server (Linux /proc), for tests and bench/.
+
+``measure(server, prompt)`` runs ``prompt`` and returns the server's peak resident memory above
+its resident memory just before (the peak counter is reset through ``/proc/<pid>/clear_refs``, so
+start-up and earlier prompts do not count).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def _status(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def measure(server, prompt: dict, timeout: float = 900) -> tuple[int, dict]:
+    """(peak RSS above the RSS before the prompt, history entry)."""
+    pid = server.proc.pid
+    Path(f"/proc/{pid}/clear_refs").write_text("5")   # reset VmHWM to the current RSS
+    before = _status(pid, "VmRSS")
+    entry = server.run(prompt, timeout=timeout)
+    return _status(pid, "VmHWM") - before, entry
+
+
+def write_keyframes(folder: Path, count: int, width: int, height: int, prefix: str = "k") -> list[str]:
+    """``count`` distinct PNG keyframes (a moving bright square on a colour field)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i in range(count):
+        img = np.full((height, width, 3), ((i * 53) % 200 + 30, (i * 97) % 200 + 30, (i * 31) % 200 + 30), np.uint8)
+        x = (i * width // 7) % (width - 64)
+        img[height // 3: height // 3 + 64, x:x + 64] = 255
+        cv2.imwrite(str(folder / f"{prefix}{i:03d}.png"), img)
+        names.append(f"{folder.name}/{prefix}{i:03d}.png")
+    return names
+
+
+def travel_prompt(names: list[str], segment_frames: int = 32, overlap: int = 8, method: str = "blend",
+                  tag: str = "mem") -> dict:
+    """A one-node preview travel through ``names`` (SegueLoadImages -> SegueRecipe -> SegueTravel)."""
+    return {
+        "keys": {"class_type": "SegueLoadImages", "inputs": {"images": "\n".join(names), "width": 0, "height": 0,
+                                                             "fit": "crop"}},
+        "recipe": {"class_type": "SegueRecipe", "inputs": {
+            "generator": "preview", "seed": 0, "seed_policy": "increment", "steps": 20, "cfg": 5.0,
+            "sampler_name": "euler", "scheduler": "simple", "shift": 5.0, "split_step": 10, "phases": "", "loras": "",
+            "segment_loras": "", "vace_strength": 1.0, "preview_method": method, "colour_match": "none",
+            "colour_method": "lab", "colour_strength": 1.0, "saturation": 1.0, "brightness": 0.0, "template": ""}},
+        "travel": {"class_type": "SegueTravel", "inputs": {
+            "keyframes": ["keys", 0], "recipe": ["recipe", 0], "prompts": "", "negative_prompt": "",
+            "segment_frames": str(segment_frames), "overlap": str(overlap), "mode": "chained",
+            "exact_keyframes": False, "curve": "cosine", "sharpen": 0.0, "filename_prefix": f"segue/{tag}",
+            "keep_segments": False, "crf": 23, "preset": "ultrafast", "output_images": False}},
+    }
