@@ -9,11 +9,13 @@ from segue.video_utils.errors import PlanError
 from segue.video_utils.guides import (
     OverlapAdjust,
     continuation_guide,
+    extend_segment_guide,
     guide_summary,
     join_contexts,
     join_transition_guide,
     travel_segment_guide,
 )
+from segue.video_utils.extend_plan import plan_extend
 from segue.video_utils.join_plan import plan_join
 from segue.video_utils.travel_plan import plan_travel
 
@@ -266,3 +268,127 @@ def test_guide_summary_partial_and_empty():
     assert guide_summary(mask, expand=True) == "K.K.."
     assert guide_summary(mask) == "1K 1. 1K 2."
     assert guide_summary(torch.ones(0, 2, 2)) == ""
+
+
+# ----------------------------------------------------------------------------------------------
+# one image, loops, extension, two frame rates
+
+
+def test_one_image_travel_guide_leaves_the_end_free():
+    plan = plan_travel(1, 48, 8)
+    kf = keyframes(1)
+    guide, mask = travel_segment_guide(plan, 0, kf)
+    assert guide.shape[0] == 49
+    assert_kept(guide, mask, 0, kf[0])
+    assert_grey_generate(guide, mask, range(1, 49))
+    assert guide_summary(mask) == "1K 48."
+
+
+def test_one_image_loop_guide_closes_on_the_image():
+    plan = plan_travel(1, 48, 8, loop=True)
+    kf = keyframes(1)
+    guide, mask = travel_segment_guide(plan, 0, kf)
+    assert_kept(guide, mask, 0, kf[0])
+    assert_kept(guide, mask, 48, kf[0])
+    assert_grey_generate(guide, mask, range(1, 48))
+    assert plan.segments[0].trim_end == 1
+
+
+@pytest.mark.parametrize("mode", ["chained", "independent"])
+def test_loop_closing_segment_runs_into_segment_zero(mode):
+    plan = plan_travel(3, [40, 40, 40], 8, mode, loop=True, loop_overlap=6)
+    closing = plan.segments[2]
+    e = closing.end_context_frames
+    assert e == plan.loop_overlap and abs(e - 6) <= 2
+    kf = keyframes(3)
+    first = flat([(300 + k) / 1000 for k in range(plan.segments[0].kept_frames)])
+    previous = flat([(200 + k) / 1000 for k in range(plan.segments[1].kept_frames)])
+    adjust = OverlapAdjust(strength=0.5)
+    guide, mask = travel_segment_guide(plan, 2, kf, previous_output=previous, adjust=adjust, first_output=first)
+    G = closing.generate_frames
+    for k in range(e):
+        assert_kept(guide, mask, G - e + k, first[k])      # unadjusted: must match video frame k exactly
+    if mode == "chained":
+        c = closing.context_frames
+        assert torch.allclose(guide[:c], adjust.apply(previous[-c:])) and torch.all(mask[:c] == 0)
+        assert_grey_generate(guide, mask, range(c, G - e))
+    else:
+        a = closing.start_anchor_frame
+        assert_kept(guide, mask, a, kf[2])
+        assert_grey_generate(guide, mask, [f for f in range(G - e) if f != a])
+    with pytest.raises(PlanError, match="closes the loop and needs first_output"):
+        travel_segment_guide(plan, 2, kf, previous_output=previous)
+    with pytest.raises(PlanError, match="first_output has 2 frames"):
+        travel_segment_guide(plan, 2, kf, previous_output=previous, first_output=first[:2])
+
+
+def test_loop_with_a_single_seam_frame_may_use_keyframe_zero():
+    plan = plan_travel(2, [40, 41], 8, "independent", loop=True, loop_overlap=1)
+    closing = plan.segments[1]
+    assert closing.end_context_frames == 1 == closing.trim_end
+    guide, mask = travel_segment_guide(plan, 1, keyframes(2))
+    assert_kept(guide, mask, closing.generate_frames - 1, keyframes(2)[0])
+    assert_kept(guide, mask, closing.start_anchor_frame, keyframes(2)[1])
+    a = closing.start_anchor_frame
+    assert guide_summary(mask) == f"{a}. 1K {closing.generate_frames - a - 2}. 1K"
+
+
+def test_extension_guides():
+    plan = plan_extend(30, [20, 90], 6, keyframe_count=1, max_generation=49)
+    clip = numbered_clip(1, 30)
+    kf = keyframes(1)
+    s0 = plan.segments[0]
+    guide, mask = extend_segment_guide(plan, 0, clip, kf)
+    c = s0.context_frames
+    assert guide.shape[0] == s0.generate_frames
+    assert frame_ids(guide[:c], 1) == list(range(30 - c, 30)) and torch.all(mask[:c] == 0)
+    assert_kept(guide, mask, s0.end_anchor_frame, kf[0])
+    assert_grey_generate(guide, mask, [f for f in range(c, s0.generate_frames) if f != s0.end_anchor_frame])
+    later = plan.segments[2]
+    so_far = numbered_clip(2, later.start_frame)
+    guide, mask = extend_segment_guide(plan, 2, so_far)
+    assert frame_ids(guide[:later.context_frames], 2) == list(range(later.start_frame - later.context_frames,
+                                                                    later.start_frame))
+    assert_grey_generate(guide, mask, range(later.context_frames, later.generate_frames))
+    with pytest.raises(PlanError, match="ends on keyframe 0: pass the keyframes"):
+        extend_segment_guide(plan, 0, clip)
+    with pytest.raises(PlanError, match="video_tail has 3 frames"):
+        extend_segment_guide(plan, 0, clip[:3], kf)
+
+
+def test_extension_guide_with_trailing_trimmed_frames():
+    plan = plan_extend(1, 6, 1, keyframe_count=1)
+    (seg,) = plan.segments
+    kf = keyframes(1)
+    guide, mask = extend_segment_guide(plan, 0, numbered_clip(1, 1), kf)
+    assert guide_summary(mask, expand=True) == "K.....K.."
+    assert_kept(guide, mask, 6, kf[0])
+    assert_grey_generate(guide, mask, [1, 2, 3, 4, 5, 7, 8])
+
+
+def test_join_guide_at_two_rates_samples_the_contexts_nearest():
+    plan = plan_join([60, 60], context=8, gap=21, replace=True, output_fps=30)
+    spec = plan.joins[0]
+    assert spec.generation_frames != spec.transition_frames
+    clip_a, clip_b = numbered_clip(1, 60), numbered_clip(2, 60)
+    a, b = join_contexts(spec, clip_a, clip_b)
+    assert a.shape[0] == spec.context_gen_a and b.shape[0] == spec.context_gen_b
+    assert frame_ids(a, 1) == [round(float(p) + 1e-9) for p in spec.context_a_sources()]
+    assert frame_ids(b, 2) == [round(float(p) + 1e-9) for p in spec.context_b_sources()]
+    assert frame_ids(a, 1)[0] == spec.context_a_start
+    assert frame_ids(b, 2)[-1] == spec.context_b_start + spec.context_frames_b - 1
+    guide, mask = join_transition_guide(spec, a, b)
+    ca, gap = spec.context_gen_a, spec.gap_gen_frames
+    assert guide.shape[0] == spec.generation_frames == ca + gap + spec.context_gen_b
+    assert guide_summary(mask) == f"{ca}K {gap}. {spec.context_gen_b}K"
+    assert_grey_generate(guide, mask, range(ca, ca + gap))
+    with pytest.raises(PlanError, match=f"context_a of join 0 has 8 frames but the plan uses {ca}"):
+        join_transition_guide(spec, clip_a[:8], b)
+
+
+def test_loop_join_guide_reads_the_last_clip_and_clip_zero():
+    plan = plan_join([40, 40], context=4, gap=9, loop=True)
+    spec = plan.joins[1]
+    assert plan.clip_pair(1) == (1, 0)
+    a, b = join_contexts(spec, numbered_clip(2, 40), numbered_clip(1, 40))
+    assert frame_ids(a, 2) == [36, 37, 38, 39] and frame_ids(b, 1) == [0, 1, 2, 3]

@@ -1,4 +1,4 @@
-"""Join assembly: frame-exact against the plan, in memory, streamed and from files."""
+"""Join assembly: frame-exact against the plan, in memory, streamed and from files; loop seams."""
 
 from __future__ import annotations
 
@@ -24,24 +24,27 @@ def make_inputs(plan, h=2, w=2):
 
 
 def reference(plan, clips, transitions, curve="cosine"):
-    """The documented layout, frame by frame, from the plan's own positions."""
-    out = [None] * plan.total_frames
+    """The documented layout, frame by frame, from the plan's own positions (a loop wraps around
+    the end: position ``total`` is frame 0 again)."""
+    total = plan.total_frames
+    out = [None] * total
     for k, span in enumerate(plan.clips):
         for i in range(span.keep_end - span.keep_start):
-            out[span.start_frame + i] = clips[k][span.keep_start + i]
+            assert out[(span.start_frame + i) % total] is None
+            out[(span.start_frame + i) % total] = clips[k][span.keep_start + i]
     for j, spec in enumerate(plan.joins):
         ts, T, b = spec.transition_start, spec.transition_frames, spec.blend_frames
         ca, cb = spec.context_frames_a, spec.context_frames_b
         for t in range(ca, T - cb):                      # gap: the transition's own frames
-            assert out[ts + t] is None
-            out[ts + t] = transitions[j][t]
+            assert out[(ts + t) % total] is None
+            out[(ts + t) % total] = transitions[j][t]
         if b:
             a_region = range(ts + ca - b, ts + ca)
             a_frames = torch.stack([out[x] for x in a_region])
             blended = crossfade(a_frames, transitions[j][ca - b: ca], curve)
             for i, x in enumerate(a_region):
                 out[x] = blended[i]
-            b_region = range(ts + T - cb, ts + T - cb + b)
+            b_region = [x % total for x in range(ts + T - cb, ts + T - cb + b)]
             b_frames = torch.stack([out[x] for x in b_region])
             blended = crossfade(transitions[j][T - cb: T - cb + b], b_frames, curve)
             for i, x in enumerate(b_region):
@@ -154,3 +157,108 @@ def test_files_are_identical_to_in_memory(tmp_path):
     with pytest.raises(PlanError, match="transition of join 1 .*short.* has 13 frames but the plan needs 17"):
         assemble_join_files(clip_paths, [transition_paths[0], bad], plan, tmp_path / "x.mp4", fps=16)
     assert not (tmp_path / "x.mp4").exists()
+
+
+LOOPS = [
+    dict(clip_frames=[40], context=4, gap=9, loop=True),
+    dict(clip_frames=[40], context=4, gap=9, replace=True, blend=2, loop=True),
+    dict(clip_frames=[60, 50, 70], context=6, gap=11, loop=True),
+    dict(clip_frames=[60, 50, 70], context=6, gap=11, replace=True, loop=True,
+         per_join=[{"blend": 2}, {"replace": False}, {"blend": 0}]),
+    dict(clip_frames=[60, 50], context=5, gap=20, replace=True, loop=True, per_join=[{}, {"blend": 3}]),
+]
+
+
+@pytest.mark.parametrize("kw", LOOPS)
+def test_loop_seam_is_assembled_around_the_end(kw):
+    plan = plan_join(**kw)
+    clips, transitions = make_inputs(plan)
+    out = assemble_join(clips, transitions, plan)
+    assert out.shape[0] == plan.total_frames
+    assert torch.equal(out, reference(plan, clips, transitions))
+    closing = plan.joins[-1]
+    T, cb, b = closing.transition_frames, closing.context_frames_b, closing.blend_frames
+    first = plan.clips[0]
+    # the video ends on the closing transition's frame right before its B context ...
+    assert torch.equal(out[-1], transitions[-1][T - cb - 1])
+    # ... and starts where that B context begins: the transition fading into clip 0's head
+    if b:
+        assert torch.equal(out[0], crossfade(transitions[-1][T - cb: T - cb + b], clips[0][first.keep_start:
+                                             first.keep_start + b])[0])
+        assert torch.equal(out[b - 1], clips[0][first.keep_start + b - 1]), "last blend frame is fully clip 0"
+    else:
+        assert torch.equal(out[0], clips[0][first.keep_start])
+    # no frame repeats: every unblended output frame names a distinct source frame
+    ids = [round(float(f[0, 0, 0]) * 1000) for f in out]
+    blended = set()
+    for j in plan.joins:
+        a_side = j.transition_start + j.context_frames_a - j.blend_frames
+        b_side = j.transition_start + j.transition_frames - j.context_frames_b
+        blended |= {(side + i) % plan.total_frames for side in (a_side, b_side) for i in range(j.blend_frames)}
+    plain = [ids[x] for x in range(plan.total_frames) if x not in blended]
+    assert len(plain) == len(set(plain))
+
+
+@pytest.mark.parametrize("kw", [LOOPS[1], LOOPS[3]])
+def test_loop_stream_equals_in_memory_and_needs_reopenable_sources(kw):
+    plan = plan_join(**kw)
+    clips, transitions = make_inputs(plan, 8, 8)
+    expected = assemble_join(clips, transitions, plan)
+
+    def chunks(frames, size=5):
+        return lambda: iter(frames.split(size))
+
+    got = []
+    n = assemble_join_stream([chunks(c) for c in clips], [chunks(t, 3) for t in transitions], plan,
+                             lambda f: got.append(f.clone()))
+    assert n == plan.total_frames
+    assert torch.equal(torch.cat(got), expected)
+    with pytest.raises(PlanError, match="loop transition .* is read twice"):
+        assemble_join_stream(clips, transitions[:-1] + [iter(transitions[-1].split(4))], plan, lambda f: None)
+
+
+def test_loop_files_are_identical_to_in_memory(tmp_path):
+    from segue.video_utils.video_io import LOSSLESS_CODEC, LOSSLESS_SUFFIX, read_frames, write_video
+
+    plan = plan_join([30, 26], context=4, gap=9, replace=True, blend=2, loop=True)
+    g = torch.Generator().manual_seed(7)
+    clips = [torch.rand(n, 16, 32, 3, generator=g) for n in plan.clip_frames]
+    transitions = [torch.rand(j.transition_frames, 16, 32, 3, generator=g) for j in plan.joins]
+    clip_paths, transition_paths = [], []
+    for name, frames, paths in [(f"clip{k}", c, clip_paths) for k, c in enumerate(clips)] + \
+                               [(f"tr{j}", t, transition_paths) for j, t in enumerate(transitions)]:
+        path = tmp_path / f"{name}{LOSSLESS_SUFFIX}"
+        write_video(path, frames, 16, codec=LOSSLESS_CODEC)
+        paths.append(path)
+    decoded_clips = [read_frames(p) for p in clip_paths]
+    decoded_transitions = [read_frames(p) for p in transition_paths]
+    expected = assemble_join(decoded_clips, decoded_transitions, plan)
+    assert torch.equal(expected, reference(plan, decoded_clips, decoded_transitions))
+    memory_path = tmp_path / f"memory{LOSSLESS_SUFFIX}"
+    write_video(memory_path, expected, 16, codec=LOSSLESS_CODEC)
+
+    out_path = tmp_path / f"loop{LOSSLESS_SUFFIX}"
+    n = assemble_join_files(clip_paths, transition_paths, plan, out_path, fps=16, codec=LOSSLESS_CODEC, chunk=4)
+    assert n == plan.total_frames == 56
+    written = read_frames(out_path)
+    assert torch.equal(written, read_frames(memory_path))
+    # played in a loop the seam continues the closing transition into clip 0 (no repeat, no jump)
+    closing = plan.joins[-1]
+    b_start = closing.transition_frames - closing.context_frames_b
+    assert torch.equal(written[-1], decoded_transitions[-1][b_start - 1])
+    assert torch.equal(written[closing.blend_frames - 1],
+                       decoded_clips[0][plan.clips[0].keep_start + closing.blend_frames - 1])
+
+
+def test_two_rate_plan_assembles_retimed_transitions_in_output_frames():
+    plan = plan_join([60, 50], context=6, gap=11, replace=True, output_fps=24)
+    j = plan.joins[0]
+    assert j.generation_frames < j.transition_frames
+    clips, transitions = make_inputs(plan)
+    out = assemble_join(clips, transitions, plan)
+    assert out.shape[0] == plan.total_frames == 110
+    assert torch.equal(out, reference(plan, clips, transitions))
+    generated = numbered(500, j.generation_frames)
+    with pytest.raises(PlanError, match=f"generate it with length {j.generation_frames} at the generation rate, "
+                                        f"then retime it to {j.transition_frames}"):
+        assemble_join(clips, [generated], plan)

@@ -7,6 +7,11 @@ last ``blend`` fade A -> transition (the last one fully the transition); the gap
 transition's; over B's first ``c_b`` frames the first ``blend`` fade transition -> B and the rest
 are B's.  Reusing the travel stitch keeps the in-memory and streamed paths identical.
 
+A loop plan (``plan.loop``) wraps around: the video begins inside the loop transition (its B
+side fading into clip 0) and ends with the rest of it, see ``join_layout``.  Everything here is in
+the OUTPUT timeline: transitions generated at another rate are retimed to ``transition_frames``
+first (``JoinSpec.retime_sources``).
+
 Transitions must have exactly the planned length: a transition a few frames short shifts every
 later frame and shows as ghosting in the blends, so it is an error naming the join.
 """
@@ -25,19 +30,34 @@ from .stitch import Progress, Source, iter_chunks, stitch_length, stitch_segment
 
 def join_layout(plan: JoinPlan) -> tuple[list[tuple[str, int, int, int]], list[int]]:
     """Pieces in output order, ``(kind, index, start, end)`` with kind "clip" or "transition",
-    and the overlaps (blend frames) between consecutive pieces."""
+    and the overlaps (blend frames) between consecutive pieces.
+
+    A loop plan starts with the loop transition's first ``blend`` B-context frames (fading into
+    clip 0's head) and ends with that transition cut where its B context begins, so the loop
+    transition appears twice, as two disjoint windows of one source.
+    """
     pieces: list[tuple[str, int, int, int]] = []
     overlaps: list[int] = []
+    last = len(plan.joins) - 1
+    for j in plan.joins:
+        if not 0 <= j.blend_frames <= min(j.context_frames_a, j.context_frames_b):
+            raise PlanError(f"join {j.index} blends {j.blend_frames} frames but its contexts are "
+                            f"{j.context_frames_a}/{j.context_frames_b}")
+    if plan.loop and plan.joins[last].blend_frames:
+        j = plan.joins[last]
+        b_start = j.transition_frames - j.context_frames_b
+        pieces.append(("transition", last, b_start, b_start + j.blend_frames))
     for k, span in enumerate(plan.clips):
+        if pieces:
+            overlaps.append(plan.joins[k - 1].blend_frames if k else plan.joins[last].blend_frames)
         pieces.append(("clip", k, span.keep_start, span.keep_end))
         if k < len(plan.joins):
             j = plan.joins[k]
             blend = j.blend_frames
-            if not 0 <= blend <= min(j.context_frames_a, j.context_frames_b):
-                raise PlanError(f"join {k} blends {blend} frames but its contexts are {j.context_frames_a}/{j.context_frames_b}")
-            pieces.append(("transition", k, j.context_frames_a - blend,
-                           j.transition_frames - j.context_frames_b + blend))
-            overlaps += [blend, blend]
+            closing = plan.loop and k == last
+            end = j.transition_frames - j.context_frames_b + (0 if closing else blend)
+            pieces.append(("transition", k, j.context_frames_a - blend, end))
+            overlaps.append(blend)
     total = stitch_length([end - start for _, _, start, end in pieces], overlaps, [_name(p) for p in pieces])
     if total != plan.total_frames:
         raise PlanError(f"join plan is inconsistent: its pieces give {total} frames, the plan says {plan.total_frames}")
@@ -79,6 +99,11 @@ def assemble_join_stream(
     source's length is checked against the plan as it is read."""
     _check_counts(len(clips), len(transitions), plan)
     pieces, overlaps = join_layout(plan)
+    if plan.loop and not (isinstance(transitions[-1], torch.Tensor) or callable(transitions[-1])):
+        raise PlanError(
+            f"the loop transition (join {len(plan.joins) - 1}) is read twice (the video's start and end): pass it "
+            f"as a tensor or a callable that reopens it, not a one-shot iterator"
+        )
     sources = []
     for kind, i, start, end in pieces:
         full = clips[i] if kind == "clip" else transitions[i]
@@ -178,10 +203,15 @@ def _check_transition(index: int, frames: int, plan: JoinPlan, path: str | None 
     j = plan.joins[index]
     if frames != j.transition_frames:
         where = f" ({path})" if path else ""
+        if j.generation_frames == j.transition_frames:
+            fix = (f"generate it with length {j.transition_frames} (a 4n+1 length; other lengths are floored by "
+                   f"the sampler)")
+        else:
+            fix = (f"generate it with length {j.generation_frames} at the generation rate, then retime it to "
+                   f"{j.transition_frames} output frames (JoinSpec.retime_sources)")
         raise PlanError(
             f"transition of join {index}{where} has {frames} frames but the plan needs {j.transition_frames} "
-            f"(context {j.context_frames_a} + gap {j.gap_frames} + context {j.context_frames_b}): generate it "
-            f"with length {j.transition_frames} (a 4n+1 length; other lengths are floored by the sampler)"
+            f"(context {j.context_frames_a} + gap {j.gap_frames} + context {j.context_frames_b}): {fix}"
         )
 
 

@@ -12,15 +12,49 @@ frames of A and B.
 
 Transitions only ever read original clips, so all joins are independent (parallel) and a middle
 clip is trimmed at both ends.
+
+Loop (``loop=True``): one more join, from the last clip's tail back into clip 0's head (join
+``n-1``: ``clip_a = n-1``, ``clip_b = 0``; a single clip loops onto itself).  The video starts at
+clip 0's first kept frame, i.e. where that transition's B context begins (its first
+``blend_frames`` are the transition fading into clip 0), and ends with the transition's frames up
+to where its B context begins, so playing it in a loop repeats no frame and jumps nowhere.
+``total_frames`` is the period: the sum of the kept clip frames plus every join's gap.
+
+Two timelines (issue 8).  Everything above is in OUTPUT frames (clip frames after conforming to
+``output_fps``).  The sampler works at ``generation_fps``: a transition of ``transition_frames``
+output frames is generated as ``generation_frames`` (4n+1) frames ``[context_gen_a | gap_gen_frames
+| context_gen_b]``.  The two are tied with their ends aligned: generated frame 0 is output frame 0
+of the transition and generated frame ``T_gen-1`` is output frame ``T_out-1``, with
+``T_out = round((T_gen-1) * out/gen) + 1`` (so ``T_out/out ~ T_gen/gen``; the gap absorbs the
+rounding as before).  Output frame ``t`` of the transition shows generated position
+``t * stretch`` (``JoinSpec.generation_position``, ``stretch = (T_gen-1)/(T_out-1)``); the
+generation contexts are the generated frames whose output position lies inside the output
+context, so a guide frame never reads outside A's or B's context window
+(``JoinSpec.context_a_sources`` / ``context_b_sources`` give the exact clip positions).  With equal
+rates every number is today's and every position a whole frame.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Mapping, Sequence
 
 from .errors import PlanError
-from .lengths import wan_length_ceil, wan_length_floor
+from .lengths import (
+    GENERATION_FPS,
+    MAX_GENERATION_FRAMES,
+    MAX_ITEMS,
+    MAX_VIDEO_FRAMES,
+    MIN_WAN_LENGTH,
+    check_rates,
+    flag,
+    fps_text,
+    round_half_up,
+    wan_length_ceil,
+    whole_number,
+)
 
 JOIN_OVERRIDE_KEYS = ("context", "gap", "replace", "blend")
 
@@ -34,10 +68,21 @@ class JoinSettings:
 
 
 @dataclass(frozen=True)
+class TransitionLengths:
+    """One transition in both timelines (``transition_lengths``)."""
+
+    frames: int                # T_out: output frames the (retimed) transition covers
+    gap: int                   # effective gap in output frames (frames - 2*context)
+    generation_frames: int     # T_gen: 4n+1 frames the sampler generates
+    context_generation: int    # generated frames per context
+    gap_generation: int        # generated gap frames
+
+
+@dataclass(frozen=True)
 class JoinSpec:
     index: int
-    transition_frames: int     # 4n+1 frames generated for this join
-    gap_frames: int            # effective gap (generated frames between the contexts)
+    transition_frames: int     # output frames of the transition (= generation_frames at equal rates)
+    gap_frames: int            # effective gap (generated frames between the contexts), output frames
     context_frames_a: int
     context_frames_b: int
     trim_from_a: int           # frames removed from A's tail (replace mode)
@@ -47,6 +92,36 @@ class JoinSpec:
     context_a_start: int       # first frame of A used as context
     context_b_start: int       # first frame of B used as context
     transition_start: int      # final-video position of the transition's first frame
+    generation_frames: int     # 4n+1 frames the sampler generates (generation rate)
+    context_gen_a: int         # guide frames [0, context_gen_a) = A's context (mask 0)
+    context_gen_b: int         # last context_gen_b guide frames = B's context (mask 0)
+    gap_gen_frames: int        # generated guide frames between them (grey, mask 1)
+    clip_a: int                # clip whose tail this join reads (index)
+    clip_b: int                # clip whose head it reads: index + 1, or 0 for a loop's last join
+
+    @property
+    def stretch(self) -> Fraction:
+        """Generated frames per output frame over this transition (1 at equal rates)."""
+        return Fraction(self.generation_frames - 1, self.transition_frames - 1)
+
+    def generation_position(self, t: int) -> Fraction:
+        """Generated-frame position shown by output frame ``t`` of the transition (retiming)."""
+        return t * self.stretch
+
+    def retime_sources(self) -> list[Fraction]:
+        """``generation_position(t)`` for every output frame: retime the generated transition
+        (``generation_frames`` long) to ``transition_frames`` by sampling these positions."""
+        return [self.generation_position(t) for t in range(self.transition_frames)]
+
+    def context_a_sources(self) -> list[Fraction]:
+        """Clip-A frame position for each of the guide's ``context_gen_a`` leading frames."""
+        return [self.context_a_start + u / self.stretch for u in range(self.context_gen_a)]
+
+    def context_b_sources(self) -> list[Fraction]:
+        """Clip-B frame position for each of the guide's ``context_gen_b`` trailing frames."""
+        b_start = self.transition_frames - self.context_frames_b     # output frame where B's context begins
+        first = self.generation_frames - self.context_gen_b
+        return [self.context_b_start + (u / self.stretch - b_start) for u in range(first, self.generation_frames)]
 
 
 @dataclass(frozen=True)
@@ -64,14 +139,45 @@ class JoinPlan:
     clips: list[ClipSpan]
     total_frames: int
     warnings: list[str] = field(default_factory=list)
+    loop: bool = False
+    generation_fps: Fraction = GENERATION_FPS
+    output_fps: Fraction = GENERATION_FPS
+
+    @property
+    def duration(self) -> Fraction:
+        """Exact seconds of the joined video (a loop: one period)."""
+        return Fraction(self.total_frames) / self.output_fps
+
+    def clip_pair(self, join: int) -> tuple[int, int]:
+        """``(A, B)`` clip indices of join ``join``."""
+        spec = self.joins[join]
+        return spec.clip_a, spec.clip_b
 
     def to_dict(self) -> dict:
-        """The JSON contract of ``segue plan join --json``."""
+        """The JSON contract of ``segue plan join --json``: output frames, generation frames, seconds."""
+        out, gen = self.output_fps, self.generation_fps
+
+        def sec(frames, rate=out) -> float:
+            return round(float(Fraction(frames) / rate), 6)
+
+        joins = []
+        for j in self.joins:
+            entry = asdict(j)
+            entry["seconds"] = {
+                "start": sec(j.transition_start), "transition": sec(j.transition_frames),
+                "context_a": sec(j.context_frames_a), "gap": sec(j.gap_frames),
+                "context_b": sec(j.context_frames_b), "generation": sec(j.generation_frames, gen),
+            }
+            joins.append(entry)
         return {
             "clip_frames": list(self.clip_frames),
-            "joins": [asdict(j) for j in self.joins],
+            "joins": joins,
             "clips": [asdict(c) for c in self.clips],
             "total_frames": self.total_frames,
+            "loop": self.loop,
+            "generation_fps": fps_text(gen),
+            "output_fps": fps_text(out),
+            "seconds": sec(self.total_frames),
             "warnings": list(self.warnings),
         }
 
@@ -82,42 +188,120 @@ def join_settings(
     gap: int,
     replace: bool,
     blend: int | None = None,
-    per_join: Sequence[Mapping] | None = None,
+    per_join: Sequence[Mapping] | Mapping | None = None,
 ) -> list[JoinSettings]:
-    """Base settings with ``per_join[i]`` shallow-merged over join ``i`` (unknown keys rejected)."""
-    per_join = list(per_join or [])
-    if len(per_join) > n_joins:
-        raise PlanError(
-            f"per_join_settings has {len(per_join)} entries but there are only {n_joins} joins: "
-            f"remove the extra entries"
-        )
+    """Base settings with ``per_join[i]`` shallow-merged over join ``i`` (unknown keys rejected).
+
+    ``per_join`` is a list (entry ``i`` for join ``i``, ``None``/``{}`` = no override) or a mapping
+    ``{join index: overrides}``; entries for joins that do not exist are errors.  Values are
+    type-checked here (whole numbers, true/false); their ranges are checked by ``plan_join``.
+    """
+    overrides = _per_join_entries(per_join, n_joins)
+    base = _settings_values({"context": context, "gap": gap, "replace": replace, "blend": blend}, "")
     out = []
     for i in range(n_joins):
-        override = dict(per_join[i]) if i < len(per_join) and per_join[i] else {}
-        unknown = sorted(set(override) - set(JOIN_OVERRIDE_KEYS))
+        override = overrides.get(i, {})
+        unknown = sorted(set(override) - set(JOIN_OVERRIDE_KEYS), key=str)
         if unknown:
             raise PlanError(
                 f"per_join_settings[{i}] has unknown keys {unknown}: use only {', '.join(JOIN_OVERRIDE_KEYS)}"
             )
-        out.append(JoinSettings(
-            context=int(override.get("context", context)),
-            gap=int(override.get("gap", gap)),
-            replace=bool(override.get("replace", replace)),
-            blend=override.get("blend", blend),
-        ))
+        values = {**base, **_settings_values(override, f"per_join_settings[{i}].")}
+        out.append(JoinSettings(values["context"], values["gap"], values["replace"], values["blend"]))
     return out
 
 
+def _per_join_entries(per_join, n_joins: int) -> dict[int, dict]:
+    if per_join is None:
+        return {}
+    if isinstance(per_join, Mapping):
+        items = []
+        for key, entry in per_join.items():
+            index = key if isinstance(key, int) and not isinstance(key, bool) else \
+                int(key) if isinstance(key, str) and key.strip().isdigit() else None
+            if index is None:
+                raise PlanError(f"per_join_settings key {key!r} is not a join index: use 0..{n_joins - 1}")
+            if index >= n_joins:
+                raise PlanError(
+                    f"per_join_settings has an entry for join {index} but there are only {n_joins} joins "
+                    f"(0..{n_joins - 1}): remove it"
+                )
+            items.append((index, entry))
+    elif isinstance(per_join, (str, bytes)) or not isinstance(per_join, Sequence):
+        raise PlanError(f"per_join_settings={per_join!r} must be a list with one object of overrides per join")
+    else:
+        if len(per_join) > n_joins:
+            raise PlanError(
+                f"per_join_settings has {len(per_join)} entries but there are only {n_joins} joins: "
+                f"remove the extra entries"
+            )
+        items = list(enumerate(per_join))
+    out = {}
+    for index, entry in items:
+        if entry is None:
+            continue
+        if not isinstance(entry, Mapping):
+            raise PlanError(f"per_join_settings[{index}]={entry!r} must be an object of overrides")
+        out[index] = dict(entry)
+    return out
+
+
+def _settings_values(values: Mapping, prefix: str) -> dict:
+    """Type-checked setting values (only the keys present)."""
+    out = {}
+    for key in ("context", "gap"):
+        if key in values:
+            out[key] = whole_number(values[key], prefix + key, None, MAX_GENERATION_FRAMES)
+    if "replace" in values:
+        out["replace"] = flag(values["replace"], prefix + "replace")
+    if "blend" in values:
+        out["blend"] = None if values["blend"] is None else \
+            whole_number(values["blend"], prefix + "blend", None, MAX_GENERATION_FRAMES)
+    return out
+
+
+def transition_lengths(context: int, gap: int, generation_fps=None, output_fps=None) -> TransitionLengths:
+    """A transition of ``2*context + gap`` output frames in both timelines.
+
+    The generation length is the largest 4n+1 whose output span ``round((T_gen-1)*out/gen) + 1``
+    fits in ``2*context + gap`` while still holding both contexts (the gap shrinks by the
+    rounding, the original's rule); a gap too small to absorb it grows to the next fitting 4n+1.
+    """
+    gen, out = check_rates(generation_fps, output_fps)
+    ratio = out / gen
+    desired = 2 * context + gap
+
+    def span(t_gen: int) -> int:
+        return round_half_up((t_gen - 1) * ratio) + 1
+
+    t_gen = wan_length_ceil(max(round_half_up((desired - 1) / ratio) + 1, MIN_WAN_LENGTH))
+    while span(t_gen) <= desired:
+        t_gen += 4
+    chosen = None
+    while t_gen >= MIN_WAN_LENGTH:
+        if span(t_gen) <= desired:
+            if span(t_gen) >= 2 * context:
+                chosen = t_gen
+            break
+        t_gen -= 4
+    if chosen is None:
+        chosen = MIN_WAN_LENGTH
+        while span(chosen) < 2 * context:
+            chosen += 4
+    t_out = span(chosen)
+    stretch = Fraction(chosen - 1, t_out - 1)
+    c_gen = math.floor((context - 1) * stretch) + 1
+    return TransitionLengths(t_out, t_out - 2 * context, chosen, c_gen, chosen - 2 * c_gen)
+
+
 def transition_length(context: int, gap: int) -> tuple[int, int]:
-    """``(T, effective_gap)`` with ``T = 2*context + effective_gap`` a 4n+1 length.
+    """``(T, effective_gap)`` with ``T = 2*context + effective_gap`` a 4n+1 length (one rate).
 
     The gap shrinks by the rounding when it can (the original's rule); a gap too small to absorb
     it grows to the next 4n+1 instead.
     """
-    desired = 2 * context + gap
-    floor = wan_length_floor(desired)
-    total = floor if desired - floor <= gap and floor >= 5 else max(wan_length_ceil(desired), 5)
-    return total, total - 2 * context
+    t = transition_lengths(context, gap)
+    return t.frames, t.gap
 
 
 def plan_join(
@@ -126,24 +310,43 @@ def plan_join(
     gap: int = 53,
     replace: bool = False,
     blend: int | None = None,
-    per_join: Sequence[Mapping] | None = None,
+    per_join: Sequence[Mapping] | Mapping | None = None,
     allow_shrink: bool = False,
     clip_names: Sequence[str] | None = None,
+    *,
+    loop: bool = False,
+    generation_fps=None,
+    output_fps=None,
 ) -> JoinPlan:
-    """Plan the joins of ``clip_frames`` (frame counts, in order).
+    """Plan the joins of ``clip_frames`` (frame counts at the output rate, in order).
 
     A clip too short for its contexts and replaced frames is an error naming it, unless
     ``allow_shrink``: then the contexts and gaps of the joins touching it shrink in proportion
     (context at least 1, gap at least 0) until it fits, and the plan carries a warning.
+    ``loop`` adds the join from the last clip back to clip 0.  ``generation_fps`` (default 16)
+    and ``output_fps`` (default: the generation rate, i.e. today's single-rate plan) set the two
+    timelines; context, gap and blend are output frames.
     """
-    lengths = [int(n) for n in clip_frames]
-    names = list(clip_names) if clip_names else [f"clip {i}" for i in range(len(lengths))]
-    if len(lengths) < 2:
+    loop = flag(loop, "loop")
+    shrink = flag(allow_shrink, "allow_shrink")
+    gen, out = check_rates(generation_fps, output_fps)
+    if isinstance(clip_frames, (str, bytes)) or not isinstance(clip_frames, Sequence):
+        raise PlanError(f"clip_frames={clip_frames!r} must be a list of frame counts, one per clip")
+    if len(clip_frames) > MAX_ITEMS:
+        raise PlanError(f"clip_frames has {len(clip_frames)} clips, above the limit of {MAX_ITEMS}: join fewer clips")
+    lengths = [whole_number(n, f"clip_frames[{i}]", None, MAX_VIDEO_FRAMES) for i, n in enumerate(clip_frames)]
+    if clip_names and len(clip_names) != len(lengths):
+        raise PlanError(f"clip_names has {len(clip_names)} names for {len(lengths)} clips: give one name per clip")
+    names = [str(n) for n in clip_names] if clip_names else [f"clip {i}" for i in range(len(lengths))]
+    if len(lengths) < (1 if loop else 2):
+        if loop:
+            raise PlanError("a looping join needs at least 1 clip, got 0: add a clip")
         raise PlanError(f"joining needs at least 2 clips, got {len(lengths)}: add another clip")
     for i, n in enumerate(lengths):
         if n < 1:
             raise PlanError(f"{names[i]} has {n} frames: every clip needs at least 1 frame")
-    settings = join_settings(len(lengths) - 1, context, gap, replace, blend, per_join)
+    n_joins = len(lengths) if loop else len(lengths) - 1
+    settings = join_settings(n_joins, context, gap, replace, blend, per_join)
     for i, s in enumerate(settings):
         if s.context < 1:
             raise PlanError(f"context of join {i} is {s.context}: use at least 1 frame")
@@ -154,41 +357,55 @@ def plan_join(
 
     warnings: list[str] = []
     for _ in range(64):
-        joins = [_join_numbers(i, s) for i, s in enumerate(settings)]
-        short = _first_short_clip(lengths, joins)
+        joins = [_join_numbers(i, s, gen, out) for i, s in enumerate(settings)]
+        short = _first_short_clip(lengths, joins, loop)
         if short is None:
             break
         clip, need = short
-        if not allow_shrink:
+        if not shrink:
             raise PlanError(
                 f"{names[clip]} has {lengths[clip]} frames but its joins need at least {need} "
                 f"(contexts plus frames replaced on each side): use a longer clip, lower context/gap "
                 f"for its joins, or allow shrinking"
             )
-        settings = _shrink_around(settings, clip, lengths[clip] / need, names[clip], lengths[clip])
+        settings = _shrink_around(settings, clip, lengths[clip] / need, names[clip], lengths[clip], loop)
         warnings.append(f"{names[clip]} ({lengths[clip]} frames) was too short for its joins: shrank them to fit")
     else:  # pragma: no cover - _shrink_around raises before looping forever
         raise PlanError("could not shrink the joins to fit the clips")
 
-    return _assemble(lengths, settings, joins, warnings)
+    return _assemble(lengths, joins, warnings, loop, gen, out)
 
 
-def _join_numbers(index: int, s: JoinSettings) -> dict:
-    total, gap = transition_length(s.context, s.gap)
-    g1 = gap // 2 if s.replace else 0
+def _join_numbers(index: int, s: JoinSettings, gen: Fraction, out: Fraction) -> dict:
+    t = transition_lengths(s.context, s.gap, gen, out)
+    if t.generation_frames > MAX_GENERATION_FRAMES:
+        raise PlanError(
+            f"join {index} would generate {t.generation_frames} frames (context {s.context}, gap {s.gap}), above "
+            f"the limit of {MAX_GENERATION_FRAMES}: lower its context or gap"
+        )
+    g1 = t.gap // 2 if s.replace else 0
     return {
-        "index": index, "T": total, "gap": gap, "c": s.context,
-        "g1": g1, "g2": (gap - g1) if s.replace else 0,
+        "index": index, "T": t.frames, "gap": t.gap, "c": s.context,
+        "g1": g1, "g2": (t.gap - g1) if s.replace else 0,
         "blend": s.context if s.blend is None else min(int(s.blend), s.context),
         "replace": s.replace,
+        "T_gen": t.generation_frames, "c_gen": t.context_generation, "gap_gen": t.gap_generation,
     }
 
 
-def _first_short_clip(lengths: list[int], joins: list[dict]) -> tuple[int, int] | None:
+def _before(k: int, n_joins: int, loop: bool) -> int | None:
+    """The join that ends on clip ``k`` (whose B side is clip k), if any."""
+    if k > 0:
+        return k - 1
+    return n_joins - 1 if loop else None
+
+
+def _first_short_clip(lengths: list[int], joins: list[dict], loop: bool) -> tuple[int, int] | None:
     for k, n in enumerate(lengths):
         need = 0
-        if k > 0:
-            need += joins[k - 1]["g2"] + joins[k - 1]["c"]
+        before = _before(k, len(joins), loop)
+        if before is not None:
+            need += joins[before]["g2"] + joins[before]["c"]
         if k < len(joins):
             need += joins[k]["g1"] + joins[k]["c"]
         if n < need:
@@ -196,18 +413,19 @@ def _first_short_clip(lengths: list[int], joins: list[dict]) -> tuple[int, int] 
     return None
 
 
-def _shrink_around(settings: list[JoinSettings], clip: int, factor: float, name: str, length: int) -> list[JoinSettings]:
+def _shrink_around(settings: list[JoinSettings], clip: int, factor: float, name: str, length: int,
+                   loop: bool) -> list[JoinSettings]:
     out = list(settings)
     changed = False
-    for j in (clip - 1, clip):
-        if 0 <= j < len(out):
-            s = out[j]
-            context = max(1, int(s.context * factor))
-            gap = max(0, int(s.gap * factor))
-            if (context, gap) == (s.context, s.gap):
-                context, gap = max(1, s.context - 1), max(0, s.gap - 1)
-            changed |= (context, gap) != (s.context, s.gap)
-            out[j] = JoinSettings(context, gap, s.replace, s.blend)
+    touching = {_before(clip, len(out), loop), clip}
+    for j in sorted(t for t in touching if t is not None and 0 <= t < len(out)):
+        s = out[j]
+        context = max(1, int(s.context * factor))
+        gap = max(0, int(s.gap * factor))
+        if (context, gap) == (s.context, s.gap):
+            context, gap = max(1, s.context - 1), max(0, s.gap - 1)
+        changed |= (context, gap) != (s.context, s.gap)
+        out[j] = JoinSettings(context, gap, s.replace, s.blend)
     if not changed:
         raise PlanError(
             f"{name} has only {length} frames: even the smallest join (context 1, gap 0) does not fit; "
@@ -216,13 +434,16 @@ def _shrink_around(settings: list[JoinSettings], clip: int, factor: float, name:
     return out
 
 
-def _assemble(lengths: list[int], settings: list[JoinSettings], joins: list[dict], warnings: list[str]) -> JoinPlan:
+def _assemble(lengths: list[int], joins: list[dict], warnings: list[str], loop: bool,
+              gen: Fraction, out: Fraction) -> JoinPlan:
     specs: list[JoinSpec] = []
     clips: list[ClipSpan] = []
     position = 0
-    for k, n in enumerate(lengths):
-        keep_start = joins[k - 1]["g2"] if k > 0 else 0
-        keep_end = n - (joins[k]["g1"] if k < len(joins) else 0)
+    n = len(lengths)
+    for k, frames in enumerate(lengths):
+        before = _before(k, len(joins), loop)
+        keep_start = joins[before]["g2"] if before is not None else 0
+        keep_end = frames - (joins[k]["g1"] if k < len(joins) else 0)
         if k > 0:
             position -= joins[k - 1]["c"]       # B's context overlaps the transition's tail
         clips.append(ClipSpan(k, keep_start, keep_end, position))
@@ -243,6 +464,15 @@ def _assemble(lengths: list[int], settings: list[JoinSettings], joins: list[dict
                 context_a_start=keep_end - j["c"],
                 context_b_start=j["g2"],
                 transition_start=transition_start,
+                generation_frames=j["T_gen"],
+                context_gen_a=j["c_gen"],
+                context_gen_b=j["c_gen"],
+                gap_gen_frames=j["gap_gen"],
+                clip_a=k,
+                clip_b=(k + 1) % n,
             ))
             position = transition_start + j["T"]
-    return JoinPlan(clip_frames=lengths, joins=specs, clips=clips, total_frames=position, warnings=warnings)
+    if loop:
+        position -= joins[-1]["c"]              # the loop transition's B context is the video's start
+    return JoinPlan(clip_frames=lengths, joins=specs, clips=clips, total_frames=position, warnings=warnings,
+                    loop=loop, generation_fps=gen, output_fps=out)
