@@ -13,7 +13,7 @@ from ..video_utils.join_plan import plan_join
 from ..video_utils.travel_plan import MODES, plan_travel
 from . import parse
 from .api import CATEGORY, io
-from .video_adapters import read_tail, video_info
+from .video_adapters import read_range, read_tail, video_info
 
 GUIDE_OUTPUTS_HELP = {
     "control_video": "Guide frames [length,H,W,3]: kept frames are real pixels, frames to generate are 0.5 grey. "
@@ -50,7 +50,16 @@ def travel_settings_inputs() -> list:
         io.Boolean.Input("exact_keyframes", default=False,
                          tooltip="Land every keyframe exactly on its frame (overlaps flex by up to 2 frames; "
                                  "segment 0 gets a short lead-in that is trimmed)."),
+        io.Boolean.Input("loop", default=False, optional=True,
+                         tooltip="Seamless loop: one more segment from the last keyframe back to the first, so the "
+                                 "video plays round with no jump (segment_frames then has one entry per keyframe)."),
     ]
+
+
+def first_video_input() -> io.Input:
+    return io.Video.Input("first_video", optional=True,
+                          tooltip="loop only, the closing segment: segment 0's video (its first frames end the loop "
+                                  "so it runs into frame 0 without a jump).")
 
 
 def join_core_inputs() -> list:
@@ -79,11 +88,11 @@ def adjust_inputs() -> list:
     ]
 
 
-def travel_plan_from(keyframe_count: int, segment_frames, overlap, mode, exact_keyframes):
+def travel_plan_from(keyframe_count: int, segment_frames, overlap, mode, exact_keyframes, loop=False):
     parse.check_choice(mode, MODES, "mode")
     frames = parse.scalar_or_list(parse.int_list(segment_frames, "segment_frames"))
     overlaps = parse.scalar_or_list(parse.int_list(overlap, "overlap"))
-    return plan_travel(keyframe_count, frames, overlaps, mode, bool(exact_keyframes))
+    return plan_travel(keyframe_count, frames, overlaps, mode, bool(exact_keyframes), loop=bool(loop))
 
 
 def travel_settings_checks(segment_frames=None, overlap=None, mode=None) -> list:
@@ -118,6 +127,7 @@ class SegueTravelGuide(io.ComfyNode):
                 io.Video.Input("previous_video", optional=True,
                                tooltip="Chained segments >= 1, instead of previous_segment: the previous segment's "
                                        "VIDEO (SegueSaveSegment); only its last overlap frames are read."),
+                first_video_input(),
                 *adjust_inputs(),
             ],
             outputs=[*guide_outputs(),
@@ -130,9 +140,10 @@ class SegueTravelGuide(io.ComfyNode):
         return validate_travel_settings(segment_frames, overlap, mode)
 
     @classmethod
-    def execute(cls, keyframes, segment_index, segment_frames, overlap, mode, exact_keyframes,
-                previous_segment=None, previous_video=None, strength=1.0, desaturate=0.0, darken=0.0) -> io.NodeOutput:
-        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes)
+    def execute(cls, keyframes, segment_index, segment_frames, overlap, mode, exact_keyframes, loop=False,
+                previous_segment=None, previous_video=None, first_video=None, strength=1.0, desaturate=0.0,
+                darken=0.0) -> io.NodeOutput:
+        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
         if previous_segment is not None and previous_video is not None:
             raise PlanError("previous_segment and previous_video are both connected: connect only one")
         if not 0 <= segment_index < len(plan.segments):
@@ -155,8 +166,10 @@ class SegueTravelGuide(io.ComfyNode):
                     f"{seg.context_frames}: connect the whole previous segment"
                 )
             previous = read_tail(previous_video, seg.context_frames)
+        first = read_range(first_video, 0, seg.end_context_frames) if first_video is not None and \
+            seg.end_context_frames else None
         adjust = OverlapAdjust(strength=float(strength), desaturate=float(desaturate), darken=float(darken))
-        guide, masks = travel_segment_guide(plan, segment_index, keyframes[..., :3], previous, adjust)
+        guide, masks = travel_segment_guide(plan, segment_index, keyframes[..., :3], previous, adjust, first)
         return io.NodeOutput(guide, masks, int(seg.generate_frames), int(guide.shape[2]), int(guide.shape[1]),
                              int(seg.trim_start))
 

@@ -19,8 +19,8 @@ from ..video_utils.sizes import DEFAULT_FIT, FIT_MODES, wan_size
 from . import parse
 from ..video_utils.constants import DEFAULT_CRF, DEFAULT_PRESET, IMAGE_EXTENSIONS, LOSSLESS_SUFFIX, PRESETS, VIDEO_EXTENSIONS
 from .api import CATEGORY, Progress, folders, io
-from .paths import (PathError, check_relative, next_counter_name, output_folder, resolve_input, resolve_output,
-                    result_entry, split_annotation, to_annotated)
+from .paths import (PathError, check_relative, expand_folders, next_counter_name, output_folder, resolve_input,
+                    resolve_output, result_entry, split_annotation, to_annotated)
 from .video_adapters import file_video, source_path
 
 WRITE_CHUNK = 8
@@ -92,6 +92,12 @@ def size_inputs(source: str) -> list:
                                "WanVaceToVideo does); stretch: resize ignoring the aspect."),
     ]
 
+def image_paths(text: str) -> list[str]:
+    """The image files a SegueLoadImages list names (folders expanded), confined and checked."""
+    names = expand_folders(parse.lines(text, "images"), folders(), "images", IMAGE_EXTENSIONS)
+    return [resolve_input(n, folders(), "images", extensions=IMAGE_EXTENSIONS) for n in names]
+
+
 class SegueLoadImages(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -102,7 +108,9 @@ class SegueLoadImages(io.ComfyNode):
             description="Load keyframe images by name, conformed to one Wan size (multiples of 16).",
             inputs=[
                 io.String.Input("images", multiline=True, default="",
-                                tooltip=f"One image per line, {NAME_HELP}. Order = keyframe order."),
+                                tooltip=f"One image per line, {NAME_HELP}; or a folder ending in '/' (e.g. "
+                                        f"'shots/') for every image in it in name order (k2 before k10). "
+                                        f"Order = keyframe order."),
                 *size_inputs("image"),
             ],
             outputs=[
@@ -117,21 +125,23 @@ class SegueLoadImages(io.ComfyNode):
     def validate_inputs(cls, images=None, fit=None):
         return parse.validated(
             lambda: fit is None or parse.check_choice(fit, FIT_MODES, "fit"),
-            lambda: images is None or [resolve_input(n, folders(), "images", extensions=IMAGE_EXTENSIONS)
-                                       for n in parse.lines(images, "images")],
+            lambda: images is None or image_paths(images),
         )
 
     @classmethod
     def fingerprint_inputs(cls, images=None, **kwargs):
-        return file_fingerprint(parse.lines(images, "images", required=False)) if images else None
+        try:
+            names = expand_folders(parse.lines(images, "images", required=False), folders(), "images", IMAGE_EXTENSIONS)
+        except PathError as e:
+            return str(e)
+        return file_fingerprint(names) if images else None
 
     @classmethod
     def execute(cls, images, width, height, fit) -> io.NodeOutput:
-        names = parse.lines(images, "images")
         parse.check_choice(fit, FIT_MODES, "fit")
         if bool(width) != bool(height):
             raise PlanError(f"width={width}, height={height}: give both, or 0 for both to use the first image's size")
-        paths = [resolve_input(n, folders(), "images", extensions=IMAGE_EXTENSIONS) for n in names]
+        paths = image_paths(images)
         bar = Progress(len(paths))
         loaded = []
         for i, p in enumerate(paths):

@@ -22,7 +22,7 @@ from .api import CATEGORY, Progress, folders, io
 from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, recipe_sources
 from .io_nodes import file_fingerprint, final_ui, size_inputs
 from .paths import PathError, resolve_input, resolve_output, to_annotated
-from .step_nodes import clip_paths, join_plan_from, join_setting_inputs, per_join_check
+from .step_nodes import clip_paths, join_plan_from, join_setting_inputs, loop_input, per_join_check
 from .stitch_nodes import (MAX_SEGMENT_INPUTS, as_fraction, blend_inputs, check_encode, collect_items,
                            encode_checks, encode_inputs, final_path, final_target_inputs, segment_inputs)
 from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input
@@ -55,6 +55,7 @@ class SegueJoinAssembleFiles(io.ComfyNode):
                 io.Boolean.Input("keep_audio", default=True,
                                  tooltip="Pass the first clip's audio through to the result."),
                 *blend_inputs(optional=True),
+                loop_input(),
                 io.Video.Input("after", optional=True,
                                tooltip="Optional: any VIDEO this node must wait for, only to order the run."),
             ],
@@ -74,12 +75,13 @@ class SegueJoinAssembleFiles(io.ComfyNode):
 
     @classmethod
     def execute(cls, clip_files, transition_files, context, gap, replace, blend, per_join, fps, filename, crf,
-                preset, keep_audio, filename_prefix="", curve="cosine", sharpen=0.0, after=None) -> io.NodeOutput:
+                preset, keep_audio, filename_prefix="", curve="cosine", sharpen=0.0, loop=False,
+                after=None) -> io.NodeOutput:
         check_encode(preset, curve, filename, filename_prefix)
         clip_names, clips = clip_paths(clip_files)
         transitions = [resolve_input(n, folders(), "transition_files")
                        for n in parse.lines(transition_files, "transition_files")]
-        plan = join_plan_from(clips, clip_names, context, gap, replace, blend, per_join)
+        plan = join_plan_from(clips, clip_names, context, gap, replace, blend, per_join, loop)
         rate = as_fraction(fps) if fps > 0 else video_io.probe_video(clips[0]).fps
         audio = video_io.read_audio(clips[0]) if keep_audio else None
         out_path, kind, relative = final_path(filename, filename_prefix)
@@ -189,6 +191,7 @@ class SegueJoinClips(io.ComfyNode):
                 *join_setting_inputs(),
                 io.Boolean.Input("bridging", default=False,
                                  tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of long gaps."),
+                loop_input(),
                 *size_inputs("clip"),
                 io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.01,
                                tooltip="Output frame rate; 0 = the first clip's (16 for IMAGE clips). Clips at "
@@ -223,14 +226,14 @@ class SegueJoinClips(io.ComfyNode):
     @classmethod
     def execute(cls, context, gap, replace, blend, per_join, bridging, width, height, fit, fps, prompt,
                 negative_prompt, curve, sharpen, filename_prefix, keep_segments, crf, preset, keep_audio,
-                output_images, recipe=None, **kwargs) -> io.NodeOutput:
+                output_images, recipe=None, loop=False, **kwargs) -> io.NodeOutput:
         check_encode(preset, curve, filename_prefix=filename_prefix)
         parse.check_choice(fit, FIT_MODES, "fit")
         if bool(width) != bool(height):
             raise PlanError(f"width={width}, height={height}: give both, or 0 for both to use the first clip's size")
         items = collect_items(kwargs, "clip", "the clips")
-        if len(items) < 2:
-            raise PlanError("joining needs at least clip_1 and clip_2 connected")
+        if len(items) < (1 if loop else 2):
+            raise PlanError("joining needs at least clip_1 and clip_2 connected (or one clip with loop on)")
         overrides = parse.per_join_overrides(per_join)
         first = items[0]
         if isinstance(first, torch.Tensor):
@@ -241,19 +244,19 @@ class SegueJoinClips(io.ComfyNode):
         rate = as_fraction(fps) if fps > 0 else (first_rate or as_fraction(16.0))
         w, h = wan_size(width, height) if width and height else wan_size(*first_size)
         # Everything that can fail on the settings fails before any file is written.
-        joins = len(items) - 1
+        joins = len(items) if loop else len(items) - 1
         recipe, sources = recipe_sources(cls, recipe, "SegueJoinClips")
         recipe.check_items(joins, "joins")
         texts = Texts(tuple(parse.per_segment_text(prompt, joins, "prompt")), (str(negative_prompt or ""),) * joins)
         sources_of_clips = [ClipSource(item, f"clip_{k + 1}", w, h, rate) for k, item in enumerate(items)]
         plan_join([s.count for s in sources_of_clips], context=int(context), gap=int(gap), replace=bool(replace),
                   blend=None if blend < 0 else int(blend), per_join=overrides,
-                  clip_names=[s.label for s in sources_of_clips])
+                  clip_names=[s.label for s in sources_of_clips], loop=bool(loop))
         folder = FILE_FOLDERS[1] if keep_segments else FILE_FOLDERS[0]
         names = [s.materialise(k, w, h, fit, rate, folder, bool(keep_audio)) for k, s in enumerate(sources_of_clips)]
         g = Graph()
         settings = JoinStepSettings(int(context), int(gap), bool(replace), int(blend), str(per_join or ""),
-                                    bool(bridging), w, h, fit)
+                                    bool(bridging), w, h, fit, bool(loop))
         video = join_graph(g, settings, joins, recipe, sources, texts, names, [SaveTo("", folder)] * joins,
                            EncodeSettings(curve, float(sharpen), int(crf), preset, filename_prefix=filename_prefix),
                            float(rate), bool(keep_audio))

@@ -178,3 +178,31 @@ def next_counter_name(prefix: str, existing: list[str]) -> int:
     pattern = re.compile(re.escape(prefix) + r"_(\d{5,})(?:\b|_|\.|$)")
     counters = [int(m.group(1)) for m in (pattern.match(e) for e in existing) if m]
     return max(counters, default=0) + 1
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def expand_folders(names: list[str], folders: Folders, what: str, extensions: tuple[str, ...]) -> list[str]:
+    """``names`` with every entry that ends in ``/`` (e.g. ``shots/`` or ``shots/ [output]``)
+    replaced by the files in that folder with one of ``extensions``, in natural name order
+    (``k2`` before ``k10``); subfolders are not entered.  A folder without such files is an error."""
+    out: list[str] = []
+    for name in names:
+        relative, kind = split_annotation(name, "input")
+        if not relative.rstrip().endswith(("/", "\\")):
+            out.append(name)
+            continue
+        folder = check_relative(relative.rstrip("/\\"), what) if relative.strip("/\\") else ""
+        base = os.path.realpath(folders.base(kind))
+        path = os.path.realpath(os.path.join(base, folder))
+        if not _inside(path, base) or not os.path.isdir(path):
+            raise PathError(f"{what}={name!r} is not a folder inside ComfyUI's {kind}/ folder: check the name")
+        files = sorted((f for f in os.listdir(path) if os.path.splitext(f)[1].lower() in extensions
+                        and os.path.isfile(os.path.join(path, f))), key=_natural_key)
+        if not files:
+            raise PathError(f"{what}={name!r} holds no {'/'.join(e.lstrip('.') for e in extensions[:4])} files: "
+                            f"put the files in it or list them one per line")
+        out += [annotate(f"{folder}/{f}" if folder else f, kind) for f in files]
+    return out

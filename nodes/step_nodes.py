@@ -19,8 +19,8 @@ from ..video_utils.video_io import probe_video
 from ..video_utils.constants import VIDEO_EXTENSIONS
 from . import parse
 from .api import CATEGORY, STEP, folders, io
-from .guide_nodes import adjust_inputs, guide_outputs, join_core_inputs, travel_plan_from, travel_settings_checks, \
-    travel_settings_inputs
+from .guide_nodes import (adjust_inputs, first_video_input, guide_outputs, join_core_inputs, travel_plan_from,
+                          travel_settings_checks, travel_settings_inputs)
 from .io_nodes import size_inputs
 from .paths import resolve_input
 from .video_adapters import source_path
@@ -50,12 +50,30 @@ def clip_paths(clip_files: str, what: str = "clip_files") -> tuple[list[str], li
     return names, [resolve_input(n, folders(), what, extensions=VIDEO_EXTENSIONS) for n in names]
 
 
-def join_plan_from(paths: list[str], names: list[str], context, gap, replace, blend, per_join) -> JoinPlan:
+def join_plan_from(paths: list[str], names: list[str], context, gap, replace, blend, per_join,
+                   loop=False) -> JoinPlan:
     """The join plan of these clip files (frame counts probed): SegueJoinStep and
     SegueJoinAssembleFiles plan with this, so transitions and assembly always agree."""
     return plan_join([probe_video(p).frame_count for p in paths], context=int(context), gap=int(gap),
                      replace=bool(replace), blend=None if int(blend) < 0 else int(blend),
-                     per_join=parse.per_join_overrides(per_join), clip_names=names)
+                     per_join=parse.per_join_overrides(per_join), clip_names=names, loop=bool(loop))
+
+
+def loop_input() -> io.Input:
+    return io.Boolean.Input("loop", default=False, optional=True,
+                            tooltip="Seamless loop: also join the last clip back to the first, so the result "
+                                    "plays round with no jump (one more transition).")
+
+
+def file_of(video, name: str) -> str | None:
+    """The file behind a VIDEO input (None when not connected)."""
+    if video is None:
+        return None
+    path = source_path(video)
+    if path is None:
+        raise PlanError(f"{name} is an in-memory VIDEO: connect a saved segment's video (Segue Save Step / "
+                        f"Segue Load Video)")
+    return path
 
 
 class SegueTravelStep(io.ComfyNode):
@@ -76,6 +94,7 @@ class SegueTravelStep(io.ComfyNode):
                 io.Video.Input("previous_video", optional=True,
                                tooltip="Chained segments after the first: the previous segment's video (its saved "
                                        "file; only its last overlap frames are read)."),
+                first_video_input(),
                 *adjust_inputs(),
             ],
             outputs=[STEP.Output(display_name="step", tooltip=STEP_HELP)],
@@ -86,17 +105,12 @@ class SegueTravelStep(io.ComfyNode):
         return parse.validated(*travel_settings_checks(segment_frames, overlap, mode))
 
     @classmethod
-    def execute(cls, keyframes, segment_index, segment_frames, overlap, mode, exact_keyframes, previous_video=None,
-                strength=1.0, desaturate=0.0, darken=0.0) -> io.NodeOutput:
-        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes)
-        previous = None
-        if previous_video is not None:
-            previous = source_path(previous_video)
-            if previous is None:
-                raise PlanError("previous_video is an in-memory VIDEO: connect the previous segment's saved video "
-                                "(Segue Save Step / Load Video)")
-        step = TravelStep(plan, int(segment_index), keyframes, previous,
-                          OverlapAdjust(float(strength), float(desaturate), float(darken)))
+    def execute(cls, keyframes, segment_index, segment_frames, overlap, mode, exact_keyframes, loop=False,
+                previous_video=None, first_video=None, strength=1.0, desaturate=0.0, darken=0.0) -> io.NodeOutput:
+        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
+        step = TravelStep(plan, int(segment_index), keyframes, file_of(previous_video, "previous_video"),
+                          OverlapAdjust(float(strength), float(desaturate), float(darken)),
+                          first_path=file_of(first_video, "first_video"))
         return io.NodeOutput(step)
 
 
@@ -119,6 +133,7 @@ class SegueJoinStep(io.ComfyNode):
                 io.Boolean.Input("bridging", default=False,
                                  tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of long gaps."),
                 *size_inputs("clip"),
+                loop_input(),
             ],
             outputs=[STEP.Output(display_name="step", tooltip=STEP_HELP)],
         )
@@ -130,12 +145,12 @@ class SegueJoinStep(io.ComfyNode):
 
     @classmethod
     def execute(cls, clip_files, join_index, context, gap, replace, blend, per_join, bridging, width, height,
-                fit) -> io.NodeOutput:
+                fit, loop=False) -> io.NodeOutput:
         parse.check_choice(fit, FIT_MODES, "fit")
         if bool(width) != bool(height):
             raise PlanError(f"width={width}, height={height}: give both, or 0 for both to use the first clip's size")
         names, paths = clip_paths(clip_files)
-        plan = join_plan_from(paths, names, context, gap, replace, blend, per_join)
+        plan = join_plan_from(paths, names, context, gap, replace, blend, per_join, loop)
         if width:
             w, h = wan_size(width, height)
         else:

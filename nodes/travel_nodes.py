@@ -19,7 +19,8 @@ from ..video_utils.prompt_graph import Graph, out
 from . import parse
 from .api import CATEGORY, RECIPE, ExecutionBlocker, io
 from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, node_links, recipe_sources
-from .guide_nodes import adjust_inputs, travel_plan_from, travel_settings_checks, travel_settings_inputs
+from .guide_nodes import (adjust_inputs, first_video_input, travel_plan_from, travel_settings_checks,
+                          travel_settings_inputs)
 from .paths import check_relative
 from .stitch_nodes import blend_inputs, check_encode, encode_checks, encode_inputs
 
@@ -46,9 +47,10 @@ def _texts(prompts: str, negative_prompt: str, count: int, name: str) -> Texts:
     return Texts(tuple(parse.per_segment_text(prompts, count, name)), (str(negative_prompt or ""),) * count)
 
 
-def _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken) -> TravelStepSettings:
+def _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken,
+              loop=False) -> TravelStepSettings:
     return TravelStepSettings(str(segment_frames), str(overlap), mode, bool(exact_keyframes), float(strength),
-                              float(desaturate), float(darken))
+                              float(desaturate), float(darken), bool(loop))
 
 
 def images_or_blocker(g: Graph, video, output_images: bool, node: str):
@@ -76,6 +78,7 @@ class SegueTravelSegment(io.ComfyNode):
                 io.Video.Input("previous_video", optional=True,
                                tooltip="Chained segments after the first: the previous segment's video output "
                                        "(only its last overlap frames are read)."),
+                first_video_input(),
                 recipe_input(),
                 io.String.Input("prompt", multiline=True, default="", tooltip="What happens in this segment."),
                 io.String.Input("negative_prompt", multiline=True, default="", tooltip="What to avoid."),
@@ -103,9 +106,9 @@ class SegueTravelSegment(io.ComfyNode):
 
     @classmethod
     def execute(cls, keyframes, segment_index, segment_frames, overlap, mode, exact_keyframes, prompt,
-                negative_prompt, keep_segments, output_images, previous_video=None, recipe=None, strength=1.0,
-                desaturate=0.0, darken=0.0) -> io.NodeOutput:
-        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes)
+                negative_prompt, keep_segments, output_images, previous_video=None, first_video=None, recipe=None,
+                strength=1.0, desaturate=0.0, darken=0.0, loop=False) -> io.NodeOutput:
+        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
         count = len(plan.segments)
         if not 0 <= segment_index < count:
             raise PlanError(f"segment_index={segment_index} is out of range: {keyframes.shape[0]} keyframes make "
@@ -114,8 +117,9 @@ class SegueTravelSegment(io.ComfyNode):
         recipe.check_items(count)
         links = node_links(cls)
         g = Graph()
-        settings = _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken)
-        step = travel_step(g, settings, links["keyframes"], segment_index, links.get("previous_video"), "")
+        settings = _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken, loop)
+        step = travel_step(g, settings, links["keyframes"], segment_index, links.get("previous_video"), "",
+                           links.get("first_video"))
         texts = Texts((str(prompt),) * count, (str(negative_prompt or ""),) * count)
         video = step_chain(g, recipe, sources, out(step, 0), segment_index, recipe.item_seeds(count)[segment_index],
                            texts, SaveTo("", "output" if keep_segments else "temp"), "")
@@ -173,8 +177,8 @@ class SegueTravel(io.ComfyNode):
     @classmethod
     def execute(cls, keyframes, prompts, negative_prompt, segment_frames, overlap, mode, exact_keyframes, curve,
                 sharpen, filename_prefix, keep_segments, crf, preset, output_images, recipe=None, strength=1.0,
-                desaturate=0.0, darken=0.0) -> io.NodeOutput:
-        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes)
+                desaturate=0.0, darken=0.0, loop=False) -> io.NodeOutput:
+        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
         count = len(plan.segments)
         check_encode(preset, curve)
         check_relative(filename_prefix, "filename_prefix")
@@ -183,7 +187,8 @@ class SegueTravel(io.ComfyNode):
         folder = FILE_FOLDERS[1] if keep_segments else FILE_FOLDERS[0]
         g = Graph()
         video = travel_graph(
-            g, _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken), plan.segments,
+            g, _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken, loop),
+            plan.segments,
             plan.overlaps, recipe, sources, _texts(prompts, negative_prompt, count, "prompts"),
             node_links(cls)["keyframes"], [SaveTo("", folder)] * count,
             EncodeSettings(curve, float(sharpen), int(crf), preset, filename_prefix=filename_prefix),

@@ -57,7 +57,7 @@ def _sources(g: Graph, run: Run, references: dict[str, str], template: dict | No
     if index is not None:
         paths = [gen.reference_for(index)] if gen.reference_for(index) else []
     elif gen.segment_reference_images:
-        count = run.segment_count if isinstance(run, TravelRun) else len(run.clips) - 1
+        count = run.segment_count if isinstance(run, TravelRun) else run.join_count
         paths = [gen.reference_for(i) for i in range(count)]
         if not all(paths):
             raise PlanError("segment_reference_images: a detached run needs a reference image for every item "
@@ -80,7 +80,7 @@ def _travel_settings(run: TravelRun) -> TravelStepSettings:
     def csv(values) -> str:
         return str(values) if isinstance(values, int) else ", ".join(str(v) for v in values)
     return TravelStepSettings(csv(run.segment_frames), csv(run.overlap), run.mode, bool(run.exact_keyframes),
-                              float(run.strength), float(run.desaturate), float(run.darken))
+                              float(run.strength), float(run.desaturate), float(run.darken), bool(run.loop))
 
 
 def _travel_texts(run: TravelRun) -> Texts:
@@ -110,7 +110,7 @@ def join_per_join_json(plan: JoinPlan) -> str:
 def _join_settings(run: JoinRun, plan: JoinPlan) -> JoinStepSettings:
     first = plan.joins[0]
     return JoinStepSettings(first.context_frames_a, first.gap_frames, bool(first.replace), first.blend_frames,
-                            join_per_join_json(plan), bool(run.bridging))
+                            join_per_join_json(plan), bool(run.bridging), loop=bool(run.loop))
 
 
 def _fps(run: Run) -> float:
@@ -130,13 +130,14 @@ def step_prompt(run: Run, plan: TravelPlan | JoinPlan, step: StepSpec, inputs: S
             stitch(g, files, plan.overlaps, _encode(run, server_filename(run.run_id, step)), float(GENERATION_FPS))
             return g.prompt()
         seg = plan.segments[step.index]
-        previous = None
-        if seg.context_frames:
-            load = g.add("previous", "SegueLoadVideo", title=f"segment {step.index - 1}",
-                         video=annotated_output(run.run_id, segment_id(step.index - 1) + LOSSLESS_EXT),
-                         start=0, frame_count=0, last_frames=1)
-            previous = out(load, 3)
-        node = travel_step(g, _travel_settings(run), _keyframes(g, run, names), step.index, previous, "")
+
+        def segment_video(node_id: str, index: int) -> Link:
+            return out(g.add(node_id, "SegueLoadVideo", title=f"segment {index}", start=0, frame_count=0,
+                             video=annotated_output(run.run_id, segment_id(index) + LOSSLESS_EXT), last_frames=1), 3)
+
+        previous = segment_video("previous", step.index - 1) if seg.context_frames else None
+        first = segment_video("first", 0) if seg.end_context_frames else None
+        node = travel_step(g, _travel_settings(run), _keyframes(g, run, names), step.index, previous, "", first)
         step_chain(g, _recipe(run), _sources(g, run, references, template, step.index), out(node, 0), step.index,
                    run.segment_seed(step.index), _travel_texts(run),
                    SaveTo(f"{server_folder(run.run_id)}/{segment_id(step.index)}", "output"), "")

@@ -153,6 +153,7 @@ class TravelRun:
     overlap: int | list[int] = 8
     mode: str = "chained"
     exact_keyframes: bool = False
+    loop: bool = False                # one more segment back to the first keyframe: a seamless loop
     prompts: str | list[str] = ""
     negative_prompts: str | list[str] = ""
     width: int = 0                    # 0 = first image's size snapped to 16
@@ -180,11 +181,12 @@ class TravelRun:
 
     @property
     def segment_count(self) -> int:
-        return max(len(self.images) - 1, 0)
+        """Segments of the plan: one per keyframe pair, one for a single image, one more for a loop."""
+        return len(self.images) if self.loop else max(len(self.images) - 1, 1)
 
     def plan(self) -> TravelPlan:
         return plan_travel(len(self.images), _int_or_list(self.segment_frames), _int_or_list(self.overlap),
-                           self.mode, self.exact_keyframes)
+                           self.mode, self.exact_keyframes, loop=self.loop)
 
     def segment_prompts(self) -> list[str]:
         return _broadcast_text(self.prompts, self.segment_count, "prompts")
@@ -247,6 +249,7 @@ class JoinRun:
     per_join: list[dict] = field(default_factory=list)   # entry i overrides join i
     allow_shrink: bool = False
     bridging: bool = False
+    loop: bool = False                # also join the last clip back to the first: a seamless loop
     aspect_ratio: str = ""            # "16:9": must match the clips (checked up front); "" = clip A's
     fps: float = 0.0                  # 0 = the first clip's frame rate
     seed: int = 0
@@ -263,6 +266,10 @@ class JoinRun:
     clip_frames: list[int] | None = None   # probed; stored so status/resume need not re-probe
 
     kind = "join"
+
+    @property
+    def join_count(self) -> int:
+        return len(self.clips) if self.loop else len(self.clips) - 1
 
     def planner_per_join(self) -> list[dict]:
         """``per_join`` reduced to the planner's keys (seed-style names translated)."""
@@ -323,11 +330,11 @@ class JoinRun:
             self.probe()
         names = [c.label(i) for i, c in enumerate(self.clips)]
         return plan_join(self.clip_frames, self.context, self.gap, self.replace, self.blend,
-                         self.planner_per_join(), self.allow_shrink, names)
+                         self.planner_per_join(), self.allow_shrink, names, loop=self.loop)
 
     def validate(self, check_files: bool = True) -> JoinPlan:
-        if len(self.clips) < 2:
-            raise PlanError(f"joining needs at least 2 clips, got {len(self.clips)}: add another clip")
+        if len(self.clips) < (1 if self.loop else 2):
+            raise PlanError(f"joining needs at least 2 clips (1 with loop), got {len(self.clips)}: add another clip")
         if check_files:
             self.probe()
         plan = self.plan()

@@ -56,24 +56,24 @@ def transition_id(j: int) -> str:
 
 
 def travel_steps(plan: TravelPlan) -> list[StepSpec]:
-    """Segments (chained: each needs the previous one's file) then the stitch.
-
-    Segment 0's lead-in (``trim_start``) is dropped when it is saved, so its file is shorter.
-    """
+    """Segments (chained: each needs the previous one's file; a loop's closing segment also
+    segment 0's) then the stitch.  A segment's file holds its ``kept_frames``: segment 0's lead-in
+    and a closing segment's seam frames are dropped when it is saved."""
     steps = []
     for s in plan.segments:
-        deps = (segment_id(s.index - 1),) if plan.mode == "chained" and s.index > 0 else ()
+        deps = tuple(segment_id(d) for d in plan.dependencies(s.index))
         steps.append(StepSpec(segment_id(s.index), "segment", s.index, deps,
-                              segment_id(s.index) + LOSSLESS_EXT, s.generate_frames - s.trim_start))
+                              segment_id(s.index) + LOSSLESS_EXT, s.kept_frames))
     steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_EXT,
                           plan.total_frames))
     return steps
 
 
 def join_steps(plan: JoinPlan) -> list[StepSpec]:
-    """Transitions (all independent: they only read original clips) then the assembly."""
+    """Transitions (all independent: they only read original clips; each file holds the
+    generated frames at the generation rate) then the assembly."""
     steps = [StepSpec(transition_id(j.index), "transition", j.index, (), transition_id(j.index) + LOSSLESS_EXT,
-                      j.transition_frames) for j in plan.joins]
+                      j.generation_frames) for j in plan.joins]
     steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_EXT,
                           plan.total_frames))
     return steps

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
-import shutil
 import sys
 import urllib.error
 import urllib.request
@@ -25,6 +24,7 @@ import pytest
 from comfy_frontend import (MISSING_NODES_TITLE, SCHEMA_ALERT, browser, close_dialogs, frontend_unavailable,
                             graph_to_prompt, load_workflow, open_app, visible_text)
 from integration import unavailable
+from segue.video_utils.join_plan import plan_join
 from segue.video_utils.travel_plan import plan_travel
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.frontend]
@@ -32,8 +32,9 @@ pytestmark = [pytest.mark.comfyui, pytest.mark.frontend]
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "example_workflows"
 PACK = "segue"  # the folder name the harness links the pack under in custom_nodes/
-EXPECTED = ["segue_join_clips", "segue_travel_preview_cpu", "segue_travel_wan21_vace", "segue_travel_wan22_vace_fun"]
-KEYFRAME_ASSETS = REPO / "assets" / "keyframes"
+EXPECTED = ["segue_join_clips", "segue_join_clips_preview_cpu", "segue_travel_preview_cpu", "segue_travel_wan21_vace",
+            "segue_travel_wan22_vace_fun"]
+PREVIEWS = [n for n in EXPECTED if n.endswith("_preview_cpu")]
 FRONTEND_ONLY_TYPES = {"Note", "MarkdownNote"}  # virtual nodes: drawn by the frontend, never executed
 
 
@@ -77,7 +78,7 @@ def fetch_template(page, name: str) -> dict:
     )
 
 
-def test_the_four_examples_ship_with_thumbnails():
+def test_the_examples_ship_with_thumbnails():
     names = sorted(p.stem for p in EXAMPLES.glob("*.json"))
     assert names == EXPECTED
     for name in names:
@@ -121,6 +122,11 @@ def test_example_loads_in_the_frontend_with_every_node_known(page, comfy_server,
     # Read them back by name and compare with what tools/build_example_workflows.py asked for.
     loaded = page.evaluate("() => app.graph.nodes.slice().sort((a, b) => a.id - b.id).map((n) => [n.type, "
                            "Object.fromEntries((n.widgets ?? []).map((w) => [w.name, w.value]))])")
+    # A node that gained a widget shifts every later saved value: the counts must match.
+    counts = page.evaluate("() => app.graph.nodes.slice().sort((a, b) => a.id - b.id).map((n) => "
+                           "(n.widgets ?? []).filter((w) => w.serialize !== false).length)")
+    saved = [len(n.get("widgets_values") or []) for n in sorted(workflow["nodes"], key=lambda n: n["id"])]
+    assert counts == saved, "widgets changed: python tools/build_example_workflows.py"
     spec = builder().WORKFLOWS[name]().nodes
     assert [t for t, _ in loaded] == [n["type"] for n in spec], "rebuild: python tools/build_example_workflows.py"
     for (node_type, values), n in zip(loaded, spec):
@@ -130,7 +136,7 @@ def test_example_loads_in_the_frontend_with_every_node_known(page, comfy_server,
 
     notes = [n["widgets_values"][0] for n in workflow["nodes"] if n["type"] == "Note"]
     assert notes, f"{name} has no Note"
-    if "wan" in name or "join" in name:
+    if name not in PREVIEWS:
         assert "diffusion_models/" in notes[0] and "vae/" in notes[0] and "text_encoders/" in notes[0]
     assert "input/" in notes[0]
 
@@ -150,12 +156,12 @@ def post_prompt(server, prompt: dict) -> tuple[int, dict]:
         return e.code, json.loads(e.read())
 
 
-@pytest.mark.parametrize("name", [n for n in EXPECTED if n != "segue_travel_preview_cpu"])
+@pytest.mark.parametrize("name", [n for n in EXPECTED if n not in PREVIEWS])
 def test_model_workflows_convert_to_prompts_valid_but_for_the_missing_model_files(page, comfy_server, name):
     """graphToPrompt of a Wan workflow passes the server's validation except for the files it names."""
     assert load_workflow(page, example(name)) == []
     prompt = graph_to_prompt(page)
-    assert {v["class_type"] for v in prompt.values()} >= {"UNETLoader", "CLIPLoader", "VAELoader", "SaveVideo"}
+    assert {v["class_type"] for v in prompt.values()} >= {"UNETLoader", "CLIPLoader", "VAELoader", "SegueRecipe"}
     status, reply = post_prompt(comfy_server, prompt)
     assert status == 400, reply  # nothing can run: the model files are not on the test server
     errors = [(node["class_type"], e["type"], e.get("extra_info", {}).get("input_name"))
@@ -166,36 +172,34 @@ def test_model_workflows_convert_to_prompts_valid_but_for_the_missing_model_file
     assert not unexpected, reply["node_errors"]
 
 
-def stage_keyframes(server, workflow: dict) -> None:
-    """Put the images the workflow's Load Image nodes name into the server's input/ folder."""
-    for node in workflow["nodes"]:
-        if node["type"] == "LoadImage":
-            name = node["widgets_values"][0]
-            # The workflow's Note tells users to copy exactly these bundled files.
-            assert (KEYFRAME_ASSETS / name).is_file(), f"the Note names assets/keyframes/{name}, which is missing"
-            shutil.copyfile(KEYFRAME_ASSETS / name, server.input_dir / name)
-
-
 def count_frames(path: Path) -> int:
     with av.open(str(path)) as c:
         return sum(1 for _ in c.decode(video=0))
 
 
-def test_preview_workflow_runs_as_the_frontend_converts_it(page, comfy_server):
-    name = "segue_travel_preview_cpu"
-    workflow = example(name)
-    stage_keyframes(comfy_server, workflow)
-    assert load_workflow(page, workflow) == []
+@pytest.mark.parametrize("name", PREVIEWS)
+def test_preview_workflow_runs_out_of_the_box(page, comfy_server, name):
+    """A fresh ComfyUI, nothing copied by hand: the pack installed its samples in input/ when it
+    loaded, and the workflow, converted by the frontend itself, runs to a video of the planned length."""
+    samples = comfy_server.input_dir / "segue_samples"
+    assert sorted(p.name for p in samples.iterdir()) == ["clip_1.mp4", "clip_2.mp4", "clip_3.mp4", "keyframe_0.png",
+                                                         "keyframe_1.png", "keyframe_2.png", "keyframe_3.png"]
+    assert load_workflow(page, example(name)) == []
     prompt = graph_to_prompt(page)
-
-    travel = next(v for v in prompt.values() if v["class_type"] == "SegueTravel")["inputs"]
-    assert travel["generator"] == "preview"
-    keyframes = sum(v["class_type"] == "LoadImage" for v in prompt.values())
-    plan = plan_travel(keyframes, int(travel["segment_frames"]), int(travel["overlap"]), travel["mode"],
-                       bool(travel["exact_keyframes"]))
-
+    if name.startswith("segue_travel"):
+        travel = next(v for v in prompt.values() if v["class_type"] == "SegueTravel")["inputs"]
+        images = next(v for v in prompt.values() if v["class_type"] == "SegueLoadImages")["inputs"]["images"]
+        expected = plan_travel(len(images.splitlines()), int(travel["segment_frames"]), int(travel["overlap"]),
+                               travel["mode"], bool(travel["exact_keyframes"])).total_frames
+    else:
+        join = next(v for v in prompt.values() if v["class_type"] == "SegueJoinClips")["inputs"]
+        clips = [v["inputs"]["video"] for v in prompt.values() if v["class_type"] == "SegueLoadVideo"]
+        counts = [count_frames(comfy_server.input_dir / c) for c in clips]
+        # the clips (24, 30 and 16 fps) are brought to the first clip's rate by frame selection
+        from segue.nodes.parse import frame_selection
+        rates = [av.open(str(comfy_server.input_dir / c)).streams.video[0].average_rate for c in clips]
+        counts = [len(frame_selection(n, float(r), float(rates[0]))) for n, r in zip(counts, rates)]
+        expected = plan_join(counts, join["context"], join["gap"], join["replace"]).total_frames
     entry = comfy_server.run(prompt, timeout=300)
-    save_id = next(k for k, v in prompt.items() if v["class_type"] == "SaveVideo")
-    [video] = comfy_server.output_files({"outputs": {save_id: entry["outputs"][save_id]}})
-    assert video.suffix == ".mp4" and video.is_file()
-    assert count_frames(video) == plan.total_frames
+    [video] = [p for p in comfy_server.output_files(entry) if p.suffix == ".mp4"]
+    assert video.is_relative_to(comfy_server.output_dir) and count_frames(video) == expected

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 import uuid
@@ -37,9 +36,6 @@ from comfy_frontend import browser, close_dialogs, open_app, thumbnail_png  # no
 from comfyui_harness import ComfyServer  # noqa: E402
 
 OUT_DIR = REPO / "example_workflows"
-KEYFRAME_ASSETS = REPO / "assets" / "keyframes"
-KEYFRAMES = ["keyframe_0.png", "keyframe_1.png", "keyframe_2.png"]
-CLIPS = ["clip_1.mp4", "clip_2.mp4", "clip_3.mp4"]
 THUMB_WIDTH = 512
 
 R21 = "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files"
@@ -84,28 +80,22 @@ class Graph:
 
 # --- the workflows ---------------------------------------------------------------------------------
 
+SAMPLES = "segue_samples"   # video_utils/samples.py puts these in ComfyUI's input/ when the pack loads
+SAMPLE_KEYFRAMES = "\n".join(f"{SAMPLES}/keyframe_{i}.png" for i in range(3))
+SAMPLE_CLIPS = [f"{SAMPLES}/clip_{i}.mp4" for i in (1, 2, 3)]
+
 KEYFRAME_NOTE = (
-    "KEYFRAMES: the three Load Image nodes read keyframe_0.png, keyframe_1.png and keyframe_2.png from "
-    "ComfyUI/input/. Copy them from custom_nodes/segue/assets/keyframes/ or upload your own pictures with "
-    "the Load Image buttons (any size: Upscale Image centre-crops them to the generation size). More "
-    "keyframes: add Load Image + Image Batch nodes in order; each pair of neighbours is one segment."
+    "KEYFRAMES: Segue Load Images reads one file per line from ComfyUI/input/ (the samples in "
+    "input/segue_samples/ are installed by the pack). Put your own pictures in input/ and list them, "
+    "or give a folder name ending in / to take every image in it in name order. Each pair of "
+    "neighbours is one segment; any size is centre-cropped to the generation size."
 )
 
 
 def add_keyframes(g: Graph, width: int, height: int) -> str:
-    """LoadImage x3 -> ImageBatch x2 -> ImageScale (centre-crop to a multiple-of-16 size)."""
-    for i, name in enumerate(KEYFRAMES):
-        g.add(f"key{i}", "LoadImage", 1, title=f"Keyframe {i}", size=(300, 330), image=name)
-    g.add("batch01", "ImageBatch", 2)
-    g.add("batch012", "ImageBatch", 2)
-    g.add("size", "ImageScale", 2, title="Generation size (multiples of 16)", upscale_method="lanczos",
-          width=width, height=height, crop="center")
-    g.link("key0", 0, "batch01", "image1")
-    g.link("key1", 0, "batch01", "image2")
-    g.link("batch01", 0, "batch012", "image1")
-    g.link("key2", 0, "batch012", "image2")
-    g.link("batch012", 0, "size", "image")
-    return "size"
+    g.add("keys", "SegueLoadImages", 1, title="Keyframes", size=(360, None), images=SAMPLE_KEYFRAMES,
+          width=width, height=height, fit="crop")
+    return "keys"
 
 
 def add_wan_loaders(g: Graph, unets: list[tuple[str, tuple]]) -> None:
@@ -114,6 +104,16 @@ def add_wan_loaders(g: Graph, unets: list[tuple[str, tuple]]) -> None:
               unet_name=model[0], weight_dtype="default")
     g.add("clip", "CLIPLoader", 0, size=(380, None), models=[UMT5], clip_name=UMT5[0], type="wan", device="default")
     g.add("vae", "VAELoader", 0, size=(380, None), models=[WAN_VAE], vae_name=WAN_VAE[0])
+
+
+def add_recipe(g: Graph, col: int, low: bool = False, **widgets) -> str:
+    g.add("recipe", "SegueRecipe", col, size=(400, None), **widgets)
+    g.link("high_noise_model" if low else "wan_model", 0, "recipe", "model")
+    if low:
+        g.link("low_noise_model", 0, "recipe", "model_low_noise")
+    g.link("clip", 0, "recipe", "clip")
+    g.link("vae", 0, "recipe", "vae")
+    return "recipe"
 
 
 def wan21_travel() -> Graph:
@@ -130,22 +130,23 @@ def wan21_travel() -> Graph:
         "",
         KEYFRAME_NOTE,
         "",
-        "Segue Travel makes one Wan VACE segment per keyframe pair (one prompt line each), saves each "
-        "losslessly under output/segue/travel_NNNNN/ and cross-fades them into final.mp4. segment_frames "
-        "= frames between keyframes, overlap = frames shared by neighbours.",
+        "Segue Recipe says how each segment is generated (sampler, LoRAs, reference image, colour). Segue "
+        "Travel makes one segment per keyframe pair (one prompt line each) and cross-fades them into "
+        "output/segue/travel_NNNNN_.mp4. segment_frames = frames between keyframes, overlap = frames shared "
+        "by neighbours.",
     ]))
     add_wan_loaders(g, [("wan_model", WAN21_VACE)])
     keys = add_keyframes(g, 832, 480)
-    g.add("travel", "SegueTravel", 3, size=(420, None), prompts=PROMPTS, segment_frames="80", overlap="8", mode="chained",
-          generator="wan", negative_prompt=NEGATIVE, steps=20, cfg=5.0, sampler_name="uni_pc", scheduler="simple",
-          shift=8.0, filename="segue/travel")
-    g.add("save", "SaveVideo", 4, size=(420, None), filename_prefix="video/segue_travel")
+    add_recipe(g, 1, generator="wan-vace", steps=20, cfg=5.0, sampler_name="uni_pc", scheduler="simple", shift=8.0)
+    g.add("travel", "SegueTravel", 2, size=(420, None), prompts=PROMPTS, negative_prompt=NEGATIVE,
+          segment_frames="80", overlap="8", mode="chained", filename_prefix="segue/travel")
     g.link(keys, 0, "travel", "keyframes")
-    g.link("wan_model", 0, "travel", "model")
-    g.link("clip", 0, "travel", "clip")
-    g.link("vae", 0, "travel", "vae")
-    g.link("travel", "video", "save", "video")
+    g.link("recipe", 0, "travel", "recipe")
     return g
+
+
+LIGHTNING_PHASES = ('[{"model": "high", "end_step": 2, "cfg": 3.5},\n'
+                    ' {"model": "low", "cfg": 1}]')
 
 
 def wan22_travel() -> Graph:
@@ -163,22 +164,31 @@ def wan22_travel() -> Graph:
         "",
         KEYFRAME_NOTE,
         "",
-        "model = high-noise expert (first steps), model_low_noise = low-noise expert. Sampling switches "
-        "at split_step (0 = half of steps): two KSamplerAdvanced per segment inside Segue Travel.",
+        "model = high-noise expert, model_low_noise = low-noise expert. The recipe's phases run the high "
+        "expert at CFG 3.5 for the first 2 steps and the low one at CFG 1 for the rest (add a Lightning "
+        "LoRA to a phase with \"loras\": [{\"name\": ..., \"strength\": 1}]). Empty phases = switch at "
+        "split_step with one CFG.",
     ]))
     add_wan_loaders(g, [("high_noise_model", WAN22_HIGH), ("low_noise_model", WAN22_LOW)])
     keys = add_keyframes(g, 832, 480)
-    g.add("travel", "SegueTravel", 3, size=(420, None), prompts=PROMPTS, segment_frames="80", overlap="8", mode="chained",
-          generator="wan", negative_prompt=NEGATIVE, steps=20, cfg=3.5, sampler_name="euler", scheduler="simple",
-          shift=8.0, split_step=10, filename="segue/travel_wan22")
-    g.add("save", "SaveVideo", 4, size=(420, None), filename_prefix="video/segue_travel_wan22")
+    add_recipe(g, 1, low=True, generator="wan-vace", steps=6, cfg=1.0, sampler_name="euler", scheduler="simple",
+               shift=5.0, phases=LIGHTNING_PHASES)
+    g.add("travel", "SegueTravel", 2, size=(420, None), prompts=PROMPTS, negative_prompt=NEGATIVE,
+          segment_frames="80", overlap="8", mode="chained", filename_prefix="segue/travel_wan22")
     g.link(keys, 0, "travel", "keyframes")
-    g.link("high_noise_model", 0, "travel", "model")
-    g.link("low_noise_model", 0, "travel", "model_low_noise")
-    g.link("clip", 0, "travel", "clip")
-    g.link("vae", 0, "travel", "vae")
-    g.link("travel", "video", "save", "video")
+    g.link("recipe", 0, "travel", "recipe")
     return g
+
+
+def add_clips(g: Graph, join: str) -> None:
+    for i, name in enumerate(SAMPLE_CLIPS, 1):
+        g.add(f"clip{i}", "SegueLoadVideo", 1, title=f"Clip {i}", size=(360, None), video=name, last_frames=1)
+        g.link(f"clip{i}", "video", join, f"clip_{i}")
+
+
+CLIP_NOTE = ("CLIPS: Segue Load Video reads a file from ComfyUI/input/ (the samples in input/segue_samples/ are "
+             "installed by the pack; they differ in size, frame rate and sound, like real footage). More clips: "
+             "connect clip_4 ... clip_8.")
 
 
 def join_clips() -> Graph:
@@ -192,26 +202,17 @@ def join_clips() -> Graph:
         f"- vae/{WAN_VAE[0]}",
         "(Comfy-Org/Wan_2.1_ComfyUI_repackaged on Hugging Face, split_files/...)",
         "",
-        f"CLIPS: put {', '.join(CLIPS)} in ComfyUI/input/ or upload yours with the Load Video buttons. "
-        "More clips: connect clip_4 ... clip_8.",
+        CLIP_NOTE,
         "",
         "Each join generates a transition from the last `context` frames of one clip and the first of the "
-        "next (`gap` new frames between), one prompt line per join. The result keeps the first clip's audio. "
-        "No model? Set generator to preview (a CPU morph) to try the timing.",
+        "next (`gap` new frames between), one prompt line per join. No model? Open segue_join_clips_preview_cpu.",
     ]))
     add_wan_loaders(g, [("wan_model", WAN21_VACE)])
-    for i, name in enumerate(CLIPS, 1):
-        g.add(f"clip{i}", "LoadVideo", 1, title=f"Clip {i}", file=name)
-    g.add("join", "SegueJoinClips", 2, size=(420, None), context=8, gap=53, replace=False, generator="wan",
-          prompt="a smooth transition between the two shots", negative_prompt=NEGATIVE, steps=20, cfg=5.0,
-          sampler_name="uni_pc", scheduler="simple", shift=8.0, filename="segue/join")
-    g.add("save", "SaveVideo", 3, size=(420, None), filename_prefix="video/segue_join")
-    for i in range(1, len(CLIPS) + 1):
-        g.link(f"clip{i}", 0, "join", f"clip_{i}")
-    g.link("wan_model", 0, "join", "model")
-    g.link("clip", 0, "join", "clip")
-    g.link("vae", 0, "join", "vae")
-    g.link("join", "video", "save", "video")
+    add_recipe(g, 1, generator="wan-vace", steps=20, cfg=5.0, sampler_name="uni_pc", scheduler="simple", shift=8.0)
+    g.add("join", "SegueJoinClips", 2, size=(420, None), context=8, gap=53, replace=False,
+          prompt="a smooth transition between the two shots", negative_prompt=NEGATIVE, filename_prefix="segue/join")
+    add_clips(g, "join")
+    g.link("recipe", 0, "join", "recipe")
     return g
 
 
@@ -223,19 +224,32 @@ def preview_travel() -> Graph:
     g.note("note", 0, "\n".join([
         "SEGUE TRAVEL - CPU preview (no model at all)",
         "",
-        "No model files needed: generator = preview morphs between the keyframes on the CPU (optical flow), "
-        "so you can check keyframe timing, segment lengths and overlaps before spending GPU time. Then "
-        "open segue_travel_wan21_vace and use the same settings.",
+        "No model files needed: with no recipe connected, Segue Travel morphs between the keyframes on the "
+        "CPU (optical flow), so you can check keyframe timing, segment lengths and overlaps before spending "
+        "GPU time. Then open segue_travel_wan21_vace and use the same settings.",
         "",
         KEYFRAME_NOTE,
     ]), height=300)
     keys = add_keyframes(g, 512, 288)
-    g.add("travel", "SegueTravel", 3, size=(420, None), prompts="", segment_frames=PREVIEW_SEGMENT_FRAMES,
-          overlap=PREVIEW_OVERLAP, mode="chained", generator="preview", method="flow",
-          filename="segue/travel_preview", preset="veryfast")
-    g.add("save", "SaveVideo", 4, size=(420, None), filename_prefix="video/segue_travel_preview")
+    g.add("travel", "SegueTravel", 2, size=(420, None), prompts="", segment_frames=PREVIEW_SEGMENT_FRAMES,
+          overlap=PREVIEW_OVERLAP, mode="chained", filename_prefix="segue/travel_preview", preset="veryfast")
     g.link(keys, 0, "travel", "keyframes")
-    g.link("travel", "video", "save", "video")
+    return g
+
+
+def preview_join() -> Graph:
+    g = Graph()
+    g.note("note", 0, "\n".join([
+        "SEGUE JOIN CLIPS - CPU preview (no model at all)",
+        "",
+        "No model files needed: with no recipe connected, each transition is a CPU morph between the two "
+        "clips' context frames. Check the cuts, lengths and sound here, then open segue_join_clips.",
+        "",
+        CLIP_NOTE,
+    ]), height=300)
+    g.add("join", "SegueJoinClips", 2, size=(420, None), context=8, gap=17, replace=False,
+          filename_prefix="segue/join_preview", preset="veryfast")
+    add_clips(g, "join")
     return g
 
 
@@ -244,6 +258,7 @@ WORKFLOWS = {
     "segue_travel_wan22_vace_fun": wan22_travel,
     "segue_join_clips": join_clips,
     "segue_travel_preview_cpu": preview_travel,
+    "segue_join_clips_preview_cpu": preview_join,
 }
 
 # --- building in the page --------------------------------------------------------------------------
@@ -308,21 +323,15 @@ async () => {
 
 FOCUS_MODE_JS = """async () => { await app.extensionManager.command.execute("Workspace.ToggleFocusMode"); }"""
 
-PREVIEWS_LOADED_JS = """() => app.graph.nodes.filter((n) => n.type === "LoadImage")
-    .every((n) => n.imgs?.length && n.imgs.every((img) => img.complete))"""
+
 
 # Model/file combos legitimately name files this build server does not have.
-FREE_COMBOS = ["UNETLoader.unet_name", "CLIPLoader.clip_name", "VAELoader.vae_name", "LoadImage.image",
-               "LoadVideo.file"]
+FREE_COMBOS = ["UNETLoader.unet_name", "CLIPLoader.clip_name", "VAELoader.vae_name"]
 
 
 def build_in_page(page, name: str, graph: Graph) -> dict:
     spec = {"nodes": graph.nodes, "links": graph.links, "freeCombos": FREE_COMBOS}
     page.evaluate(BUILD_JS, spec)
-    try:
-        page.wait_for_function(PREVIEWS_LOADED_JS, timeout=10_000)
-    except Exception:  # noqa: BLE001 - a keyframe missing on this machine only costs its preview
-        print("  (keyframe previews did not load; thumbnail without them)")
     workflow = json.loads(page.evaluate(LAYOUT_JS))
     workflow["extra"].pop("ds", None)  # the build's own zoom/pan is nobody's business
     workflow["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"segue/example_workflows/{name}"))  # stable, distinct
@@ -338,21 +347,12 @@ def jpeg_thumbnail(png: bytes, width: int = THUMB_WIDTH) -> bytes:
     return data.tobytes()
 
 
-def stage_inputs(server) -> None:
-    """The bundled keyframes in the build server's input/, so the Load Image nodes show them."""
-    for name in KEYFRAMES:
-        src = KEYFRAME_ASSETS / name
-        if src.is_file():
-            shutil.copyfile(src, server.input_dir / name)
-
-
 def build(out_dir: Path, only: list[str] | None = None) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory(prefix="segue_build_") as base:
         server = ComfyServer(Path(base)).start()
         try:
-            stage_inputs(server)
             with browser() as b:
                 page = open_app(b, server, width=1600, height=1000)
                 page.evaluate(FOCUS_MODE_JS)

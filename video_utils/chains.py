@@ -191,11 +191,12 @@ class TravelStepSettings:
     strength: float = 1.0
     desaturate: float = 0.0
     darken: float = 0.0
+    loop: bool = False
 
     def inputs(self) -> dict:
         return {"segment_frames": str(self.segment_frames), "overlap": str(self.overlap), "mode": self.mode,
-                "exact_keyframes": bool(self.exact_keyframes), "strength": float(self.strength),
-                "desaturate": float(self.desaturate), "darken": float(self.darken)}
+                "exact_keyframes": bool(self.exact_keyframes), "loop": bool(self.loop),
+                "strength": float(self.strength), "desaturate": float(self.desaturate), "darken": float(self.darken)}
 
 
 @dataclass(frozen=True)
@@ -215,9 +216,11 @@ class EncodeSettings:
 
 
 def travel_step(g: Graph, settings: TravelStepSettings, keyframes: Link, index: int, previous: Link | None,
-                prefix: str) -> str:
+                prefix: str, first: Link | None = None) -> str:
+    """``previous``: the previous segment's VIDEO (chained); ``first``: segment 0's (a loop's
+    closing segment)."""
     return g.add(f"{prefix}step", "SegueTravelStep", title=f"segment {index}", keyframes=keyframes,
-                 segment_index=int(index), previous_video=previous, **settings.inputs())
+                 segment_index=int(index), previous_video=previous, first_video=first, **settings.inputs())
 
 
 def travel_graph(g: Graph, settings: TravelStepSettings, segments: Sequence[Any], overlaps: Sequence[int],
@@ -227,12 +230,14 @@ def travel_graph(g: Graph, settings: TravelStepSettings, segments: Sequence[Any]
     file), the files listed as they are saved, then ``SegueStitchFiles``; returns its VIDEO link.
     ``segments`` are the plan's (``context_frames`` says which read the previous file)."""
     seeds = recipe.item_seeds(len(segments))
-    previous = files = None
+    previous = files = first = None
     for seg in segments:
         prefix = f"seg_{seg.index:03d}."
-        step = travel_step(g, settings, keyframes, seg.index, previous if seg.context_frames else None, prefix)
+        step = travel_step(g, settings, keyframes, seg.index, previous if seg.context_frames else None, prefix,
+                           first if seg.end_context_frames else None)
         previous = step_chain(g, recipe, sources, out(step, 0), seg.index, seeds[seg.index], texts,
                               saves[seg.index], prefix)
+        first = first or previous
         files = out(g.add(f"{prefix}list", "SegueFileList", video=previous, files=files), 0)
     return out(stitch(g, files, overlaps, encode, fps), 0)
 
@@ -259,15 +264,17 @@ class JoinStepSettings:
     width: int = 0               # generation size; 0 = the first clip's, snapped to 16
     height: int = 0
     fit: str = "crop"
+    loop: bool = False
 
     def inputs(self) -> dict:
         return {"context": int(self.context), "gap": int(self.gap), "replace": bool(self.replace),
                 "blend": int(self.blend), "per_join": str(self.per_join), "bridging": bool(self.bridging),
-                "width": int(self.width), "height": int(self.height), "fit": self.fit}
+                "width": int(self.width), "height": int(self.height), "fit": self.fit, "loop": bool(self.loop)}
 
     def assembly_inputs(self) -> dict:
         """The settings SegueJoinAssembleFiles re-plans with (it never generates)."""
-        return {k: v for k, v in self.inputs().items() if k in ("context", "gap", "replace", "blend", "per_join")}
+        return {k: v for k, v in self.inputs().items()
+                if k in ("context", "gap", "replace", "blend", "per_join", "loop")}
 
 
 def join_step(g: Graph, settings: JoinStepSettings, clip_files: Sequence[str], index: int, prefix: str) -> str:

@@ -39,6 +39,7 @@ class TravelStep:
     previous_path: str | None = None
     adjust: OverlapAdjust = field(default_factory=OverlapAdjust)
     fps: Fraction = GENERATION_FPS
+    first_path: str | None = None         # a loop's closing segment: segment 0's saved file
     kind = "travel"
 
     def __post_init__(self) -> None:
@@ -57,6 +58,11 @@ class TravelStep:
             if have < seg.context_frames:
                 raise PlanError(f"previous_video has {have} frames but segment {self.index} needs its last "
                                 f"{seg.context_frames}: connect the whole previous segment")
+        if seg.end_context_frames and self.first_path is None:
+            raise PlanError(f"segment {self.index} closes the loop and runs into segment 0's first "
+                            f"{seg.end_context_frames} frames: connect first_video (segment 0's video)")
+        if self.first_path is not None and not seg.end_context_frames:
+            raise PlanError(f"first_video was given for segment {self.index}, which does not close a loop: disconnect it")
 
     @property
     def segment(self):
@@ -81,11 +87,16 @@ class TravelStep:
 
     @property
     def trim_end(self) -> int:
-        return 0
+        return int(self.segment.trim_end)
 
     @property
     def label(self) -> str:
         return f"travel segment {self.index}"
+
+    def _first(self) -> torch.Tensor | None:
+        if self.first_path is None:
+            return None
+        return read_frames(self.first_path, 0, self.segment.end_context_frames)
 
     def _context(self) -> torch.Tensor | None:
         if self.previous_path is None:
@@ -94,7 +105,8 @@ class TravelStep:
 
     def guide(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(control_video [G,H,W,3], control_masks [G,H,W]) at the generation size."""
-        return travel_segment_guide(self.plan, self.index, self.keyframes[..., :3], self._context(), self.adjust)
+        return travel_segment_guide(self.plan, self.index, self.keyframes[..., :3], self._context(), self.adjust,
+                                    self._first())
 
     def colour_reference(self, mode: str) -> torch.Tensor | None:
         """Frames whose colours the generated ones should keep: the frames this segment continues
@@ -133,7 +145,8 @@ class JoinStep:
 
     @property
     def length(self) -> int:
-        return int(self.spec.transition_frames)
+        """Frames the generator makes (4n+1, at the generation rate)."""
+        return int(self.spec.generation_frames)
 
     trim_start = 0
     trim_end = 0
@@ -146,8 +159,8 @@ class JoinStep:
         """A's and B's planned context windows, conformed to the generation size."""
         spec = self.spec
         a_end = spec.context_a_start + spec.context_frames_a + spec.trim_from_a
-        a = read_frames(self.clips[self.index], spec.context_a_start, a_end)
-        b = read_frames(self.clips[self.index + 1], 0, spec.context_b_start + spec.context_frames_b)
+        a = read_frames(self.clips[spec.clip_a], spec.context_a_start, a_end)
+        b = read_frames(self.clips[spec.clip_b], 0, spec.context_b_start + spec.context_frames_b)
         # join_contexts reads A's window from the start of what it is given: shift the plan.
         a, b = join_contexts(replace(spec, context_a_start=0), a, b)
         return (conform_frames(a, self.width, self.height, self.fit),
