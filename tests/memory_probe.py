@@ -36,8 +36,9 @@ def write_keyframes(folder: Path, count: int, width: int, height: int, prefix: s
     names = []
     for i in range(count):
         img = np.full((height, width, 3), ((i * 53) % 200 + 30, (i * 97) % 200 + 30, (i * 31) % 200 + 30), np.uint8)
-        x = (i * width // 7) % (width - 64)
-        img[height // 3: height // 3 + 64, x:x + 64] = 255
+        side = max(4, min(64, width // 4, height // 4))
+        x = (i * width // 7) % (width - side)
+        img[height // 2: height // 2 + side, x:x + side] = 255
         cv2.imwrite(str(folder / f"{prefix}{i:03d}.png"), img)
         names.append(f"{folder.name}/{prefix}{i:03d}.png")
     return names
