@@ -525,3 +525,37 @@ def test_colour_match_moves_a_tint_to_the_reference(comfy_server):
     assert got["images"]["shape"] == [1, SIZE, SIZE, 3]
     assert want["images"]["mean"] > 0.9
     assert abs(got["images"]["mean"] - want["images"]["mean"]) < 0.03  # unmatched it would be about 0.1
+
+
+def test_template_recipe_runs_the_users_graph_in_the_ui_path(comfy_server):
+    """The template generator in the one-node travel: the user's API-format graph (here a preview
+    generator between the two slot markers) is spliced into every segment's chain."""
+    import json
+
+    template = {
+        "slot": {"class_type": "SegueGuideSlot", "inputs": {}},
+        "gen": {"class_type": "SeguePreviewGenerator", "inputs": {"control_video": ["slot", 0],
+                                                                  "control_masks": ["slot", 1], "method": "blend"}},
+        "out": {"class_type": "SegueFramesSlot", "inputs": {"images": ["gen", 0]}},
+    }
+    (comfy_server.input_dir / "my_template.json").write_text(json.dumps(template))
+    names = write_keyframes(comfy_server, "tpl", 3)
+    plan = plan_travel(3, 12, 4, "chained", True)
+    p = {"keys": {"class_type": "SegueLoadImages", "inputs": {"images": "\n".join(names), "width": 0, "height": 0,
+                                                              "fit": "crop"}},
+         "recipe": {"class_type": "SegueRecipe", "inputs": recipe_inputs(generator="template",
+                                                                         template="my_template.json")},
+         "travel": {"class_type": "SegueTravel", "inputs": {
+             "keyframes": ["keys", 0], "recipe": ["recipe", 0],
+             **travel_inputs(segment_frames="12", exact_keyframes=True, filename_prefix="segue/tpl")}}}
+    entry = comfy_server.run(p, timeout=240)
+    [final] = segue_files(entry, "stitch")
+    assert final["frames"] == plan.total_frames == probe_video(local(comfy_server, final)).frame_count
+    assert len([k for k in entry["outputs"] if k.endswith(".save")]) == len(plan.segments)
+    frames = read_frames(local(comfy_server, final))
+    for k, at in enumerate(plan.keyframe_frames):
+        assert np.abs(mean_colour(frames[at]) - np.array(COLOURS[k])).max() < 12, (k, at)
+
+    p["recipe"]["inputs"]["template"] = "../outside.json"
+    with pytest.raises(AssertionError, match="template='../outside.json' contains '..'"):
+        comfy_server.run(p, timeout=60)

@@ -25,7 +25,8 @@ from .resize import conform_frames
 from .step_guides import JoinStep, TravelStep
 from .stitch import stitch_segment_files
 from .travel_plan import TravelPlan
-from .video_io import LOSSLESS_CODEC, LOSSLESS_SUFFIX, probe_video, read_audio, read_frames, write_video
+from .constants import LOSSLESS_SUFFIX
+from .video_io import LOSSLESS_CODEC, probe_video, read_audio, read_frames, write_video
 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
 

@@ -33,6 +33,7 @@ import torch
 from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
 from .atomic import atomic_path
+from .constants import LOSSLESS_SUFFIX, PRESETS
 from .errors import PlanError
 
 # Bit-exact RGB for frames passed between steps. Measured (bench/bench_video_io.py), 832x480:
@@ -40,10 +41,8 @@ from .errors import PlanError
 # ~0.43x raw; FFV1 is 2-4x slower. FFvHuff and Ut Video are faster still but PyAV refuses them in
 # Matroska, so ".avi" (FFvHuff, median prediction) is offered too: ~1.5-2x faster, ~0.47x raw.
 LOSSLESS_CODEC = "lossless"
-LOSSLESS_SUFFIX = ".mkv"
 H264_CODEC = "h264"
 CODECS = (H264_CODEC, LOSSLESS_CODEC)
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
 # yuv<->rgb with accurate rounding (and full chroma interpolation when reading): no drift.
 _ENCODE_INTERPOLATION = Interpolation.BICUBIC | Interpolation.ACCURATE_RND
