@@ -11,7 +11,7 @@ import torch
 from ..video_utils import video_io
 from ..video_utils.chains import EncodeSettings, JoinStepSettings, SaveTo, Texts, join_graph
 from ..video_utils.prompt_graph import Graph
-from ..video_utils.constants import FILE_FOLDERS, LOSSLESS_SUFFIX
+from ..video_utils.constants import FILE_FOLDERS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS
 from ..video_utils.errors import PlanError
 from ..video_utils.join_assembly import assemble_join_files
 from ..video_utils.join_plan import plan_join
@@ -21,7 +21,7 @@ from . import parse
 from .api import CATEGORY, Progress, folders, io
 from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, recipe_sources
 from .io_nodes import file_fingerprint, final_ui, size_inputs
-from .paths import PathError, resolve_input, resolve_output, to_annotated
+from .paths import PathError, expand_folders, resolve_input, resolve_output, to_annotated
 from .step_nodes import clip_paths, join_plan_from, join_setting_inputs, loop_input, per_join_check
 from .stitch_nodes import (MAX_SEGMENT_INPUTS, as_fraction, blend_inputs, check_encode, collect_items,
                            encode_checks, encode_inputs, final_path, final_target_inputs, segment_inputs)
@@ -183,7 +183,11 @@ class SegueJoinClips(io.ComfyNode):
                         "the recipe from both clips' context, and everything is assembled into one MP4 with the "
                         "first clip's audio. Memory stays flat however many clips.",
             inputs=[
-                *segment_inputs("clip", MAX_SEGMENT_INPUTS, "Clip"),
+                io.String.Input("clip_files", multiline=True, default="", optional=True,
+                                tooltip="Any number of clips by name instead of the clip_N inputs: one file per line "
+                                        "(relative to input/, or with ' [output]'), or a folder ending in '/' for "
+                                        "every video in it in name order."),
+                *segment_inputs("clip", MAX_SEGMENT_INPUTS, "Clip (or list them in clip_files)", required=0),
                 recipe_input(),
                 io.String.Input("prompt", multiline=True, default="",
                                 tooltip="What happens in the transitions: one line per join; fewer lines repeat the last."),
@@ -226,14 +230,21 @@ class SegueJoinClips(io.ComfyNode):
     @classmethod
     def execute(cls, context, gap, replace, blend, per_join, bridging, width, height, fit, fps, prompt,
                 negative_prompt, curve, sharpen, filename_prefix, keep_segments, crf, preset, keep_audio,
-                output_images, recipe=None, loop=False, **kwargs) -> io.NodeOutput:
+                output_images, recipe=None, loop=False, clip_files="", **kwargs) -> io.NodeOutput:
         check_encode(preset, curve, filename_prefix=filename_prefix)
         parse.check_choice(fit, FIT_MODES, "fit")
         if bool(width) != bool(height):
             raise PlanError(f"width={width}, height={height}: give both, or 0 for both to use the first clip's size")
         items = collect_items(kwargs, "clip", "the clips")
+        if str(clip_files or "").strip():
+            if items:
+                raise PlanError("clip_files and clip_N inputs are both given: list the clips in clip_files or "
+                                "connect them, not both")
+            names = expand_folders(parse.lines(clip_files, "clip_files"), folders(), "clip_files", VIDEO_EXTENSIONS)
+            items = [file_video(resolve_input(n, folders(), "clip_files", extensions=VIDEO_EXTENSIONS)) for n in names]
         if len(items) < (1 if loop else 2):
-            raise PlanError("joining needs at least clip_1 and clip_2 connected (or one clip with loop on)")
+            raise PlanError("joining needs at least two clips: connect clip_1 and clip_2 or list them in clip_files "
+                            "(one clip is enough with loop on)")
         overrides = parse.per_join_overrides(per_join)
         first = items[0]
         if isinstance(first, torch.Tensor):

@@ -157,12 +157,12 @@ class SegueStitchFiles(io.ComfyNode):
         return io.NodeOutput(file_video(out_path), ui=final_ui(relative, kind, written))
 
 
-def segment_inputs(prefix: str, count: int, what: str) -> list:
-    """``prefix_1 .. prefix_count`` accepting VIDEO or IMAGE; the first two are required."""
+def segment_inputs(prefix: str, count: int, what: str, required: int = 2) -> list:
+    """``prefix_1 .. prefix_count`` accepting VIDEO or IMAGE; the first ``required`` are required."""
     return [
-        io.MultiType.Input(f"{prefix}_{i}", types=[io.Video, io.Image], optional=i > 2,
-                           tooltip=f"{what} {i} (VIDEO, e.g. from Load Video / SegueSaveSegment, or an IMAGE batch)"
-                                   + (". Optional." if i > 2 else "."))
+        io.MultiType.Input(f"{prefix}_{i}", types=[io.Video, io.Image], optional=i > required,
+                           tooltip=f"{what} {i} (VIDEO, e.g. from Load Video / Segue Load Video, or an IMAGE batch)"
+                                   + (". Optional." if i > required else "."))
         for i in range(1, count + 1)
     ]
 

@@ -61,3 +61,32 @@ def travel_prompt(names: list[str], segment_frames: int = 32, overlap: int = 8, 
             "exact_keyframes": False, "curve": "cosine", "sharpen": 0.0, "filename_prefix": f"segue/{tag}",
             "keep_segments": False, "crf": 23, "preset": "ultrafast", "output_images": False}},
     }
+
+
+def write_clips(folder: Path, count: int, width: int, height: int, frames: int, fps: int = 16) -> list[str]:
+    """``count`` clips (each a slow fade between two colour fields), H.264 at ``fps``."""
+    import torch
+
+    from segue.video_utils.video_io import VideoWriter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i in range(count):
+        a = torch.tensor([(i * 53) % 200 + 30, (i * 97) % 200 + 30, (i * 31) % 200 + 30]) / 255.0
+        b = a.flip(0)
+        t = torch.linspace(0, 1, frames).view(-1, 1, 1, 1)
+        with VideoWriter(folder / f"c{i:03d}.mp4", fps, width, height, crf=28, preset="ultrafast") as writer:
+            for k in range(0, frames, 8):
+                chunk = (a * (1 - t[k:k + 8]) + b * t[k:k + 8]).expand(-1, height, width, 3).contiguous()
+                writer.write(chunk)
+        names.append(f"{folder.name}/c{i:03d}.mp4")
+    return names
+
+
+def join_prompt(names: list[str], context: int = 8, gap: int = 17, tag: str = "memjoin") -> dict:
+    """A one-node preview join of the clip files ``names`` (SegueJoinClips, clip_files list)."""
+    return {"join": {"class_type": "SegueJoinClips", "inputs": {
+        "clip_files": "\n".join(names), "context": context, "gap": gap, "replace": False, "blend": -1,
+        "per_join": "", "bridging": False, "width": 0, "height": 0, "fit": "crop", "fps": 0.0, "prompt": "",
+        "negative_prompt": "", "curve": "cosine", "sharpen": 0.0, "filename_prefix": f"segue/{tag}",
+        "keep_segments": False, "crf": 23, "preset": "ultrafast", "keep_audio": True, "output_images": False}}}

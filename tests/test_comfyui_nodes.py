@@ -169,7 +169,8 @@ def test_every_node_matches_the_contract(comfy_server):
     assert sorted(info["SegueRecipe"]["input"]["required"]["generator"][1]["options"]) == \
         ["preview", "template", "wan-flf", "wan-vace"]
     assert [o for o in info["SegueTravel"]["output"]] == ["VIDEO", "IMAGE"]
-    assert info["SegueJoinClips"]["input"]["required"]["clip_1"][0] == "VIDEO,IMAGE"
+    assert info["SegueJoinClips"]["input"]["optional"]["clip_1"][0] == "VIDEO,IMAGE"
+    assert info["SegueCrossfadeStitch"]["input"]["required"]["segment_1"][0] == "VIDEO,IMAGE"
 
 
 def test_guide_slot_refuses_to_run(comfy_server):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from comfyui_harness import ComfyServer
-from memory_probe import measure, travel_prompt, write_keyframes
+from memory_probe import join_prompt, measure, travel_prompt, write_clips, write_keyframes
 
 pytestmark = pytest.mark.comfyui
 
@@ -32,3 +32,13 @@ def test_eleven_segments_peak_like_two(fresh_server):
     assert len(saves) == 11 and len([k for k in entry_two["outputs"] if k.endswith(".save")]) == 2
     assert eleven <= 1.3 * two, f"11 segments peaked at +{eleven / 2**20:.0f} MiB, 2 at +{two / 2**20:.0f} MiB"
     assert eleven < 1.5 * 2**30, f"11 segments peaked at +{eleven / 2**20:.0f} MiB over the server's memory before"
+
+
+def test_ten_clip_join_peaks_like_a_three_clip_join(fresh_server):
+    names = write_clips(fresh_server.input_dir / "memclips", 10, 832, 480, 40)
+    fresh_server.run(join_prompt(names[:2], 4, 5, tag="warmjoin"))
+    three, _ = measure(fresh_server, join_prompt(names[:3], tag="three"))
+    ten, entry = measure(fresh_server, join_prompt(names, tag="ten"))
+    assert len([k for k in entry["outputs"] if k.endswith(".save")]) == 9
+    assert ten <= 1.3 * three, f"10 clips peaked at +{ten / 2**20:.0f} MiB, 3 at +{three / 2**20:.0f} MiB"
+    assert ten < 1.5 * 2**30, f"10 clips peaked at +{ten / 2**20:.0f} MiB over the server's memory before"
