@@ -60,6 +60,9 @@ def recipe_sources(cls, recipe: Recipe | None, what: str) -> tuple[Recipe, Sourc
 
 def check_sources(recipe: Recipe, sources: Sources, what: str) -> None:
     """What a wan recipe needs connected, named (before anything runs)."""
+    if sources.reference is not None and recipe.kind != "wan-vace":
+        raise PlanError(f"{what}: reference_image is connected on the Segue Recipe node but only the wan-vace "
+                        f"generator uses it (VACE's reference image): disconnect it or use wan-vace")
     if recipe.kind not in ("wan-vace", "wan-flf"):
         return
     missing = [n for n, v in (("model", sources.model), ("vae", sources.vae)) if v is None]

@@ -83,7 +83,7 @@ class SegueRecipe(io.ComfyNode):
                 io.Model.Input("model", tooltip="The Wan model (UNETLoader). With model_low_noise: Wan 2.2's "
                                                 "high-noise expert.", **lazy),
                 io.Model.Input("model_low_noise", tooltip="Wan 2.2: the low-noise expert. Sampling switches to it "
-                                                          "at split_step (or as the phases say).", **lazy),
+                                                          "half way (or where the phases say).", **lazy),
                 io.Vae.Input("vae", tooltip="The Wan 2.1 VAE (VAELoader).", **lazy),
                 io.Clip.Input("clip", tooltip="The umT5 text encoder (CLIPLoader, type wan) that encodes the "
                                               "prompts.", **lazy),
@@ -115,15 +115,13 @@ class SegueRecipe(io.ComfyNode):
                 io.Float.Input("shift", default=DEFAULTS.shift, min=0.0, max=100.0, step=0.01,
                                tooltip="ModelSamplingSD3 shift put on every model (Wan: 3 at 480p, 5 at 720p); "
                                        "0 = use the models exactly as connected."),
-                io.Int.Input("split_step", default=DEFAULTS.steps // 2, min=1, max=10_000,
-                             tooltip="With model_low_noise and no phases: the high-noise expert samples steps "
-                                     "0..split_step-1, the low-noise expert the rest (half the steps is usual)."),
                 io.String.Input("phases", multiline=True, default="",
                                 tooltip='Optional per-phase schedule as JSON, e.g. [{"model": "high", "end_step": 2, '
                                         '"cfg": 3}, {"model": "high", "end_step": 4, "cfg": 1, "loras": '
                                         '[{"name": "lightning_high.safetensors", "strength": 1}]}, {"model": "low", '
-                                        '"cfg": 1}]. The last phase runs to the end. Empty = one sampler '
-                                        '(or the two-expert split).'),
+                                        '"cfg": 1}]. The last phase runs to the end. Empty = one sampler, or '
+                                        'with model_low_noise the high-noise expert for the first half of the '
+                                        'steps and the low-noise one for the rest.'),
                 io.String.Input("loras", multiline=True, default="",
                                 tooltip="LoRAs on every model, one per line: file.safetensors:strength "
                                         "(strength 1 if left out). Files from models/loras."),
@@ -172,13 +170,13 @@ class SegueRecipe(io.ComfyNode):
         return no_lazy_inputs(**kwargs)
 
     @classmethod
-    def execute(cls, generator, seed, seed_policy, steps, cfg, sampler_name, scheduler, shift, split_step, phases,
+    def execute(cls, generator, seed, seed_policy, steps, cfg, sampler_name, scheduler, shift, phases,
                 loras, segment_loras, vace_strength, preview_method, colour_match, colour_method, colour_strength,
                 saturation, brightness, template, **models) -> io.NodeOutput:
         for name, value, options in (("sampler_name", sampler_name, SAMPLERS), ("scheduler", scheduler, SCHEDULERS)):
             parse.check_choice(value, options, name)
         recipe = Recipe(kind=generator, steps=int(steps), cfg=float(cfg), sampler=sampler_name, scheduler=scheduler,
-                        shift=float(shift), split_step=int(split_step), phases=parse_phases(phases),
+                        shift=float(shift), phases=parse_phases(phases),
                         loras=_lora_lines(loras, "loras"), segment_loras=parse_segment_loras(segment_loras),
                         vace_strength=float(vace_strength), preview_method=preview_method,
                         colour_match=colour_match, colour_method=colour_method, colour_strength=float(colour_strength),

@@ -1,4 +1,4 @@
-"""HTTP + websocket client for one ComfyUI server (standard library only).
+"""HTTP + websocket client for one ComfyUI server.
 
 What it relies on (spec comfyui-engine.md §2-§4): ``POST /prompt`` with our own ``prompt_id`` and
 ``client_id`` (a 400, or a 200 with non-empty ``node_errors``, is a rejection); ``GET /queue`` and
@@ -7,24 +7,35 @@ What it relies on (spec comfyui-engine.md §2-§4): ``POST /prompt`` with our ow
 running one (checked first, because servers before 0.3.57 ignore the id and interrupt whatever
 runs); ``POST /upload/image`` (any file type, into input/ or output/, ``overwrite``; aiohttp
 refuses bodies over ``--max-upload-size``, 100 MB by default); ``GET /view`` (also ``HEAD``) for
-downloads; ``/ws?clientId=`` for events.
+downloads; ``/ws?clientId=`` for events (the ``websocket-client`` package).
+
+Transient failures (HTTP 502/503/504, connection refused or reset) are retried a few times with
+jittered exponential backoff, honouring ``Retry-After``.  ``POST /prompt`` is not idempotent, so
+after an ambiguous failure (reset, timeout, 5xx: the server may have queued it) the client asks
+``/queue`` and ``/history`` about its own ``prompt_id`` before sending it again.  A server that
+accepts connections but does not answer within the timeout raises ``ServerNotAnswering``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
-import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from .errors import OrchestrationError, PromptRejected, ServerUnreachable, UploadRejected
-from .websocket import WebSocket
+import websocket
+
+from ..video_utils.atomic import atomic_path
+from .errors import PromptRejected, ServerError, ServerNotAnswering, ServerUnreachable, UploadRejected
+from .records import format_node_errors, history_outcome, strip_server_paths
+from .retry import MAYBE_SENT, NOT_SENT, RETRY_STATUSES, MaybeDelivered, RetryPolicy
 
 DEFAULT_UPLOAD_LIMIT_MB = 100
 CHUNK = 1 << 20
@@ -41,12 +52,16 @@ def normalize_url(url: str) -> str:
 
 
 class ComfyClient:
-    """One server.  Every network failure becomes ``ServerUnreachable`` naming the server."""
+    """One server.  Every network failure becomes ``ServerUnreachable`` (or a subclass) naming it."""
 
-    def __init__(self, url: str, client_id: str | None = None, timeout: float = 30.0):
+    def __init__(self, url: str, client_id: str | None = None, timeout: float = 30.0,
+                 retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep):
         self.url = normalize_url(url)
         self.client_id = client_id or f"segue-{uuid.uuid4().hex[:12]}"
         self.timeout = timeout
+        self.retry = retry
+        self.sleep = sleep
+        self.retries_done = 0          # transient failures absorbed so far (tests and logs read it)
         self._object_info: dict | None = None
 
     def __repr__(self) -> str:
@@ -58,35 +73,86 @@ class ComfyClient:
 
     # --- raw HTTP ---
     def _open(self, method: str, path: str, data: Any = None, headers: dict | None = None,
-              timeout: float | None = None):
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
-        try:
-            return urllib.request.urlopen(req, timeout=timeout or self.timeout)
-        except urllib.error.HTTPError:
-            raise
-        except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise ServerUnreachable(f"ComfyUI server {self.url} is unreachable ({reason}): "
-                                    f"start it or check --server") from None
+              timeout: float | None = None, idempotent: bool = True):
+        """An open response.  HTTP error statuses raise ``urllib.error.HTTPError`` once retries
+        (only for idempotent requests, only 502/503/504) are spent; ``data`` may be a callable that
+        makes a fresh body for each try (a streamed upload)."""
+        timeout = timeout or self.timeout
+        for attempt in range(self.retry.attempts):
+            last = attempt + 1 >= self.retry.attempts
+            body = data() if callable(data) else data
+            req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
+            try:
+                return urllib.request.urlopen(req, timeout=timeout)
+            except urllib.error.HTTPError as e:
+                if e.code not in RETRY_STATUSES:
+                    raise
+                if not idempotent:
+                    e.close()
+                    raise MaybeDelivered(f"HTTP {e.code}", e.headers.get("Retry-After")) from None
+                if last:
+                    raise
+                wait = self.retry.delay(attempt, e.headers.get("Retry-After"))
+                e.close()
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+                reason = getattr(e, "reason", e)
+                if isinstance(reason, TimeoutError):
+                    if not idempotent:
+                        raise MaybeDelivered(f"no answer within {timeout:.0f}s") from None
+                    raise self._not_answering(method, path, timeout) from None
+                transient = isinstance(reason, NOT_SENT) or (idempotent and isinstance(reason, MAYBE_SENT))
+                if not idempotent and isinstance(reason, MAYBE_SENT):
+                    raise MaybeDelivered(_reason(reason)) from None
+                if not transient or last:
+                    raise self._unreachable(reason) from None
+                wait = self.retry.delay(attempt)
+            self.retries_done += 1
+            self.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    def request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> tuple[int, bytes]:
+    def _unreachable(self, reason: Any) -> ServerUnreachable:
+        return ServerUnreachable(f"ComfyUI server {self.url} is unreachable ({_reason(reason)})")
+
+    def _not_answering(self, method: str, path: str, timeout: float) -> ServerNotAnswering:
+        return ServerNotAnswering(f"ComfyUI server {self.url} did not answer {method} {path.split('?')[0]} "
+                                  f"within {timeout:.0f}s")
+
+    def request(self, method: str, path: str, body: Any = None, timeout: float | None = None,
+                idempotent: bool = True) -> tuple[int, bytes]:
         """``(status, body)``; HTTP error statuses are returned, not raised."""
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
-        try:
-            with self._open(method, path, data, headers, timeout) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
+        for attempt in range(self.retry.attempts):
+            try:
+                with self._open(method, path, data, headers, timeout, idempotent) as r:
+                    return r.status, r.read()
+            except urllib.error.HTTPError as e:
+                with e:
+                    return e.code, e.read()
+            except (OSError, http.client.HTTPException) as e:     # the answer broke off
+                if not idempotent:
+                    raise MaybeDelivered(_reason(e)) from None
+                if isinstance(e, TimeoutError):
+                    raise self._not_answering(method, path, timeout or self.timeout) from None
+                if attempt + 1 >= self.retry.attempts:
+                    raise self._unreachable(e) from None
+                self.retries_done += 1
+                self.sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get_json(self, path: str, timeout: float | None = None) -> Any:
         status, data = self.request("GET", path, timeout=timeout)
         if status != 200:
-            raise OrchestrationError(f"GET {self.url}{path} answered {status}: {data[:300].decode(errors='replace')}")
-        return json.loads(data or b"null")
+            raise ServerError(f"GET {self.url}{path.split('?')[0]} answered {status}: "
+                              f"{data[:200].decode(errors='replace')}")
+        try:
+            return json.loads(data or b"null")
+        except json.JSONDecodeError:
+            raise ServerError(f"{self.url}{path.split('?')[0]} did not answer JSON: is this a ComfyUI server?") from None
 
-    def post_json(self, path: str, body: Any, timeout: float | None = None) -> tuple[int, Any]:
-        status, data = self.request("POST", path, body, timeout)
+    def post_json(self, path: str, body: Any, timeout: float | None = None,
+                  idempotent: bool = True) -> tuple[int, Any]:
+        status, data = self.request("POST", path, body, timeout, idempotent)
         try:
             return status, json.loads(data) if data else None
         except json.JSONDecodeError:
@@ -133,21 +199,34 @@ class ComfyClient:
 
     # --- prompts ---
     def submit(self, prompt: dict, prompt_id: str | None = None, extra_data: dict | None = None) -> str:
+        """Queue ``prompt`` under ``prompt_id``, at most once: after a failure that leaves open
+        whether the server got it, its queue and history are asked before sending it again."""
         prompt_id = prompt_id or str(uuid.uuid4())
         body = {"prompt": prompt, "prompt_id": prompt_id, "client_id": self.client_id}
         if extra_data:
             body["extra_data"] = extra_data
-        status, reply = self.post_json("/prompt", body)
+        for attempt in range(self.retry.attempts):
+            try:
+                status, reply = self.post_json("/prompt", body, idempotent=False)
+                break
+            except MaybeDelivered as e:
+                if attempt + 1 >= self.retry.attempts:
+                    raise ServerError(f"{self.label} did not take the prompt ({e.reason}) after "
+                                      f"{self.retry.attempts} tries") from None
+                self.retries_done += 1
+                self.sleep(self.retry.delay(attempt, e.retry_after))
+                if self.prompt_status(prompt_id)[0] != "unknown":
+                    return prompt_id          # it did arrive: never queue it twice
         if not isinstance(reply, dict):
-            raise OrchestrationError(f"{self.url}/prompt answered {status}: {str(reply)[:300]}")
+            raise ServerError(f"{self.url}/prompt answered {status}: {str(reply)[:200]}")
         errors = format_node_errors(reply.get("node_errors") or {}, prompt)
         if status != 200 or errors:
             err = reply.get("error") or {}
             head = err.get("message", "prompt rejected") if isinstance(err, dict) else str(err)
             details = err.get("details") if isinstance(err, dict) else ""
-            lines = errors or ([details] if details else [])
+            lines = errors or ([strip_server_paths(details)] if details else [])
             raise PromptRejected(f"{self.label} rejected the prompt: {head}" +
-                                 ("".join(f"\n  {line}" for line in lines)), lines)
+                                 "".join(f"\n  {line}" for line in lines), lines)
         # Servers before 0.3.45 ignore our id and make their own.
         return str(reply.get("prompt_id", prompt_id))
 
@@ -197,20 +276,21 @@ class ComfyClient:
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
                    "Content-Length": str(len(head) + size + len(tail))}
         too_big = (f"{path} ({size / 1e6:.0f} MB) is too large for {self.label}'s upload limit "
-                   f"(ComfyUI's default is {DEFAULT_UPLOAD_LIMIT_MB} MB): start the server with "
-                   f"--max-upload-size N (MB) or copy the file into its input/{subfolder}/ folder")
+                   f"(ComfyUI's default is {DEFAULT_UPLOAD_LIMIT_MB} MB)")
+        big_hint = f"start the server with --max-upload-size N (MB) or copy the file into its input/{subfolder}/ folder"
         try:
-            with self._open("POST", "/upload/image", body(), headers, timeout=max(self.timeout, 300)) as r:
+            with self._open("POST", "/upload/image", body, headers, timeout=self.timeout) as r:
                 reply = json.loads(r.read())
         except urllib.error.HTTPError as e:
-            if e.code == 413:
-                raise UploadRejected(too_big) from None
-            raise UploadRejected(f"{self.label} refused the upload of {path} ({e.code}): "
-                                 f"{e.read()[:200].decode(errors='replace')}") from None
+            with e:
+                if e.code == 413:
+                    raise UploadRejected(too_big, hint=big_hint) from None
+                raise UploadRejected(f"{self.label} refused the upload of {path} ({e.code}): "
+                                     f"{e.read()[:200].decode(errors='replace')}") from None
         except ServerUnreachable:
             if size > DEFAULT_UPLOAD_LIMIT_MB * 1024 * 1024:
                 # aiohttp may drop the connection instead of answering 413 on a large body.
-                raise UploadRejected(too_big) from None
+                raise UploadRejected(too_big, hint=big_hint) from None
             raise
         sub = reply.get("subfolder") or ""
         return f"{sub}/{reply['name']} [{reply.get('type', kind)}]" if sub else f"{reply['name']} [{reply.get('type', kind)}]"
@@ -221,73 +301,104 @@ class ComfyClient:
         try:
             with self._open("HEAD", f"/view?{query}") as r:
                 return int(r.headers.get("Content-Length", -1))
-        except urllib.error.HTTPError:
+        except urllib.error.HTTPError as e:
+            e.close()
+            if e.code in RETRY_STATUSES:
+                raise ServerError(f"{self.label} answered {e.code} to HEAD /view") from None
             return None
 
     def download(self, filename: str, subfolder: str, dest: str | os.PathLike, kind: str = "output") -> str:
-        """Stream a server file into ``dest`` (temp file + ``os.replace``); returns its sha256."""
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        """Stream a server file into ``dest`` (atomically: ``dest`` is complete or untouched); returns its sha256.
+
+        ``FileNotFoundError`` when the server does not have the file; a connection broken off
+        mid-file is retried from the start; a local write error (disk full) propagates as ``OSError``.
+        """
         query = urllib.parse.urlencode({"filename": filename, "subfolder": subfolder, "type": kind})
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-        digest = hashlib.sha256()
-        try:
-            with self._open("GET", f"/view?{query}", timeout=max(self.timeout, 300)) as r, open(tmp, "wb") as f:
-                while chunk := r.read(CHUNK):
-                    digest.update(chunk)
-                    f.write(chunk)
-        except urllib.error.HTTPError as e:
-            tmp.unlink(missing_ok=True)
-            raise OrchestrationError(f"{self.label} has no {kind}/{subfolder}/{filename} ({e.code})") from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, dest)
-        return digest.hexdigest()
+        for attempt in range(self.retry.attempts):
+            digest = hashlib.sha256()
+            try:
+                with atomic_path(dest) as tmp, \
+                        self._open("GET", f"/view?{query}", timeout=self.timeout) as r, open(tmp, "wb") as f:
+                    expected, size = r.headers.get("Content-Length"), 0
+                    while chunk := _read(r):
+                        digest.update(chunk)
+                        f.write(chunk)
+                        size += len(chunk)
+                    if expected is not None and size != int(expected):
+                        raise _BrokenOff(f"got {size} of {expected} bytes")
+                return digest.hexdigest()
+            except urllib.error.HTTPError as e:
+                e.close()
+                if e.code in RETRY_STATUSES:
+                    raise ServerError(f"{self.label} answered {e.code} to GET /view of {filename}") from None
+                raise FileNotFoundError(f"{self.label} has no {kind}/{subfolder}/{filename} (HTTP {e.code})") from None
+            except _BrokenOff as e:
+                if attempt + 1 >= self.retry.attempts:
+                    raise self._unreachable(e.reason) from None
+                self.retries_done += 1
+                self.sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- events ---
-    def websocket(self, timeout: float = 10.0) -> WebSocket:
+    def websocket(self, timeout: float = 10.0) -> "EventStream":
         scheme = "wss" if self.url.startswith("https") else "ws"
         host = self.url.split("://", 1)[1]
+        url = f"{scheme}://{host}/ws?clientId={urllib.parse.quote(self.client_id)}"
         try:
-            return WebSocket(f"{scheme}://{host}/ws?clientId={urllib.parse.quote(self.client_id)}", timeout=timeout)
-        except OSError as e:
-            raise ServerUnreachable(f"ComfyUI server {self.url} websocket is unreachable ({e})") from None
+            return EventStream(websocket.create_connection(url, timeout=timeout, suppress_origin=True))
+        except (websocket.WebSocketException, OSError) as e:
+            raise ServerUnreachable(f"ComfyUI server {self.url} websocket is unreachable ({_reason(e)})") from None
 
 
-def history_outcome(entry: dict) -> str:
-    """``success`` / ``error`` / ``interrupted`` from a history entry's status messages."""
-    status = entry.get("status") or {}
-    if status.get("status_str") == "success":
-        return "success"
-    for event, _ in status.get("messages", []):
-        if event == "execution_interrupted":
-            return "interrupted"
-    return "error"
+class _BrokenOff(Exception):
+    def __init__(self, reason: BaseException | str):
+        super().__init__(str(reason))
+        self.reason = reason
 
 
-def history_error(entry: dict) -> str:
-    """The execution error of a failed prompt, one line: node, class, exception."""
-    for event, data in (entry.get("status") or {}).get("messages", []):
-        if event == "execution_error":
-            return (f"node {data.get('node_id')} ({data.get('node_type')}): "
-                    f"{data.get('exception_type', 'error')}: {str(data.get('exception_message', '')).strip()}")
-        if event == "execution_interrupted":
-            return f"interrupted at node {data.get('node_id')} ({data.get('node_type')})"
-    return "failed without an error message"
+def _read(response) -> bytes:
+    """The next chunk of a download; a connection that breaks off mid-file is ``_BrokenOff``
+    (retried), while local write errors stay ``OSError`` (they are not the network's)."""
+    try:
+        return response.read(CHUNK)
+    except (OSError, http.client.HTTPException) as e:
+        raise _BrokenOff(e) from None
 
 
-def format_node_errors(node_errors: dict, prompt: dict | None = None) -> list[str]:
-    """One line per node error: ``node ID (Class, "title"): message: details``."""
-    lines = []
-    for node_id, entry in node_errors.items():
-        cls = entry.get("class_type", "?")
-        title = ((prompt or {}).get(node_id, {}).get("_meta") or {}).get("title")
-        label = f"node {node_id} ({cls}{', ' + repr(title) if title else ''})"
-        for err in entry.get("errors", []):
-            message, details = err.get("message", ""), err.get("details", "")
-            lines.append(f"{label}: {message}" + (f": {details}" if details else ""))
-    return lines
+class EventStream:
+    """A connected ``/ws``: ``recv(timeout)`` is the next message (``str`` JSON, or ``bytes`` for
+    preview images), ``None`` after ``timeout`` s of silence; ``EventsClosed`` when it ends."""
+
+    def __init__(self, ws: websocket.WebSocket):
+        self.ws = ws
+
+    def recv(self, timeout: float) -> str | bytes | None:
+        self.ws.settimeout(timeout)
+        try:
+            return self.ws.recv()
+        except websocket.WebSocketTimeoutException:
+            return None
+        except (websocket.WebSocketException, OSError) as e:
+            raise EventsClosed(_reason(e)) from None
+
+    def close(self) -> None:
+        try:
+            self.ws.close(timeout=1)
+        except (websocket.WebSocketException, OSError):
+            pass
+
+
+class EventsClosed(Exception):
+    """The websocket connection ended (server stopped, network dropped, closed by the server)."""
+
+
+def _reason(error: Any) -> str:
+    """A network failure in words: ``Connection refused``, ``RemoteDisconnected: ...``."""
+    if isinstance(error, str):
+        return error
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -177,7 +177,7 @@ def detached_prompt(run: Run, plan, inputs: Sequence[str]) -> dict:
         saves = [SaveTo(f"{server_folder(run.run_id)}/{transition_id(j.index)}", "output") for j in plan.joins]
         join_graph(g, _join_settings(run, plan), len(plan.joins), _recipe(run), sources,
                    _join_texts(run, len(plan.joins)), names, saves, _encode(run, final), _fps(run),
-                   bool(run.keep_audio))
+                   bool(run.keep_audio), [run.join_seed(j.index) for j in plan.joins])
     return g.prompt()
 
 

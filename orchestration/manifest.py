@@ -4,7 +4,7 @@ ComfyUI keeps its queue, history and caches in memory only (a restart loses them
 manifest is the resume mechanism.  ``<output_dir>/<run_id>/manifest.json`` holds the plan, the
 frame plan and every step's state, prompt id, server, output file and sha256; it is rewritten
 atomically (temp file + ``os.replace``) after every change, so a crash leaves the previous or the
-new version, never half of one.  Step outputs are downloaded into the run directory as soon as
+new version, never half of one (``video_utils.atomic``).  Step outputs are downloaded into the run directory as soon as
 they finish.
 
 Step states::
@@ -17,8 +17,7 @@ Step states::
 
 The state is written *before* the prompt is posted: a crash in between leaves a ``submitted``
 step whose prompt the server does not know, which resume re-submits; a crash after posting leaves
-one the server knows, which resume waits for.  ``resume_action`` is that decision as a pure
-function.
+one the server knows, which resume waits for (``resume.py`` makes those decisions).
 """
 
 from __future__ import annotations
@@ -31,10 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from ..video_utils import atomic
 from ..video_utils.errors import PlanError
 from .client import sha256_file
-from .errors import RunBusy
-from .plan_files import Run, atomic_write_text, run_from_dict
+from .errors import RunBusy, write_error
+from .plan_files import Run, run_from_dict
 from .steps import StepSpec
 
 MANIFEST = "manifest.json"
@@ -134,7 +134,10 @@ class Manifest:
         return {**self.data, "updated": time.time(), "steps": {k: asdict(v) for k, v in self.steps.items()}}
 
     def save(self) -> None:
-        atomic_write_text(self.path, json.dumps(self.to_dict(), indent=1) + "\n")
+        try:
+            atomic.write_text(self.path, json.dumps(self.to_dict(), indent=1) + "\n")
+        except OSError as e:
+            raise write_error(e, self.path) from None
 
     # --- accessors ---
     @property
@@ -223,37 +226,8 @@ def lock_run_dir(run_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise RunBusy(f"{run_dir} is in use by another segue process: wait for it or stop it") from None
+            raise RunBusy(f"{run_dir} is in use by another segue process") from None
         try:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-# --- resume decisions ---------------------------------------------------------------------------
-
-def resume_action(state: str, local_ok: bool, server_status: str | None) -> str:
-    """What to do with a step when a run is (re)started.
-
-    ``state``: the manifest state.  ``local_ok``: the step's file is in the run directory with its
-    recorded checksum.  ``server_status``: what the step's server says about its prompt
-    (``queued``/``running``/``success``/``error``/``interrupted``/``unknown``, ``unreachable``;
-    ``None`` when the step has no prompt).
-
-    Returns ``skip`` (done and verified), ``refetch`` (done but the local file is gone or
-    changed: download it again if its server still has the same file, else run it again),
-    ``wait`` (the server still has it queued or running: never submit twice), ``collect``
-    (finished on the server: download its file), ``resubmit`` (lost in a server restart, failed
-    or interrupted), ``submit`` (not yet submitted) or ``wait_server`` (its server is unreachable:
-    it may still be running there).
-    """
-    if state == "done":
-        return "skip" if local_ok else "refetch"
-    if state == "pending":
-        return "submit"
-    if state == "failed":
-        return "resubmit"
-    # submitted / running
-    return {"queued": "wait", "running": "wait", "success": "collect", "error": "resubmit",
-            "interrupted": "resubmit", "unknown": "resubmit", "unreachable": "wait_server",
-            None: "resubmit"}[server_status]

@@ -100,6 +100,9 @@ class GeneratorConfig:
             raise PlanError(f"template {self.template!r} does not exist: check the path")
         if recipe.kind in ("wan-vace", "wan-flf"):
             recipe.sampling(has_low=bool(self.unet_low))
+        if self.reference_paths() and recipe.kind != "wan-vace":
+            raise PlanError(f"reference images work with the wan-vace generators only (VACE's reference_image), "
+                            f"not {self.kind}: remove reference_image / segment_reference_images")
         for i, path in enumerate(self.reference_paths()):
             _check_file(path, f"reference image {i}", IMAGE_EXTENSIONS)
 
@@ -127,6 +130,9 @@ class GeneratorConfig:
             return cls.from_name(data)
         if not isinstance(data, dict):
             raise PlanError(f"generator={data!r} must be an object like {{\"kind\": \"preview\"}} or a generator name")
+        misplaced = sorted({"seed", "seed_policy"} & set(data))
+        if misplaced:
+            raise PlanError(f"generator has {misplaced}: a plan's seed is its top-level \"seed\" and \"seed_mode\"")
         own = {k: v for k, v in data.items() if k in FILE_KEYS + REFERENCE_KEYS + ("kind",)}
         settings = {k: v for k, v in data.items() if k not in own}
         config = cls(**own, settings=settings)
@@ -384,7 +390,7 @@ def run_from_dict(data: dict, base_dir: str | os.PathLike | None = None) -> Run:
         raise PlanError(f"kind={kind!r}: a plan file's kind is \"travel\" or \"join\"")
     if base is not None:
         if run.generator.kind == "template":
-            run.generator.template = _resolve(run.generator.template, base)
+            run.generator.settings["template"] = _resolve(run.generator.template, base)
         run.output_dir = _resolve(run.output_dir, base)
         if run.out:
             run.out = _resolve(run.out, base)

@@ -1,21 +1,26 @@
-"""Progress of one run: an overall bar plus one line per server (its step, node, sampler step).
+"""The one progress display of the ``segue`` command (stderr), for server runs and local renders.
 
-On a TTY the block is redrawn in place (at most ~10 times a second); elsewhere (CI logs, pipes)
-a line is printed for every step state change and for sampler progress every 25 %, so logs stay
-short.  The runner calls ``step_state`` / ``step_progress`` / ``step_node`` / ``note``.
+On a terminal it draws ``tqdm`` bars: the run's steps, one line per server (its running step,
+node and sampler step, what is queued behind it), or one bar per stage of a local render.
+Elsewhere (CI logs, pipes) tqdm's carriage-return redraws would be unreadable, so it prints plain
+lines instead: one per step state change, sampler progress every quarter, render stages every
+tenth.  The runner calls ``step_state`` / ``step_node`` / ``step_progress`` / ``note``; a local
+render calls the object itself as ``progress(stage, done, total)``.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Sequence, TextIO
+
+from tqdm import tqdm
 
 
 @dataclass
 class _Step:
     id: str
+    number: int
     state: str = "pending"
     server: str = ""
     node: str = ""
@@ -23,113 +28,143 @@ class _Step:
     max: int = 0
 
 
-class RunProgress:
-    def __init__(self, title: str, step_ids: list[str], stream: TextIO | None = None, enabled: bool = True,
-                 width: int = 24):
+class Progress:
+    def __init__(self, title: str, steps: Sequence[str] = (), stream: TextIO | None = None, enabled: bool = True,
+                 tty: bool | None = None):
         self.title = title
         self.stream = stream or sys.stderr
         self.enabled = enabled
-        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.width = width
-        self.steps = {s: _Step(s) for s in step_ids}
-        self.started = time.monotonic()
-        self._drawn_lines = 0
-        self._last_draw = 0.0
-        self._last_quarter: dict[str, int] = {}
+        is_tty = getattr(self.stream, "isatty", lambda: False)()
+        self.tty = enabled and (is_tty if tty is None else tty)
+        self.steps = {s: _Step(s, i + 1) for i, s in enumerate(steps)}
+        self._overall: tqdm | None = None
+        self._servers: dict[str, tqdm] = {}
+        self._stages: dict[str, tqdm] = {}
+        self._logged: dict[str, int] = {}       # non-TTY: the last quarter/tenth printed per key
 
-    # --- events ---
+    # --- server runs ---
     def step_state(self, step_id: str, state: str, server: str = "", detail: str = "") -> None:
         step = self.steps[step_id]
-        changed = state != step.state or (server and server != step.server)
+        changed = state != step.state or bool(server and server != step.server)
+        old_server = step.server
         step.state = state
         if server:
             step.server = server
         if state != "running":
             step.node, step.value, step.max = "", 0, 0
-        if changed and not self.tty:
+        if not changed:
+            return
+        if self.tty:
+            self._bar().n = self.done
+            self._bar().set_postfix_str(f"{self.failed} failed" if self.failed else "", refresh=True)
+            for url in {old_server, step.server} - {""}:
+                self._draw_server(url)
+            if detail:
+                self.note(f"{step_id}: {detail}")
+        else:
             self._line(f"{self._counts()} {step_id} {state}" + (f" on {step.server}" if step.server else "")
                        + (f": {detail}" if detail else ""))
-        self._draw(force=True)
-
-    def step_progress(self, step_id: str, value: int, maximum: int) -> None:
-        step = self.steps[step_id]
-        step.value, step.max = int(value), int(maximum)
-        if not self.tty and maximum:
-            quarter = int(4 * value / maximum)
-            key = f"{step_id}:{step.node}"
-            if self._last_quarter.get(key) != quarter:
-                self._last_quarter[key] = quarter
-                self._line(f"{self._counts()} {step_id} on {step.server}: {step.node or 'node'} {value}/{maximum}")
-        self._draw()
 
     def step_node(self, step_id: str, node: str) -> None:
         step = self.steps[step_id]
         step.node, step.value, step.max = node, 0, 0
-        self._draw()
+        if self.tty:
+            self._draw_server(step.server)
 
+    def step_progress(self, step_id: str, value: int, maximum: int) -> None:
+        step = self.steps[step_id]
+        step.value, step.max = int(value), int(maximum)
+        if self.tty:
+            self._draw_server(step.server)
+        elif maximum and self._new_share(f"{step_id}:{step.node}", value, maximum, 4):
+            self._line(f"{self._counts()} {step_id} on {step.server}: {step.node or 'node'} {value}/{maximum}")
+
+    @property
+    def done(self) -> int:
+        return sum(1 for s in self.steps.values() if s.state == "done")
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for s in self.steps.values() if s.state == "failed")
+
+    def server_line(self, server: str) -> str:
+        """What the display shows for ``server``: its running step(s) and node, what is queued."""
+        active = [s for s in self.steps.values() if s.server == server and s.state in ("submitted", "running")]
+        parts = []
+        for s in active:
+            if s.state == "running":
+                parts.append(f"step {s.number}/{len(self.steps)} {s.id}" + (f" {s.node}" if s.node else "")
+                             + (f" {s.value}/{s.max}" if s.max else ""))
+        queued = [s.id for s in active if s.state == "submitted"]
+        if queued:
+            parts.append("queued: " + ", ".join(queued))
+        return f"{server}: " + ("; ".join(parts) if parts else "idle")
+
+    # --- local renders ---
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        total = max(int(total), 1)
+        done = min(max(int(done), 0), total)
+        if self.tty:
+            bar = self._stages.get(stage)
+            if bar is None:
+                bar = self._stages[stage] = tqdm(total=total, desc=f"{stage:<12}", file=self.stream, leave=True,
+                                                  dynamic_ncols=True, unit="")
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+            if done >= total:
+                bar.close()
+        elif self._new_share(stage, done, total, 10):
+            self._line(f"{stage}: {done}/{total}")
+
+    # --- both ---
     def note(self, text: str) -> None:
-        self._clear()
-        self.stream.write(text + "\n")
-        self.stream.flush()
-        self._drawn_lines = 0
-        self._draw(force=True)
+        if not self.enabled:
+            return
+        if self.tty:
+            tqdm.write(text, file=self.stream)
+        else:
+            self._line(text)
 
     def close(self) -> None:
-        self._draw(force=True)
-        self._drawn_lines = 0
+        for bar in [*self._stages.values(), *self._servers.values()]:
+            bar.close()
+        self._stages.clear()
+        self._servers.clear()
+        if self._overall is not None:
+            self._overall.n = self.done
+            self._overall.close()
+            self._overall = None
 
     # --- rendering ---
     def _counts(self) -> str:
-        done = sum(1 for s in self.steps.values() if s.state == "done")
-        return f"[{self.title} {done}/{len(self.steps)}]"
+        return f"[{self.title} {self.done}/{len(self.steps)}]"
 
-    def lines(self) -> list[str]:
-        """The block as text (also what tests read)."""
-        total = len(self.steps)
-        done = sum(1 for s in self.steps.values() if s.state == "done")
-        failed = sum(1 for s in self.steps.values() if s.state == "failed")
-        filled = int(self.width * done / max(total, 1))
-        head = (f"{self.title} [{'#' * filled}{'-' * (self.width - filled)}] {done}/{total} steps"
-                + (f", {failed} failed" if failed else "") + f"  {time.monotonic() - self.started:6.1f}s")
-        out = [head]
-        by_server: dict[str, list[_Step]] = {}
-        for s in self.steps.values():
-            if s.state in ("submitted", "running") and s.server:
-                by_server.setdefault(s.server, []).append(s)
-        for server in sorted(by_server):
-            active = by_server[server]
-            running = [s for s in active if s.state == "running"]
-            queued = [s for s in active if s.state == "submitted"]
-            parts = []
-            for s in running:
-                index = list(self.steps).index(s.id) + 1
-                detail = f" {s.node}" if s.node else ""
-                if s.max:
-                    detail += f" {s.value}/{s.max}"
-                parts.append(f"step {index}/{total} {s.id}{detail}")
-            if queued:
-                parts.append("queued: " + ", ".join(s.id for s in queued))
-            out.append(f"  {server}: " + "; ".join(parts))
-        return out
+    def _bar(self) -> tqdm:
+        if self._overall is None:
+            self._overall = tqdm(total=len(self.steps), desc=self.title, unit="step", file=self.stream, position=0,
+                                 leave=True, dynamic_ncols=True)
+        return self._overall
+
+    def _draw_server(self, server: str) -> None:
+        if not server:
+            return
+        self._bar()
+        line = self._servers.get(server)
+        if line is None:
+            line = self._servers[server] = tqdm(total=1, file=self.stream, position=len(self._servers) + 1,
+                                                leave=False, dynamic_ncols=True,
+                                                bar_format="  {desc}")
+        line.set_description_str(self.server_line(server))
+
+    def _new_share(self, key: str, done: int, total: int, parts: int) -> bool:
+        share = int(parts * done / total)
+        if self._logged.get(key) == share:
+            return False
+        self._logged[key] = share
+        return True
 
     def _line(self, text: str) -> None:
         if self.enabled:
             self.stream.write(text + "\n")
             self.stream.flush()
-
-    def _clear(self) -> None:
-        if self.tty and self._drawn_lines:
-            self.stream.write(f"\x1b[{self._drawn_lines}F\x1b[J")
-
-    def _draw(self, force: bool = False) -> None:
-        if not self.tty:
-            return
-        now = time.monotonic()
-        if not force and now - self._last_draw < 0.1:
-            return
-        self._last_draw = now
-        self._clear()
-        block = self.lines()
-        self.stream.write("\n".join(block) + "\n")
-        self.stream.flush()
-        self._drawn_lines = len(block)

@@ -5,6 +5,11 @@ ComfyUI is not a dependency of the pack: the tests use one installed beside it, 
 (``SEGUE_COMFYUI_PYTHON``, default ``<dir>/.venv/bin/python``).  Each server gets a fresh base
 directory with this pack (and the test-only nodes) linked into ``custom_nodes/``, a free loopback
 port and an in-memory database, so tests never touch the user's ComfyUI folders.
+
+A free port is only free until someone binds it: when ComfyUI cannot bind the port it was given
+(another process took it in between) it is started again on a new one, and a server is only
+taken as started when ``/system_stats`` answers with *its* command line (not another server that
+happens to listen there).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_NODES = Path(__file__).resolve().parent / "comfy_test_nodes"
+FAULT_NODES = Path(__file__).resolve().parent / "comfy_fault_nodes"
+BIND_FAILED = ("address already in use", "errno 98", "error while attempting to bind")
 DEFAULT_COMFYUI_DIR = "/opt/comfyui"
 
 
@@ -51,17 +58,21 @@ class ComfyServer:
             raise RuntimeError(install)
         self.root, self.python = install
         self.base = Path(base_dir)
+        self.fixed_port = port is not None
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.extra_args = extra_args
         self.proc: subprocess.Popen | None = None
         self.log_path = self.base / "server.log"
         for sub in ("custom_nodes", "input", "output", "temp", "user", "models"):
             (self.base / sub).mkdir(parents=True, exist_ok=True)
-        for name, target in (("segue", REPO), ("segue_test_nodes", TEST_NODES)):
+        for name, target in (("segue", REPO), ("segue_test_nodes", TEST_NODES), ("segue_fault_nodes", FAULT_NODES)):
             link = self.base / "custom_nodes" / name
             if not link.exists():
                 link.symlink_to(target, target_is_directory=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def input_dir(self) -> Path:
@@ -71,24 +82,44 @@ class ComfyServer:
     def output_dir(self) -> Path:
         return self.base / "output"
 
-    def start(self, timeout: float = 120.0) -> "ComfyServer":
+    def start(self, timeout: float = 120.0, tries: int = 5) -> "ComfyServer":
+        for attempt in range(tries):
+            if self._start_once(timeout):
+                return self
+            # The port was taken between choosing and binding it (or, for a fixed port, the
+            # killed predecessor still holds it): try again.
+            time.sleep(0.5 * (attempt + 1))
+            if not self.fixed_port:
+                self.port = free_port()
+        raise RuntimeError(f"ComfyUI could not bind a port in {tries} tries:\n{self.log_tail()}")
+
+    def _start_once(self, timeout: float) -> bool:
+        """True when started; False when it could not bind its port; raises on other failures."""
         args = [
             str(self.python), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
             "--disable-auto-launch", "--database-url", "sqlite:///:memory:",
             "--base-directory", str(self.base), *self.extra_args,
         ]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, cwd=self.root, stdout=log, stderr=subprocess.STDOUT, env=env)
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(args, cwd=self.root, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                new_log = self.log_path.read_bytes()[log_start:].decode(errors="replace").lower()
+                if any(mark in new_log for mark in BIND_FAILED):
+                    self.proc = None
+                    return False
                 raise RuntimeError(f"ComfyUI exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                self.get("/system_stats", timeout=2)
-                return self
-            except (urllib.error.URLError, ConnectionError, OSError):
+                argv = (self.get("/system_stats", timeout=2).get("system") or {}).get("argv") or []
+            except (urllib.error.URLError, ConnectionError, OSError, ValueError):
                 time.sleep(0.3)
+                continue
+            if str(self.base) in argv:
+                return True
+            time.sleep(0.3)               # another server answers on this port: ours failed to bind it
         self.stop()
         raise RuntimeError(f"ComfyUI did not answer within {timeout:.0f}s:\n{self.log_tail()}")
 

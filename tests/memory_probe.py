@@ -52,7 +52,7 @@ def travel_prompt(names: list[str], segment_frames: int = 32, overlap: int = 8, 
                                                              "fit": "crop"}},
         "recipe": {"class_type": "SegueRecipe", "inputs": {
             "generator": "preview", "seed": 0, "seed_policy": "increment", "steps": 20, "cfg": 5.0,
-            "sampler_name": "euler", "scheduler": "simple", "shift": 5.0, "split_step": 10, "phases": "", "loras": "",
+            "sampler_name": "euler", "scheduler": "simple", "shift": 5.0, "phases": "", "loras": "",
             "segment_loras": "", "vace_strength": 1.0, "preview_method": method, "colour_match": "none",
             "colour_method": "lab", "colour_strength": 1.0, "saturation": 1.0, "brightness": 0.0, "template": ""}},
         "travel": {"class_type": "SegueTravel", "inputs": {

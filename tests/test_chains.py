@@ -24,13 +24,15 @@ from segue.orchestration import graphs as orchestrator_graphs
 from segue.orchestration import plan_files
 from segue.orchestration.graphs import detached_prompt, step_prompt
 from segue.orchestration.plan_files import GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.steps import travel_steps
-from segue.video_utils.chains import (EncodeSettings, SaveTo, Sources, Texts, TravelStepSettings, post_inputs,
-                                      step_chain, travel_graph)
+from segue.orchestration.steps import join_steps, travel_steps
+from segue.video_utils.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts, TravelStepSettings,
+                                      join_graph, post_inputs, step_chain, travel_graph)
 from segue.video_utils.constants import DEFAULT_SEED_POLICY, FILE_FOLDERS, GENERATION_FPS
 from segue.video_utils.errors import PlanError
 from segue.video_utils.prompt_graph import Graph, is_link, load_template
+from segue.video_utils.join_plan import plan_join
 from segue.video_utils.recipe import LAST_STEP, Lora, Phase, Recipe, item_seeds
+from segue.video_utils.sizes import wan_size
 from segue.video_utils.travel_plan import plan_travel
 
 # Links to nodes outside the graph: the user's loaders in a node expansion.
@@ -195,9 +197,9 @@ def test_phase_sampler_and_scheduler_override_the_recipe():
 
 
 def test_shift_zero_uses_the_models_as_connected_and_shift_patches_each_chain_once():
-    for recipe, src, chains in ((Recipe(kind="wan-vace", shift=0.0), WAN, 1),
-                                (Recipe(kind="wan-vace", shift=0.0, split_step=3, steps=6), WAN2, 2),
-                                (Recipe.from_dict({**LIGHTNING, "shift": 0.0}), WAN2, 3)):
+    for recipe, src in ((Recipe(kind="wan-vace", shift=0.0), WAN),
+                        (Recipe(kind="wan-vace", shift=0.0, split_step=3, steps=6), WAN2),
+                        (Recipe.from_dict({**LIGHTNING, "shift": 0.0}), WAN2)):
         nodes, _ = build(recipe, src)
         assert not of(nodes, "ModelSamplingSD3")
         assert all(model_path(nodes, s["inputs"]["model"])[2] == [] for s in sampler_chain(nodes))
@@ -437,7 +439,7 @@ def test_recipe_from_dict_reads_aliases_and_round_trips():
 NODE_RECIPE_DEFAULTS = {
     "generator": "wan-vace", "seed": 0, "seed_policy": DEFAULT_SEED_POLICY, "steps": Recipe().steps,
     "cfg": Recipe().cfg, "sampler_name": Recipe().sampler, "scheduler": Recipe().scheduler, "shift": Recipe().shift,
-    "split_step": Recipe().steps // 2, "phases": "", "loras": "", "segment_loras": "",
+    "phases": "", "loras": "", "segment_loras": "",
     "vace_strength": Recipe().vace_strength, "preview_method": Recipe().preview_method,
     "colour_match": Recipe().colour_match, "colour_method": Recipe().colour_method,
     "colour_strength": Recipe().colour_strength, "saturation": Recipe().saturation,
@@ -484,7 +486,7 @@ def node_recipe(w: dict) -> Recipe:
             items = [] if line == "-" else [t.strip() for t in line.split(",") if t.strip()]
             rows.append(tuple(Lora.parse(t, "segment_loras") for t in items))
     recipe = Recipe(kind=w["generator"], steps=int(w["steps"]), cfg=float(w["cfg"]), sampler=w["sampler_name"],
-                    scheduler=w["scheduler"], shift=float(w["shift"]), split_step=int(w["split_step"]),
+                    scheduler=w["scheduler"], shift=float(w["shift"]),
                     phases=phases, loras=loras, segment_loras=tuple(rows), vace_strength=float(w["vace_strength"]),
                     preview_method=w["preview_method"], colour_match=w["colour_match"],
                     colour_method=w["colour_method"], colour_strength=float(w["colour_strength"]),
@@ -559,12 +561,13 @@ CASES = [
     Case("wan21-single", {"kind": "wan21-vace", "steps": 4, "cfg": 6.0, "sampler": "euler", "scheduler": "normal",
                           "shift": 3.0, "vace_strength": 1.5}, WAN_FILES, ("model", "vae", "clip"), seed=11),
     Case("wan21-defaults", {"kind": "wan21-vace"}, WAN_FILES, ("model", "vae", "clip"), seed=2),
-    Case("wan22-split", {"kind": "wan22-vace", "steps": 6, "split_step": 2, "shift": 8.0}, WAN22_FILES,
+    Case("wan22-split", {"kind": "wan22-vace", "steps": 6, "shift": 8.0}, WAN22_FILES,
          ("model", "model_low", "vae", "clip"), seed=3, mode="independent"),
     Case("lightning-loras-reference", {**LIGHTNING, "kind": "wan22-vace", "colour_match": "first_keyframe"},
          WAN22_FILES, ("model", "model_low", "vae", "clip", "reference"), reference=True, seed=21,
          seed_policy="fixed"),
-    Case("flf-clip-vision", {"kind": "wan-flf", "steps": 5, "shift": 2.0}, {**WAN_FILES, "clip_vision": "cv.safetensors"},
+    Case("flf-clip-vision", {"kind": "wan-flf", "steps": 5, "shift": 2.0},
+         {**WAN_FILES, "clip_vision": "cv.safetensors"},
          ("model", "vae", "clip", "clip_vision"), seed=8),
     Case("template", {"kind": "template"}, seed=30, prompts=("one",)),
     Case("loop-preview", {"kind": "preview"}, seed=1, keyframes=3, loop=True, prompts=("one", "two", "three")),
@@ -617,7 +620,8 @@ def orchestrator_run(tmp_path, case: Case):
 # Inputs that legitimately differ between the paths: where a step's file goes, the final's name.
 FILE_INPUTS = {("SegueSaveStep", "filename"), ("SegueSaveStep", "folder"), ("SeguePreviewStep", "filename"),
                ("SeguePreviewStep", "folder"), ("SegueStitchFiles", "filename"),
-               ("SegueStitchFiles", "filename_prefix")}
+               ("SegueStitchFiles", "filename_prefix"), ("SegueJoinAssembleFiles", "filename"),
+               ("SegueJoinAssembleFiles", "filename_prefix")}
 SEGMENT_PREFIX = re.compile(r"^seg_(\d{3})\.")
 SAVERS = ("SegueSaveStep", "SeguePreviewStep")
 
@@ -665,9 +669,10 @@ def node_role(prompt: dict, link: list, segment: int | None) -> str | None:
     return None
 
 
-def canonical(prompt: dict, root: str, role) -> list[tuple]:
+def canonical(prompt: dict, root: str, role, transform: dict | None = None) -> list[tuple]:
     """The chain ending at ``root`` with nodes renamed by discovery order: (name, class, inputs)
-    rows, links as (name, output), loaders and other segments as roles, file names dropped."""
+    rows, links as (name, output), loaders and other segments as roles, file names dropped;
+    ``transform`` (class -> function of the inputs) rewrites what two paths say differently."""
     names: dict[str, str] = {}
     rows: list[tuple] = []
 
@@ -684,6 +689,8 @@ def canonical(prompt: dict, root: str, role) -> list[tuple]:
             if is_link(value):
                 value = role(value) or (visit(str(value[0])), value[1])
             inputs[key] = value
+        if transform and node["class_type"] in transform:
+            inputs = transform[node["class_type"]](inputs)
         rows.append((names[node_id], node["class_type"], inputs))
         return names[node_id]
 
@@ -759,6 +766,96 @@ def test_the_comparison_sees_the_recipe(tmp_path):
     assert step1[2]["previous_video"] == "<video of segment 0>"
 
 
+# --- joins: SegueJoinClips' expansion and the orchestrator's join prompts ----------------------------
+
+CLIP_FRAMES = [40, 30, 44]
+CLIP_SIZE = (64, 48)            # the clips' size (the orchestrator's SegueJoinStep reads it off clip 1)
+CLIP_FPS = 16.0
+
+
+def node_join_expansion(settings: dict | None, seed: int, connected: tuple, w: dict) -> dict:
+    """SegueJoinClips.execute's graph (nodes/join_nodes.py) for three clips already at the join's
+    size and rate (so they are used in place)."""
+    joins = len(CLIP_FRAMES) - 1
+    if settings is None:
+        recipe, src = Recipe(), Sources()
+    else:
+        recipe = node_recipe(node_widgets(settings, seed, None))
+        src = Sources(**{name: USER[name] for name in connected})
+        if recipe.kind in ("wan-vace", "wan-flf"):
+            recipe.validate("recipe", has_low=src.model_low is not None)
+    recipe.check_items(joins, "joins")
+    texts = Texts(tuple(parse.per_segment_text(w["prompt"], joins, "prompt")), (w["negative_prompt"],) * joins)
+    width, height = wan_size(*CLIP_SIZE)
+    g = Graph()
+    step = JoinStepSettings(int(w["context"]), int(w["gap"]), bool(w["replace"]), int(w["blend"]), w["per_join"],
+                            bool(w["bridging"]), width, height, "crop", False)
+    join_graph(g, step, joins, recipe, src, texts, [f"segue/clips/c{k} [temp]" for k in range(3)],
+               [SaveTo("", "temp")] * joins, EncodeSettings("cosine", 0.0, 19, "medium", filename_prefix="segue/join"),
+               float(CLIP_FPS), True)
+    return g.nodes
+
+
+def join_planned(inputs: dict) -> dict:
+    """A SegueJoinStep's / SegueJoinAssembleFiles' planner inputs replaced by the plan they make
+    (each path spells the same join differently: the user's widgets, or the plan's values)."""
+    plan = plan_join(CLIP_FRAMES, context=inputs["context"], gap=inputs["gap"], replace=inputs["replace"],
+                     blend=None if inputs["blend"] < 0 else inputs["blend"],
+                     per_join=parse.per_join_overrides(inputs["per_join"]), loop=inputs.get("loop", False))
+    out = {k: v for k, v in inputs.items() if k not in ("context", "gap", "replace", "blend", "per_join")}
+    out["plan"] = [dataclasses.asdict(j) for j in plan.joins] + [dataclasses.asdict(c) for c in plan.clips]
+    out["clip_files"] = len(inputs["clip_files"].splitlines())
+    if "width" in out:      # 0 = the first clip's size, snapped
+        out["width"], out["height"] = (out["width"], out["height"]) if out["width"] else wan_size(*CLIP_SIZE)
+    if "fps" in out:        # 0 = the first clip's rate
+        out["fps"] = out["fps"] or CLIP_FPS
+    return out
+
+
+JOIN_TRANSFORM = {"SegueJoinStep": join_planned, "SegueJoinAssembleFiles": join_planned}
+JOIN_CASES = {
+    "preview": (None, (), 0),
+    "wan22-split": ({"kind": "wan22-vace", "steps": 6}, ("model", "model_low", "vae", "clip"), 6),
+    "lightning": ({**LIGHTNING, "kind": "wan22-vace"}, ("model", "model_low", "vae", "clip"), 9),
+}
+
+
+@pytest.mark.parametrize("name", list(JOIN_CASES))
+def test_join_nodes_and_orchestrator_build_the_same_chains(tmp_path, name):
+    settings, connected, seed = JOIN_CASES[name]
+    widgets = {"context": 6, "gap": 9, "replace": True, "blend": -1, "per_join": '[{}, {"gap": 13}]',
+               "bridging": True, "prompt": "first\nsmooth", "negative_prompt": "blurry"}
+    expansion = node_join_expansion(settings, seed, connected, widgets)
+    files = {"unet": "high.safetensors", "unet_low": "low.safetensors", "vae": "v.safetensors", "clip": "c.safetensors"}
+    gen = GeneratorConfig.from_dict({**(settings or {"kind": "preview"}), **(files if settings else {})})
+    run = JoinRun(clips=[plan_files.ClipRef(f"/x/c{k}.mp4") for k in range(3)], context=6, gap=9, replace=True,
+                  per_join=[{"prompt": "first"}, {"gap": 13}], bridging=True, prompt="smooth",
+                  negative_prompt="blurry", seed=seed, clip_frames=CLIP_FRAMES, generator=gen, run_id="j1")
+    plan = run.plan()
+    clips = [f"segue/j1/clip_{k:03d}.mp4 [input]" for k in range(3)]
+    detached = detached_prompt(run, plan, clips)
+    config = gen.to_dict()
+    for j in range(len(plan.joins)):
+        step = join_steps(plan)[j]
+        prompt = step_prompt(run, plan, step, clips)
+        node = canonical(expansion, f"join_{j:03d}.save", lambda link: node_role(expansion, link, None),
+                         JOIN_TRANSFORM)
+        stepped = canonical(prompt, "save", lambda link: orchestrator_role(prompt, config, link), JOIN_TRANSFORM)
+        whole = canonical(detached, f"join_{j:03d}.save", lambda link: orchestrator_role(detached, config, link),
+                          JOIN_TRANSFORM)
+        assert stepped == node, f"join {j}: the orchestrator's step prompt differs from SegueJoinClips'"
+        assert whole == node, f"join {j}: the detached prompt differs from SegueJoinClips'"
+    node_all = canonical(expansion, "assemble", lambda link: node_role(expansion, link, None), JOIN_TRANSFORM)
+    detached_all = canonical(detached, "assemble", lambda link: orchestrator_role(detached, config, link),
+                             JOIN_TRANSFORM)
+    assert detached_all == node_all
+    final = canonical(step_prompt(run, plan, join_steps(plan)[-1], clips), "assemble", lambda link: None,
+                      JOIN_TRANSFORM)
+    (_, _, assembled), = final
+    assert {k: v for k, v in assembled.items() if k != "transition_files"} == \
+           {k: v for k, v in node_all[0][2].items() if k != "transition_files"}
+
+
 # =====================================================================================================
 # Part 3: the comparison fails when one side builds differently
 # =====================================================================================================
@@ -780,7 +877,7 @@ BREAKS = {
     "orchestrator-seed-default": ("wan21-defaults", lambda mp: wrap_recipe(
         mp, lambda r: dataclasses.replace(r, seed_policy="fixed"))),
     # the two-expert split comes out elsewhere
-    "orchestrator-split": ("wan22-split", lambda mp: wrap_recipe(mp, lambda r: dataclasses.replace(r, split_step=3))),
+    "orchestrator-split": ("wan22-split", lambda mp: wrap_recipe(mp, lambda r: dataclasses.replace(r, split_step=2))),
     # the orchestrator's loaders swap the experts (phase LoRAs land on the wrong model)
     "orchestrator-experts-swapped": ("lightning-loras-reference", lambda mp: mp.setattr(
         orchestrator_graphs, "file_sources", swapped_experts(orchestrator_graphs.file_sources))),
@@ -815,8 +912,6 @@ def test_the_comparison_fails_when_one_side_builds_differently(tmp_path, monkeyp
 
 # --- known divergences between the node's and the orchestrator's defaults ---------------------------
 
-@pytest.mark.xfail(strict=True, reason="BUG (reported): SegueRecipe's split_step widget defaults to 10 "
-                                       "(Recipe().steps // 2) whatever steps is, the orchestrator's to steps // 2")
 def test_default_split_step_is_the_same_on_both_paths(tmp_path):
     case = Case("wan22-default-split", {"kind": "wan22-vace", "steps": 6}, WAN22_FILES,
                 ("model", "model_low", "vae", "clip"))

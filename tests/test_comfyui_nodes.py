@@ -413,7 +413,7 @@ def test_travel_wan_two_experts_expands_into_core_nodes(comfy_server):
          "pos": {"class_type": "SegueTestRandomConditioning", "inputs": {"seed": 1, "tokens": 8}},
          "neg": {"class_type": "SegueTestRandomConditioning", "inputs": {"seed": 2, "tokens": 8}},
          "recipe": {"class_type": "SegueRecipe", "inputs": {
-             **recipe_inputs(steps=2, split_step=1, cfg=1.0, sampler_name="euler", shift=8.0, seed=5),
+             **recipe_inputs(steps=2, cfg=1.0, sampler_name="euler", shift=8.0, seed=5),
              "model": ["unet", 0], "model_low_noise": ["unet", 0], "vae": ["vae", 0], "positive": ["pos", 0],
              "negative": ["neg", 0]}},
          "travel": {"class_type": "SegueTravel", "inputs": {
@@ -431,7 +431,7 @@ def test_travel_wan_two_experts_expands_into_core_nodes(comfy_server):
 
 def recipe_inputs(**overrides) -> dict:
     inputs = {"generator": "wan-vace", "seed": 0, "seed_policy": "increment", "steps": 2, "cfg": 1.0,
-              "sampler_name": "euler", "scheduler": "simple", "shift": 5.0, "split_step": 1, "phases": "",
+              "sampler_name": "euler", "scheduler": "simple", "shift": 5.0, "phases": "",
               "loras": "", "segment_loras": "", "vace_strength": 1.0, "preview_method": "flow", "colour_match": "none",
               "colour_method": "lab", "colour_strength": 1.0, "saturation": 1.0, "brightness": 0.0, "template": ""}
     inputs.update(overrides)

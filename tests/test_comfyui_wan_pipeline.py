@@ -14,6 +14,7 @@ at 64x64.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from types import SimpleNamespace
@@ -22,8 +23,10 @@ import av
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.video_io import read_frames
 from wan_tiny_weights import (install_tiny_wan, parameter_count, wan21_vace_dit_shapes,
                               wan21_vae_shapes)
 
@@ -205,31 +208,42 @@ def test_hand_wired_chained_travel_keeps_the_planned_frame_counts(wan):
 
 
 @pytest.mark.comfyui
-def test_segue_travel_expands_into_the_wan_chain_with_the_planned_frame_counts(wan):
-    """SegueTravel(generator=wan) expands into the same guide -> Wan VACE -> save -> stitch chain."""
-    require_nodes(wan.server, "SegueLoadImages", "SegueTravel")
-    plan = plan_travel(len(KEY_NAMES), SEGMENT_FRAMES, OVERLAP, MODE, False)
-    p = Prompt()
-    add_model_nodes(p, wan)
-    p.add("keys", "SegueLoadImages", images="\n".join(KEY_NAMES), width=0, height=0, fit="crop")
-    p.add("travel", "SegueTravel", keyframes=("keys", 0), prompts="", segment_frames=str(SEGMENT_FRAMES),
-          overlap=str(OVERLAP), mode=MODE, exact_keyframes=False, generator="wan", model=("unet", 0),
-          vae=("vae", 0), positive=("pos", 0), negative=("neg", 0), seed=20, seed_policy="increment",
-          steps=STEPS, cfg=1.0, sampler_name="euler", scheduler="simple", shift=SHIFT, curve="cosine",
-          sharpen=0.0, fps=16.0, filename="segue_wan_test/expand", folder="output", crf=19, preset="ultrafast",
-          output_images=False)
-    p.add("save", "SaveVideo", video=("travel", 0), filename_prefix="segue_wan_test/expanded", format="auto",
-          codec="auto")
-    samplings = finished_samplings(wan.server)
-    entry = wan.server.run(p, timeout=400)
-    assert finished_samplings(wan.server) - samplings >= len(plan.segments)  # Wan, not the preview
+def test_segue_travel_two_phase_recipe_with_a_lora_and_a_reference_image(wan):
+    """SegueTravel + SegueRecipe (two experts, a two-phase schedule with a LoRA on the second phase,
+    a VACE reference image) expands into the real core chain: LoraLoaderModelOnly ->
+    ModelSamplingSD3 -> SegueVaceEncode (WanVaceToVideo with the reference) -> KSamplerAdvanced x2 ->
+    TrimVideoLatent (the reference latent frame cut) -> SegueSaveStep (VAEDecode).  The LoRA really
+    applies: the same run at LoRA strength 0 gives other frames; the frame counts are the plan's."""
+    from wan_tiny_weights import LORA_FILE, write_tiny_lora
 
-    files = [f for ui in entry["outputs"].values() for f in ui.get("segue_files", [])]
-    segments = sorted((f for f in files if f["filename"].startswith("seg_")), key=lambda f: f["filename"])
-    assert [f["frames"] for f in segments] == [s.generate_frames - s.trim_start for s in plan.segments]
-    for f in segments:
-        assert count_frames(local_path(wan.server, f)) == f["frames"]
-    [final] = [f for f in files if f["filename"] == "final.mp4"]
-    assert final["frames"] == plan.total_frames
-    [saved] = wan.server.output_files({"outputs": {"save": entry["outputs"]["save"]}})
-    assert count_frames(saved) == plan.total_frames
+    require_nodes(wan.server, "SegueLoadImages", "SegueTravel", "SegueRecipe")
+    write_tiny_lora(wan.server.base / "models" / "loras" / LORA_FILE)
+    plan = plan_travel(len(KEY_NAMES), SEGMENT_FRAMES, OVERLAP, MODE, False)
+    finals = []
+    for strength in (1.0, 0.0):
+        p = Prompt()
+        add_model_nodes(p, wan)
+        p.add("keys", "SegueLoadImages", images="\n".join(KEY_NAMES), width=0, height=0, fit="crop")
+        p.add("ref", "SegueLoadImages", images=KEY_NAMES[0], width=0, height=0, fit="crop")
+        phases = json.dumps([{"model": "high", "end_step": 1, "cfg": 1.0},
+                             {"model": "low", "cfg": 1.0, "loras": [{"name": LORA_FILE, "strength": strength}]}])
+        p.add("recipe", "SegueRecipe", generator="wan-vace", model=("unet", 0), model_low_noise=("unet", 0),
+              vae=("vae", 0), positive=("pos", 0), negative=("neg", 0), reference_image=("ref", 0), seed=20,
+              seed_policy="increment", steps=STEPS, cfg=1.0, sampler_name="euler", scheduler="simple", shift=SHIFT,
+              phases=phases, loras="", segment_loras="", vace_strength=1.0, preview_method="flow",
+              colour_match="none", colour_method="lab", colour_strength=1.0, saturation=1.0, brightness=0.0,
+              template="")
+        p.add("travel", "SegueTravel", keyframes=("keys", 0), recipe=("recipe", 0), prompts="", negative_prompt="",
+              segment_frames=str(SEGMENT_FRAMES), overlap=str(OVERLAP), mode=MODE, exact_keyframes=False,
+              curve="cosine", sharpen=0.0, filename_prefix="segue_wan_test/recipe", keep_segments=False, crf=0,
+              preset="ultrafast", output_images=False)
+        entry = wan.server.run(p, timeout=600)
+        files = {node: f for node, ui in entry["outputs"].items() for f in ui.get("segue_files", [])}
+        saves = sorted((node for node in files if node.endswith(".save")))
+        assert [files[n]["frames"] for n in saves] == [s.kept_frames for s in plan.segments]
+        [final] = [f for node, f in files.items() if node.endswith("stitch")]
+        assert final["frames"] == plan.total_frames == count_frames(local_path(wan.server, final))
+        finals.append(read_frames(local_path(wan.server, final)))
+    log = wan.server.log_path.read_text(errors="replace")
+    assert "lora key not loaded" not in log
+    assert not torch.equal(finals[0], finals[1]), "the LoRA changed nothing: it was not applied"

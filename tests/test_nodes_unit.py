@@ -1,7 +1,8 @@
-"""The pure parts of the ComfyUI nodes: path confinement, widget parsing, expansion graphs.
+"""The pure parts of the ComfyUI nodes: path confinement, widget parsing, and the graphs the
+expanding nodes (SegueTravel, SegueJoinClips) hand to ComfyUI.
 
-No ComfyUI needed: these modules take ComfyUI's folders as arguments and describe expansion
-graphs through any builder with ``node(class_type, id=None, **inputs)``.
+No ComfyUI needed: the path helpers take ComfyUI's folders as arguments, and the expansion graphs
+come from the one builder (video_utils.chains, recipes in tests/test_chains.py).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import os
 import pytest
 
 from segue.nodes import parse
-from segue.nodes.graphs import Conditioning, Generator, Sampling, TravelFiles, join_graph, travel_graph
 from segue.nodes.paths import (Folders, PathError, check_relative, next_counter_name, resolve_input,
                                resolve_output, result_entry, split_annotation, to_annotated)
+from segue.video_utils.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts, TravelStepSettings,
+                                      join_graph, travel_graph)
 from segue.video_utils.errors import PlanError
-from segue.video_utils.join_plan import plan_join
+from segue.video_utils.prompt_graph import Graph
+from segue.video_utils.recipe import Recipe
 from segue.video_utils.travel_plan import plan_travel
 
 
@@ -192,12 +195,8 @@ def test_per_join_overrides():
         parse.per_join_overrides('{"gap": 3}')
 
 
-def test_seeds_and_choices():
-    assert parse.segment_seeds(5, 3, "fixed") == [5, 5, 5]
-    assert parse.segment_seeds(5, 3, "increment") == [5, 6, 7]
-    assert parse.segment_seeds(2 ** 64 - 1, 2, "increment") == [2 ** 64 - 1, 0]
-    with pytest.raises(PlanError, match="seed_policy='random'"):
-        parse.segment_seeds(1, 2, "random")
+def test_choices():
+    assert parse.check_choice("linear", ("cosine", "linear"), "curve") == "linear"
     with pytest.raises(PlanError, match="curve='sine' is not one of cosine, linear"):
         parse.check_choice("sine", ("cosine", "linear"), "curve")
 
@@ -219,141 +218,96 @@ def test_frame_selection():
 
 # --- expansion graphs ------------------------------------------------------------------------------
 
-class FakeNode:
-    def __init__(self, nid, class_type, inputs):
-        self.id, self.class_type, self.inputs = nid, class_type, inputs
-
-    def out(self, index):
-        return [self.id, index]
+KEYFRAMES = ["user_keys", 0]                 # the user's Segue Load Images, outside the expansion
+ENCODE = EncodeSettings("cosine", 0.0, 19, "fast", filename_prefix="segue/travel")
 
 
-class FakeBuilder:
-    """Same contract as ComfyUI's GraphBuilder (ids de-duplicate)."""
-
-    def __init__(self):
-        self.nodes = {}
-        self.counter = 0
-
-    def node(self, class_type, id=None, **inputs):
-        if id is None:
-            self.counter += 1
-            id = f"n{self.counter}"
-        if id not in self.nodes:
-            self.nodes[id] = FakeNode(id, class_type, inputs)
-        return self.nodes[id]
-
-    def of(self, class_type):
-        return [n for n in self.nodes.values() if n.class_type == class_type]
+def of(g: Graph, cls: str) -> list[tuple[str, dict]]:
+    return [(k, n) for k, n in g.nodes.items() if n["class_type"] == cls]
 
 
-SETTINGS = {"segment_frames": "16", "overlap": "4", "mode": "chained", "exact_keyframes": False,
-            "strength": 1.0, "desaturate": 0.0, "darken": 0.0}
+def expand_travel(plan, mode="chained", recipe=None, sources=Sources(), folder="temp"):
+    """What SegueTravel.execute builds (nodes/travel_nodes.py) for ``plan``."""
+    n = len(plan.segments)
+    g = Graph()
+    video = travel_graph(g, TravelStepSettings("18", "4", mode, plan.exact_keyframes, loop=plan.loop),
+                         plan.segments, plan.overlaps, recipe or Recipe(), sources,
+                         Texts(("",) * n, ("",) * n), KEYFRAMES, [SaveTo("", folder)] * n, ENCODE, 16.0)
+    return g, video
 
 
-def test_travel_graph_preview_chains_through_files():
+def test_travel_expansion_chains_through_the_saved_files():
     plan = plan_travel(4, 18, 4, "chained", exact_keyframes=True)
-    g = FakeBuilder()
-    files = TravelFiles(tuple(f"run/seg_{i:03d} [output]" for i in range(3)), "run/final [output]")
-    video = travel_graph(g, plan, ["kf", 0], SETTINGS, Generator("preview", method="blend"), None, [1, 2, 3],
-                         files, 16.0, {"curve": "cosine", "sharpen": 0.0, "crf": 19, "preset": "fast"})
-    guides, saves, checks, lists = (g.of(c) for c in ("SegueTravelGuide", "SegueSaveSegment", "SegueCheckFrames",
-                                                         "SegueFileList"))
-    assert len(guides) == len(saves) == len(checks) == len(lists) == 3
-    assert "previous_video" not in guides[0].inputs
-    for i in (1, 2):  # each chained guide reads the previous SAVED file (lazy VIDEO), not frames in RAM
-        assert guides[i].inputs["previous_video"] == saves[i - 1].out(0)
-    for seg, check, save in zip(plan.segments, checks, saves):
-        assert check.inputs["expected_frames"] == seg.generate_frames
-        assert check.inputs["trim_start"] == seg.trim_start
-        assert save.inputs["images"] == check.out(0) and save.inputs["trim_start"] == 0
-        assert save.inputs["expected_frames"] == seg.generate_frames - seg.trim_start
-    assert plan.segments[0].trim_start > 0  # exact keyframes: the lead-in is trimmed before saving
-    assert [s.inputs["filename"] for s in saves] == list(files.segment_stems)
-    assert lists[0].inputs == {"video": saves[0].out(0)}
-    assert lists[2].inputs["files"] == lists[1].out(0)
-    (stitch,) = g.of("SegueStitchFiles")
-    assert video == stitch.out(0)
-    assert stitch.inputs["segment_files"] == lists[2].out(0)
-    assert stitch.inputs["overlaps"] == ", ".join(map(str, plan.overlaps))
-    assert stitch.inputs["trim_start"] == 0 and stitch.inputs["filename"] == "run/final [output]"
-    assert all(p.inputs["method"] == "blend" for p in g.of("SeguePreviewGenerator"))
-    assert not g.of("KSampler")
+    g, video = expand_travel(plan)
+    steps, saves, lists = of(g, "SegueTravelStep"), of(g, "SeguePreviewStep"), of(g, "SegueFileList")
+    assert len(steps) == len(saves) == len(lists) == 3
+    assert "previous_video" not in g.nodes["seg_000.step"]["inputs"]
+    for i in (1, 2):  # each chained step reads the previous SAVED file (a file-backed VIDEO), not frames in RAM
+        assert g.nodes[f"seg_{i:03d}.step"]["inputs"]["previous_video"] == [f"seg_{i - 1:03d}.save", 0]
+    for i, seg in enumerate(plan.segments):
+        step = g.nodes[f"seg_{i:03d}.step"]["inputs"]
+        assert step["keyframes"] == KEYFRAMES and step["segment_index"] == i and step["exact_keyframes"] is True
+        save = g.nodes[f"seg_{i:03d}.save"]["inputs"]
+        # the saver trims by its step (segment 0's lead-in), writes a fresh name in temp/
+        assert save["step"] == [f"seg_{i:03d}.step", 0] and (save["filename"], save["folder"]) == ("", "temp")
+    assert plan.segments[0].trim_start > 0
+    assert g.nodes["seg_000.list"]["inputs"] == {"video": ["seg_000.save", 0]}
+    assert g.nodes["seg_002.list"]["inputs"] == {"video": ["seg_002.save", 0], "files": ["seg_001.list", 0]}
+    stitch = g.nodes["stitch"]["inputs"]
+    assert video == ["stitch", 0] and stitch["segment_files"] == ["seg_002.list", 0]
+    assert stitch["overlaps"] == ", ".join(map(str, plan.overlaps)) and stitch["trim_start"] == 0
+    assert (stitch["filename"], stitch["filename_prefix"], stitch["fps"]) == ("", "segue/travel", 16.0)
+    assert not of(g, "KSampler") and not of(g, "UNETLoader")
 
 
-def test_travel_graph_independent_has_no_previous():
+def test_travel_expansion_independent_has_no_previous_and_keep_segments_writes_to_output():
     plan = plan_travel(3, 20, 4, "independent")
-    g = FakeBuilder()
-    files = TravelFiles(("a", "b"), "f")
-    travel_graph(g, plan, ["kf", 0], dict(SETTINGS, mode="independent"), Generator("preview"), None, [0, 0],
-                 files, 16.0, {})
-    assert all("previous_video" not in n.inputs for n in g.of("SegueTravelGuide"))
+    g, _ = expand_travel(plan, "independent", folder="output")
+    assert all("previous_video" not in n["inputs"] for _, n in of(g, "SegueTravelStep"))
+    assert {n["inputs"]["folder"] for _, n in of(g, "SeguePreviewStep")} == {"output"}
 
 
-def test_travel_graph_wan_two_experts():
+def test_loop_expansion_closes_on_segment_0s_file():
+    plan = plan_travel(3, 16, 4, "chained", loop=True)
+    g, _ = expand_travel(plan)
+    closing = g.nodes["seg_002.step"]["inputs"]
+    assert closing["loop"] is True and closing["first_video"] == ["seg_000.save", 0]
+    assert closing["previous_video"] == ["seg_001.save", 0]
+    assert all("first_video" not in g.nodes[f"seg_00{i}.step"]["inputs"] for i in (0, 1))
+
+
+def test_wan_expansion_wires_the_users_loaders_in():
     plan = plan_travel(3, 20, 4, "chained")
-    g = FakeBuilder()
-    gen = Generator("wan", model=["unet", 0], vae=["vae", 0], model_low_noise=["unet_low", 0],
-                    sampling=Sampling(steps=6, cfg=3.0, shift=8.0, split_step=0))
-    cond = Conditioning(clip=["clip", 0], prompts=("walk", "run"), negative_prompt="blur")
-    travel_graph(g, plan, ["kf", 0], SETTINGS, gen, cond, [7, 8], TravelFiles(("a", "b"), "f"), 16.0, {})
-    # one ModelSamplingSD3 per expert, shared by both segments
-    patches = g.of("ModelSamplingSD3")
-    assert sorted(p.inputs["model"][0] for p in patches) == ["unet", "unet_low"]
-    assert all(p.inputs["shift"] == 8.0 for p in patches)
-    encodes = {n.inputs["text"] for n in g.of("CLIPTextEncode")}
-    assert encodes == {"walk", "run", "blur"}
-    vaces, samplers = g.of("WanVaceToVideo"), g.of("KSamplerAdvanced")
-    assert len(vaces) == 2 and len(samplers) == 4 and not g.of("KSampler")
-    guide = g.of("SegueTravelGuide")[0]
-    assert vaces[0].inputs["length"] == guide.out(2) and vaces[0].inputs["control_masks"] == guide.out(1)
-    high, low = samplers[0], samplers[1]
-    assert (high.inputs["start_at_step"], high.inputs["end_at_step"]) == (0, 3)
-    assert high.inputs["add_noise"] == "enable" and high.inputs["return_with_leftover_noise"] == "enable"
-    assert (low.inputs["start_at_step"], low.inputs["end_at_step"]) == (3, 10000)
-    assert low.inputs["latent_image"] == high.out(0) and low.inputs["add_noise"] == "disable"
-    assert high.inputs["noise_seed"] == 7 and samplers[2].inputs["noise_seed"] == 8
-    trim = g.of("TrimVideoLatent")[0]
-    assert trim.inputs["trim_amount"] == vaces[0].out(3) and trim.inputs["samples"] == low.out(0)
-    decode = g.of("VAEDecode")[0]
-    assert g.of("SegueCheckFrames")[0].inputs["images"] == decode.out(0)
+    src = Sources(model=["unet", 0], model_low=["unet_low", 0], vae=["vae", 0], positive=["pos", 0],
+                  negative=["neg", 0])
+    g, _ = expand_travel(plan, recipe=Recipe(kind="wan-vace", steps=6, shift=8.0, seed=7), sources=src)
+    patches = of(g, "ModelSamplingSD3")   # one per expert, shared by both segments
+    assert sorted(p["inputs"]["model"][0] for _, p in patches) == ["unet", "unet_low"]
+    assert not of(g, "CLIPTextEncode")
+    assert all(n["inputs"]["positive"] == ["pos", 0] for _, n in of(g, "SegueVaceEncode"))
+    assert [g.nodes[f"seg_00{i}.sample_0"]["inputs"]["noise_seed"] for i in (0, 1)] == [7, 8]
+    assert g.nodes["seg_001.save"]["inputs"]["vae"] == ["vae", 0]
+    assert not [k for k in g.nodes if k in ("unet", "unet_low", "vae", "pos", "neg")]   # never copied in
 
 
-def test_travel_graph_wan_single_model_with_conditioning_links():
-    plan = plan_travel(2, 16, 4)
-    g = FakeBuilder()
-    gen = Generator("wan", model=["unet", 0], vae=["vae", 0], sampling=Sampling(shift=0.0))
-    cond = Conditioning(positive=["pos", 0], negative=["neg", 0])
-    travel_graph(g, plan, ["kf", 0], SETTINGS, gen, cond, [3], TravelFiles(("a",), "f"), 16.0, {})
-    (sampler,) = g.of("KSampler")
-    assert sampler.inputs["model"] == ["unet", 0] and sampler.inputs["seed"] == 3  # shift 0: no patch
-    assert not g.of("ModelSamplingSD3") and not g.of("CLIPTextEncode")
-    assert g.of("WanVaceToVideo")[0].inputs["positive"] == ["pos", 0]
-
-
-def test_join_graph_windows_match_the_plan():
-    plan = plan_join([40, 30, 50], context=6, gap=13, replace=True)
-    g = FakeBuilder()
+def test_join_expansion():
     names = ["c0 [output]", "c1.mp4 [input]", "c2 [output]"]
-    video = join_graph(g, plan, names, Generator("preview"), None, [0, 1], ["t0", "t1"], "final", 16.0, True,
-                       {"context": 6, "gap": 13, "replace": True, "blend": -1, "per_join": "", "crf": 19,
-                        "preset": "fast", "keep_audio": True})
-    loads = g.of("SegueLoadVideo")
-    assert len(loads) == 4
-    for spec in plan.joins:
-        a, b = loads[2 * spec.index], loads[2 * spec.index + 1]
-        assert a.inputs["video"] == names[spec.index] and b.inputs["video"] == names[spec.index + 1]
-        assert a.inputs["start"] == spec.context_a_start
-        assert a.inputs["frame_count"] == spec.context_frames_a + spec.trim_from_a
-        assert b.inputs["start"] == 0 and b.inputs["frame_count"] == spec.context_b_start + spec.context_frames_b
-        # the guide re-plans from these windows: the same transition comes out
-        window = plan_join([a.inputs["frame_count"], b.inputs["frame_count"]], context=spec.context_frames_a,
-                           gap=spec.gap_frames, replace=spec.replace).joins[0]
-        assert (window.transition_frames, window.gap_frames, window.context_a_start) == \
-               (spec.transition_frames, spec.gap_frames, 0)
-        assert window.context_b_start == spec.context_b_start
-    assert [c.inputs["expected_frames"] for c in g.of("SegueCheckFrames")] == [j.transition_frames for j in plan.joins]
-    assert all(gd.inputs["bridging"] is True for gd in g.of("SegueJoinGuide"))
-    (assemble,) = g.of("SegueJoinAssembleFiles")
-    assert video == assemble.out(0)
-    assert assemble.inputs["clip_files"] == "\n".join(names)
-    assert assemble.inputs["transition_files"] == g.of("SegueFileList")[-1].out(0)
+    settings = JoinStepSettings(6, 13, True, -1, '[{"gap": 15}]', True, 64, 48, "stretch")
+    g = Graph()
+    video = join_graph(g, settings, 2, Recipe(saturation=0.9), Sources(), Texts(("a", "b"), ("", "")), names,
+                       [SaveTo("", "temp")] * 2, EncodeSettings(filename_prefix="segue/join"), 24.0, True)
+    for j in (0, 1):
+        step = g.nodes[f"join_00{j}.step"]["inputs"]
+        assert step["join_index"] == j and step["clip_files"] == "\n".join(names)
+        assert (step["context"], step["gap"], step["replace"], step["blend"], step["per_join"]) == \
+               (6, 13, True, -1, '[{"gap": 15}]')
+        assert (step["bridging"], step["width"], step["height"], step["fit"]) == (True, 64, 48, "stretch")
+        save = g.nodes[f"join_00{j}.save"]["inputs"]
+        assert save["step"] == [f"join_00{j}.step", 0] and save["saturation"] == 0.9   # every transition
+    asm = g.nodes["assemble"]["inputs"]
+    assert video == ["assemble", 0]
+    assert asm["clip_files"] == "\n".join(names) and asm["transition_files"] == ["join_001.list", 0]
+    assert (asm["context"], asm["gap"], asm["replace"], asm["blend"], asm["per_join"]) == \
+           (6, 13, True, -1, '[{"gap": 15}]')
+    assert (asm["fps"], asm["keep_audio"], asm["filename_prefix"]) == (24.0, True, "segue/join")
+    assert "bridging" not in asm and "width" not in asm

@@ -1,144 +1,176 @@
-"""The HTTP client and the RFC 6455 websocket client, against small in-process servers."""
+"""The HTTP + websocket client and the progress display, against small in-process servers.
 
-import base64
-import hashlib
+Retries are checked with a recording ``sleep`` (no real waiting): which failures are retried, how
+often, how long it waits (``Retry-After`` honoured), and that ``POST /prompt`` never queues a
+prompt twice, whatever the failure.
+"""
+
+import email.utils
+import io
 import json
 import os
-import socket
-import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from segue.orchestration.client import ComfyClient, format_node_errors, history_error, history_outcome
-from segue.orchestration.errors import PromptRejected, ServerUnreachable, UploadRejected
-from segue.orchestration.progress import RunProgress
-from segue.orchestration.websocket import GUID, WebSocket, WebSocketError
+from segue.orchestration.client import ComfyClient, EventsClosed
+from segue.orchestration.records import (execution_error_text, format_node_errors, history_error, history_outcome,
+                                         is_out_of_memory, strip_server_paths)
+from segue.orchestration.retry import RetryPolicy, retry_after_seconds
+from segue.orchestration.errors import PromptRejected, ServerError, ServerUnreachable, UploadRejected
+from segue.orchestration.progress import Progress
+from segue.video_utils.atomic import is_temp_name
 
-from test_orchestration_fakeserver import FakeComfy
-
-
-# --- websocket ------------------------------------------------------------------------------------
-
-def frame(opcode, payload, fin=True):
-    head = bytes([(0x80 if fin else 0) | opcode])
-    n = len(payload)
-    if n < 126:
-        head += bytes([n])
-    elif n < 65536:
-        head += bytes([126]) + struct.pack("!H", n)
-    else:
-        head += bytes([127]) + struct.pack("!Q", n)
-    return head + payload
-
-
-def read_client_frame(conn):
-    def exact(n):
-        data = b""
-        while len(data) < n:
-            data += conn.recv(n - len(data))
-        return data
-    b0, b1 = exact(2)
-    n = b1 & 0x7F
-    if n == 126:
-        n = struct.unpack("!H", exact(2))[0]
-    assert b1 & 0x80, "client frames must be masked"
-    mask = exact(4)
-    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(exact(n)))
-    return b0 & 0x0F, payload
+from fake_comfy import SERVER_ROOT, Fault, FakeComfy
 
 
 @pytest.fixture
-def ws_server():
-    """Serves one websocket connection with a scripted exchange; records what the client sent."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    received = []
-    big = json.dumps({"type": "executed", "data": {"blob": "x" * 70000}}).encode()
-
-    def serve():
-        conn, _ = listener.accept()
-        request = b""
-        while b"\r\n\r\n" not in request:
-            request += conn.recv(4096)
-        key = [line.split(b": ", 1)[1] for line in request.split(b"\r\n") if line.lower().startswith(b"sec-websocket-key")][0]
-        accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest())
-        received.append(request.split(b"\r\n", 1)[0].decode())
-        # The first frame rides in the same packet as the handshake answer.
-        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + frame(0x1, b'{"type": "status"}'))
-        conn.sendall(frame(0x1, b'{"type": "prog', fin=False) + frame(0x0, b'ress"}'))
-        conn.sendall(frame(0x9, b"ping!"))
-        received.append(read_client_frame(conn))
-        conn.sendall(frame(0x2, b"\x00\x00\x00\x01jpeg"))
-        conn.sendall(frame(0x1, big))
-        received.append(read_client_frame(conn))          # the client's text message
-        conn.sendall(frame(0x8, struct.pack("!H", 1000)))
-        received.append(read_client_frame(conn))          # the close answer
-        conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1], received, big
-    thread.join(5)
-    listener.close()
+def fake(tmp_path):
+    server = FakeComfy(tmp_path / "srv").start()
+    yield server
+    server.stop()
 
 
-def test_websocket_handshake_fragments_ping_binary_large_and_close(ws_server):
-    port, received, big = ws_server
-    ws = WebSocket(f"ws://127.0.0.1:{port}/ws?clientId=abc", timeout=5)
-    assert ws.recv(timeout=5) == '{"type": "status"}'
-    assert ws.recv(timeout=5) == '{"type": "progress"}'           # two fragments, the ping answered between
-    assert ws.recv(timeout=5) == b"\x00\x00\x00\x01jpeg"
-    assert ws.recv(timeout=5) == big.decode()
-    ws.send_text("hello")
-    with pytest.raises(WebSocketError, match="closed"):
-        ws.recv(timeout=5)
-    deadline = time.monotonic() + 5
-    while len(received) < 4 and time.monotonic() < deadline:     # the server thread records the close
-        time.sleep(0.01)
-    assert received[0] == "GET /ws?clientId=abc HTTP/1.1"
-    assert received[1] == (0xA, b"ping!")
-    assert received[2] == (0x1, b"hello")
-    assert received[3][0] == 0x8
-    ws.close()
+class Sleeps(list):
+    """A ``sleep`` that records instead of waiting."""
+
+    def __call__(self, seconds):
+        self.append(seconds)
 
 
-def test_websocket_recv_returns_none_on_silence_and_refuses_bad_handshakes():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(2)
-
-    def serve():
-        for answer in (b"HTTP/1.1 404 Not Found\r\n\r\n", None):
-            conn, _ = listener.accept()
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += conn.recv(4096)
-            if answer is None:
-                key = [ln.split(b": ", 1)[1] for ln in request.split(b"\r\n") if ln.lower().startswith(b"sec-websocket-key")][0]
-                answer = (b"HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: "
-                          + base64.b64encode(hashlib.sha1(key + GUID.encode()).digest()) + b"\r\n\r\n")
-                conn.sendall(answer)
-                conn.recv(100)                                 # hold the socket open until the client closes
-            else:
-                conn.sendall(answer)
-            conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    port = listener.getsockname()[1]
-    with pytest.raises(WebSocketError, match="refused: HTTP/1.1 404"):
-        WebSocket(f"ws://127.0.0.1:{port}/ws", timeout=5)
-    ws = WebSocket(f"ws://127.0.0.1:{port}/ws", timeout=5)
-    assert ws.recv(timeout=0.2) is None
-    ws.close()
-    listener.close()
+def client_for(url, **kw):
+    sleeps = Sleeps()
+    return ComfyClient(url, timeout=kw.pop("timeout", 5), sleep=sleeps, **kw), sleeps
 
 
-# --- HTTP client ----------------------------------------------------------------------------------
+# --- retry policy ---------------------------------------------------------------------------------
+
+def test_retry_after_reads_seconds_and_http_dates():
+    now = time.time()
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds(email.utils.formatdate(now + 30, usegmt=True), now=now) == pytest.approx(30, abs=1)
+    assert retry_after_seconds(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0.0
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_backoff_is_jittered_exponential_and_capped():
+    policy = RetryPolicy(base_s=0.5, max_s=4.0, max_retry_after_s=10)
+    assert [policy.delay(n, rng=lambda: 1.0) for n in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    assert policy.delay(3, rng=lambda: 0.25) == 1.0                      # jitter scales the wait
+    assert policy.delay(0, "7") == 7.0 and policy.delay(0, "3600") == 10   # Retry-After, bounded
+
+
+# --- transient failures ---------------------------------------------------------------------------
+
+def test_503_with_retry_after_is_retried_and_honoured(fake):
+    fake.faults.append(Fault("GET", "/queue", status=503, retry_after="2", times=2))
+    client, sleeps = client_for(fake.url)
+    assert client.queue() == ([], [])
+    assert sleeps == [2.0, 2.0] and client.retries_done == 2
+
+
+def test_persistent_5xx_gives_up_after_the_bounded_tries(fake):
+    fake.faults.append(Fault("GET", "/queue", status=502, times=99))
+    client, sleeps = client_for(fake.url, retry=RetryPolicy(attempts=3))
+    with pytest.raises(ServerError, match="answered 502"):
+        client.queue()
+    assert len(sleeps) == 2 and [r for r in fake.requests if r == ("GET", "/queue")] == [("GET", "/queue")] * 3
+
+
+def test_a_500_is_not_retried(fake):
+    fake.faults.append(Fault("GET", "/queue", status=500, times=5))
+    client, sleeps = client_for(fake.url)
+    with pytest.raises(ServerError, match="500"):
+        client.queue()
+    assert sleeps == []
+
+
+def test_connection_reset_on_a_get_is_retried(fake):
+    fake.faults.append(Fault("GET", "/system_stats", reset="before", times=2))
+    client, sleeps = client_for(fake.url)
+    assert client.system_stats()["system"]["comfyui_version"] == "fake"
+    assert len(sleeps) == 2
+
+
+def test_connection_refused_is_retried_a_bounded_number_of_times():
+    client, sleeps = client_for("127.0.0.1:9", retry=RetryPolicy(attempts=4))
+    with pytest.raises(ServerUnreachable, match=r"http://127\.0\.0\.1:9 is unreachable \(Connection refused\)"):
+        client.system_stats()
+    assert len(sleeps) == 3
+
+
+@pytest.mark.parametrize("fault", [Fault("POST", "/prompt", reset="after"), Fault("POST", "/prompt", reset="before"),
+                                   Fault("POST", "/prompt", status=503, retry_after="1")])
+def test_a_prompt_is_queued_once_whatever_breaks(fake, fault):
+    """After a reset (the server may have queued it) or a 503 the client asks before resending."""
+    fake.paused.set()
+    fake.faults.append(fault)
+    client, sleeps = client_for(fake.url)
+    assert client.submit({"1": {"class_type": "SegueFileList", "inputs": {}}}, "p-1") == "p-1"
+    assert [pid for pid, _ in fake.submitted] == ["p-1"]
+    assert client.queue() == ([], ["p-1"])
+    posts = [r for r in fake.requests if r == ("POST", "/prompt")]
+    assert len(posts) == (1 if fault.reset == "after" else 2)      # delivered: asked, not resent
+    assert sleeps[0] == (1.0 if fault.retry_after else sleeps[0])
+
+
+def test_a_prompt_post_that_keeps_failing_is_an_error_not_a_loop(fake):
+    fake.faults.append(Fault("POST", "/prompt", reset="before", times=99))
+    client, sleeps = client_for(fake.url, retry=RetryPolicy(attempts=3))
+    with pytest.raises(ServerError, match="did not take the prompt"):
+        client.submit({"1": {"class_type": "SegueFileList", "inputs": {}}}, "p-2")
+    assert fake.submitted == [] and len(sleeps) == 2
+
+
+def test_a_silent_server_is_not_answering_within_the_timeout(fake):
+    fake.silent.set()
+    client, _ = client_for(fake.url, timeout=0.5)
+    t0 = time.monotonic()
+    with pytest.raises(ServerUnreachable, match=r"did not answer GET /queue within 0s") as e:
+        client.queue()
+    assert e.value.code == "server_not_answering" and time.monotonic() - t0 < 3
+    fake.silent.clear()
+
+
+# --- downloads --------------------------------------------------------------------------------------
+
+def test_a_download_broken_off_mid_file_is_retried_from_the_start(fake, tmp_path):
+    data = os.urandom(300_000)
+    (fake.root / "output/segue/r").mkdir(parents=True)
+    (fake.root / "output/segue/r/seg.mkv").write_bytes(data)
+    fake.truncate.add("seg.mkv")
+    client, sleeps = client_for(fake.url)
+    dest = tmp_path / "run" / "seg.mkv"
+    client.download("seg.mkv", "segue/r", dest)
+    assert dest.read_bytes() == data and len(sleeps) == 1
+    assert not [p for p in dest.parent.iterdir() if is_temp_name(p.name)]
+
+
+def test_a_missing_file_or_a_failing_write_leaves_no_part_file(fake, tmp_path, monkeypatch):
+    client, _ = client_for(fake.url)
+    run = tmp_path / "run"
+    with pytest.raises(FileNotFoundError, match="has no output/segue/r/nope.mkv"):
+        client.download("nope.mkv", "segue/r", run / "nope.mkv")
+    (fake.root / "output/segue/r").mkdir(parents=True)
+    (fake.root / "output/segue/r/seg.mkv").write_bytes(os.urandom(3 << 20))
+    real_open = open
+
+    class Full(io.FileIO):
+        def write(self, b):
+            if self.tell() > (1 << 20):
+                raise OSError(28, "No space left on device")
+            return super().write(b)
+
+    monkeypatch.setattr("builtins.open", lambda p, mode="r", *a, **k: Full(p, "wb") if mode == "wb" else real_open(p, mode, *a, **k))
+    with pytest.raises(OSError, match="No space"):
+        client.download("seg.mkv", "segue/r", run / "seg.mkv")
+    monkeypatch.undo()
+    assert sorted(p.name for p in run.iterdir()) == []             # neither the file nor a .part
+
+
+# --- prompts and errors ---------------------------------------------------------------------------
 
 class Scripted(BaseHTTPRequestHandler):
     """Answers from the class attribute ``answers``: path -> (status, body)."""
@@ -171,17 +203,19 @@ def scripted():
     server.server_close()
 
 
-def test_node_errors_on_200_are_a_rejection_shown_per_node(scripted):
+def test_node_errors_are_a_rejection_naming_node_and_input(scripted):
     server, url = scripted
     node_errors = {"7": {"errors": [{"type": "value_not_in_list", "message": "Value not in list",
-                                     "details": "mode: 'sideways' not in ['chained', 'independent']"}],
+                                     "details": "mode: 'sideways' not in ['chained', 'independent']",
+                                     "extra_info": {"input_name": "mode"}}],
                          "dependent_outputs": ["9"], "class_type": "SegueTravelGuide"}}
     Scripted.answers = {"/prompt": (200, {"prompt_id": "p", "number": 1, "node_errors": node_errors})}
     prompt = {"7": {"class_type": "SegueTravelGuide", "inputs": {}, "_meta": {"title": "guide segment 0"}}}
     with pytest.raises(PromptRejected) as e:
         ComfyClient(url).submit(prompt, "p")
-    assert e.value.node_errors == ["node 7 (SegueTravelGuide, 'guide segment 0'): Value not in list: "
+    assert e.value.node_errors == ["node 7 (SegueTravelGuide, 'guide segment 0') input mode: Value not in list: "
                                    "mode: 'sideways' not in ['chained', 'independent']"]
+    assert e.value.exit_code == 2 and e.value.code == "prompt_rejected" and "fix the inputs" in e.value.hint
     Scripted.answers = {"/prompt": (400, {"error": {"type": "invalid_prompt", "message": "Cannot execute",
                                                     "details": "node X does not exist"}, "node_errors": {}})}
     with pytest.raises(PromptRejected, match="Cannot execute\n  node X does not exist"):
@@ -193,34 +227,38 @@ def test_upload_over_the_limit_says_how_to_raise_it(scripted, tmp_path):
     Scripted.answers = {"/upload/image": (413, {})}
     path = tmp_path / "clip.mp4"
     path.write_bytes(os.urandom(2048))
-    with pytest.raises(UploadRejected, match=r"default is 100 MB.*--max-upload-size.*input/segue/r/"):
+    with pytest.raises(UploadRejected, match=r"default is 100 MB") as e:
         ComfyClient(url).upload(path, "clip.mp4", "segue/r")
+    assert "--max-upload-size" in e.value.hint and "input/segue/r/" in e.value.hint
 
 
-def test_unreachable_server_is_one_line_naming_it():
-    with pytest.raises(ServerUnreachable, match=r"http://127\.0\.0\.1:9 is unreachable"):
-        ComfyClient("127.0.0.1:9", timeout=2).system_stats()
-    with pytest.raises(ValueError):
-        ComfyClient("ftp://x")
+def test_interrupt_and_cancel_touch_only_our_prompt(fake):
+    fake.paused.set()
+    client = ComfyClient(fake.url)
+    fake.add_foreign("theirs-0")
+    mine = client.submit({"1": {"class_type": "SegueFileList", "inputs": {}}}, "mine")
+    fake.add_foreign("theirs-1")
+    assert client.interrupt(mine) is False and fake.interrupts == []     # pending, not running
+    assert client.cancel(mine) == "removed from the queue"
+    assert client.queue() == ([], ["theirs-0", "theirs-1"])               # theirs are still queued
+    fake.call(lambda: setattr(fake, "running", "theirs-0"))
+    assert client.interrupt(mine) is False and client.cancel(mine) == "not queued"
+    assert fake.interrupts == [] and not fake.interrupted                 # theirs keeps running
 
 
-def test_interrupt_and_cancel_touch_only_our_prompt(tmp_path):
-    fake = FakeComfy(tmp_path).start()
-    try:
-        fake.paused.set()
-        client = ComfyClient(fake.url)
-        mine = client.submit({"1": {"class_type": "SegueFileList", "inputs": {}}}, "mine")
-        fake.foreign = 1
-        assert client.interrupt(mine) is False and fake.interrupts == []     # pending, not running
-        assert client.cancel("foreign-0") == "removed from the queue"       # ids not in our queue are untouched
-        assert client.cancel(mine) == "removed from the queue"
-        assert client.queue() == ([], ["foreign-0"])
-        with fake.lock:
-            fake.running = "mine-running"
-        assert client.cancel("mine-running") == "interrupted" and fake.interrupts == ["mine-running"]
-        assert client.cancel("gone") == "not queued"
-    finally:
-        fake.stop()
+def test_execution_errors_lose_tracebacks_and_server_paths():
+    record = {"node_id": "5", "node_type": "SegueSaveSegment", "exception_type": "segue.errors.PlanError",
+              "exception_message": f"cannot read {SERVER_ROOT}/input/segue/r/key_000.png: planned 17 frames\n"
+                                   f"Traceback (most recent call last):\n  File \"{SERVER_ROOT}/execution.py\", line 3",
+              "traceback": [f'File "{SERVER_ROOT}/x.py"'], "current_inputs": {"secret": ["k"]}}
+    text = execution_error_text(record)
+    assert text == "node 5 (SegueSaveSegment): PlanError: cannot read key_000.png: planned 17 frames"
+    assert SERVER_ROOT not in text and "Traceback" not in text and "secret" not in text
+    assert strip_server_paths(r"open C:\Users\me\ComfyUI\models\x.safetensors failed") == "open x.safetensors failed"
+    assert execution_error_text({"event": "execution_interrupted", "node_id": "2", "node_type": "X"}) == \
+        "interrupted at node 2 (X)"
+    assert is_out_of_memory({"exception_type": "torch.OutOfMemoryError"})
+    assert not is_out_of_memory(record)
 
 
 def test_history_helpers():
@@ -230,26 +268,75 @@ def test_history_helpers():
         "exception_message": "planned 17 frames but got 13\n"}]]}}
     stop = {"status": {"status_str": "error", "messages": [["execution_interrupted", {"node_id": "2", "node_type": "X"}]]}}
     assert [history_outcome(e) for e in (ok, err, stop)] == ["success", "error", "interrupted"]
-    assert history_error(err) == "node 5 (SegueSaveSegment): PlanError: planned 17 frames but got 13"
+    assert execution_error_text(history_error(err)) == "node 5 (SegueSaveSegment): PlanError: planned 17 frames but got 13"
+    assert history_error(stop)["event"] == "execution_interrupted"
     assert format_node_errors({}) == []
+
+
+# --- websocket ------------------------------------------------------------------------------------
+
+def test_event_stream_reports_silence_and_a_dropped_connection(fake):
+    client = ComfyClient(fake.url)
+    ws = client.websocket(timeout=5)
+    assert json.loads(ws.recv(timeout=5))["type"] == "status"
+    assert ws.recv(timeout=0.2) is None
+    fake.drop_websockets()
+    with pytest.raises(EventsClosed):
+        for _ in range(50):
+            ws.recv(timeout=0.1)
+    ws.close()
+    fake.no_websocket = True
+    with pytest.raises(ServerUnreachable, match="websocket is unreachable"):
+        client.websocket(timeout=5)
 
 
 # --- progress -------------------------------------------------------------------------------------
 
-def test_progress_block_shows_each_server_and_sampler_steps():
-    import io
-    stream = io.StringIO()
-    p = RunProgress("travel r1", ["seg_000", "seg_001", "seg_002", "final"], stream=stream)
+def run_events(p):
     p.step_state("seg_000", "submitted", "gpu1:8188")
     p.step_state("seg_000", "running", "gpu1:8188")
     p.step_node("seg_000", "KSampler")
-    p.step_progress("seg_000", 7, 20)
+    for v in range(1, 21):
+        p.step_progress("seg_000", v, 20)
     p.step_state("seg_001", "submitted", "gpu2:8188")
-    lines = p.lines()
-    assert lines[0].startswith("travel r1 [") and "0/4 steps" in lines[0]
-    assert "  gpu1:8188: step 1/4 seg_000 KSampler 7/20" in lines
-    assert "  gpu2:8188: queued: seg_001" in lines
+
+
+def test_progress_without_a_terminal_is_plain_lines():
+    stream = io.StringIO()
+    p = Progress("travel r1", ["seg_000", "seg_001", "seg_002", "final"], stream=stream)
+    run_events(p)
+    assert p.server_line("gpu1:8188") == "gpu1:8188: step 1/4 seg_000 KSampler 20/20"
+    assert p.server_line("gpu2:8188") == "gpu2:8188: queued: seg_001"
     p.step_state("seg_000", "done", "gpu1:8188")
-    assert "1/4 steps" in p.lines()[0]
-    log = stream.getvalue()                         # not a TTY: one line per change, sampler by quarters
-    assert "seg_000 running on gpu1:8188" in log and "KSampler 7/20" in log and "seg_000 done" in log
+    p.close()
+    log = stream.getvalue()
+    assert "\r" not in log and "\x1b" not in log
+    lines = log.splitlines()
+    assert "[travel r1 0/4] seg_000 running on gpu1:8188" in lines
+    assert [ln for ln in lines if "KSampler" in ln] == [f"[travel r1 0/4] seg_000 on gpu1:8188: KSampler {v}/20"
+                                                        for v in (1, 5, 10, 15, 20)]       # first, then quarters
+    assert lines[-1] == "[travel r1 1/4] seg_000 done on gpu1:8188"
+
+
+def test_progress_on_a_terminal_draws_tqdm_bars():
+    stream = io.StringIO()
+    p = Progress("travel r1", ["seg_000", "seg_001", "seg_002", "final"], stream=stream, tty=True)
+    run_events(p)
+    p.note("a note")
+    p.step_state("seg_000", "done", "gpu1:8188")
+    p.close()
+    out = stream.getvalue()
+    assert "\r" in out and "travel r1" in out and "1/4" in out
+    assert "gpu1:8188: step 1/4 seg_000 KSampler 20/20" in out and "gpu2:8188: queued: seg_001" in out
+    assert "a note\n" in out
+
+
+def test_local_render_stages_print_every_tenth():
+    stream = io.StringIO()
+    p = Progress("travel", stream=stream)
+    for i in range(101):
+        p("segments", i, 100)
+    assert stream.getvalue().splitlines() == [f"segments: {i}/100" for i in range(0, 101, 10)]
+    disabled = io.StringIO()
+    Progress("x", ["a"], stream=disabled, enabled=False).step_state("a", "done")
+    assert disabled.getvalue() == ""

@@ -7,7 +7,6 @@ join transitions, bad plans failing before submission, and generated prompts val
 the real /object_info.
 """
 
-import argparse
 import json
 import threading
 import time
@@ -19,9 +18,10 @@ import pytest
 from segue.orchestration import commands
 from segue.orchestration.client import ComfyClient
 from segue.orchestration.errors import ServerUnreachable
-from segue.orchestration.graphs import detached_prompt, step_prompt, validate_prompt
+from segue.orchestration.graphs import detached_prompt, load_template, step_prompt, validate_prompt
 from segue.orchestration.manifest import Manifest
 from segue.orchestration.plan_files import ClipRef, GeneratorConfig, JoinRun, TravelRun, save_plan
+from segue.orchestration.options import ConnectionOptions, PlanFileCommand, RunDirCommand, RunOptions
 from segue.orchestration.runner import Runner
 from segue.orchestration.steps import join_steps, travel_steps
 
@@ -68,17 +68,19 @@ def decode(path):
         return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
 
 
-def ns(**kw):
-    base = dict(servers=None, retries=0, server_timeout=20.0, window=2, no_progress=True, detach=False,
-                run_id="", runs_dir=None, out=None)
-    base.update(kw)
-    return argparse.Namespace(**base)
+def connection(servers=(), **kw):
+    kw.setdefault("server_timeout", 20.0)
+    return ConnectionOptions(servers=list(servers), no_progress=True, **kw)
 
 
-def run_plan(tmp_path, run, servers, **kw):
+def run_plan(tmp_path, run, servers, out=None, detach=False, **kw):
     path = tmp_path / f"{run.run_id}.json"
     save_plan(run, path)
-    return commands.cmd_run(ns(plan=path, servers=servers, **kw))
+    return commands.cmd_run(PlanFileCommand(path, RunOptions(out=out, detach=detach), connection(servers, **kw)))
+
+
+def resume(run_dir, out=None, servers=(), **kw):
+    return commands.cmd_resume(RunDirCommand(run_dir, out=out, connection=connection(servers, **kw)))
 
 
 def history_files(server_url):
@@ -87,7 +89,7 @@ def history_files(server_url):
     names = []
     for entry in history.values():
         for node in entry["prompt"][2].values():
-            if node["class_type"] in ("SegueSaveSegment", "SegueStitchFiles", "SegueJoinAssembleFiles"):
+            if node["class_type"] in ("SeguePreviewStep", "SegueSaveStep", "SegueStitchFiles", "SegueJoinAssembleFiles"):
                 names.append(node["inputs"]["filename"].rsplit("/", 1)[-1])
     return names
 
@@ -95,14 +97,14 @@ def history_files(server_url):
 @pytest.mark.parametrize("mode, exact, template", [("chained", False, False), ("independent", True, False),
                                                    ("chained", True, True)])
 def test_travel_through_comfyui_matches_the_plan(tmp_path, comfy_server, mode, exact, template):
-    generator = GeneratorConfig(preview_method="blend")
+    generator = GeneratorConfig.from_dict({"kind": "preview", "preview_method": "blend"})
     if template:
         tpl = {"1": {"class_type": "SegueGuideSlot", "inputs": {}},
                "2": {"class_type": "SeguePreviewGenerator",
                      "inputs": {"control_video": ["1", 0], "control_masks": ["1", 1], "method": "blend"}},
                "3": {"class_type": "SegueFramesSlot", "inputs": {"images": ["2", 0]}}}
         (tmp_path / "tpl.json").write_text(json.dumps(tpl))
-        generator = GeneratorConfig(kind="template", template=str(tmp_path / "tpl.json"))
+        generator = GeneratorConfig.from_name(str(tmp_path / "tpl.json"))
     run = TravelRun(images=keyframes(tmp_path, 4), segment_frames=14, overlap=5, mode=mode, exact_keyframes=exact,
                     run_id=f"travel-{mode}-{exact}-{template}", output_dir=str(tmp_path / "runs"), generator=generator)
     out = tmp_path / "travel.mp4"
@@ -123,7 +125,7 @@ def test_join_through_comfyui_matches_the_plan(tmp_path, comfy_server, replace):
     clips = [ClipRef(write_clip(tmp_path / f"c{i}.mp4", 30, c), f"c{i}")
              for i, c in enumerate([(200, 40, 40), (40, 200, 40), (40, 40, 200)])]
     run = JoinRun(clips=clips, context=4, gap=9, replace=replace, run_id=f"join-{replace}",
-                  output_dir=str(tmp_path / "runs"), generator=GeneratorConfig(preview_method="blend"))
+                  output_dir=str(tmp_path / "runs"), generator=GeneratorConfig.from_dict({"kind": "preview", "preview_method": "blend"}))
     out = tmp_path / "join.mp4"
     assert run_plan(tmp_path, run, [comfy_server.url], out=out) == 0
     plan = run.plan()
@@ -133,16 +135,16 @@ def test_join_through_comfyui_matches_the_plan(tmp_path, comfy_server, replace):
 
 def test_detached_run_is_picked_up_from_history_and_files(tmp_path, comfy_server, capsys):
     run = TravelRun(images=keyframes(tmp_path, 3), segment_frames=14, overlap=4, run_id="detached",
-                    output_dir=str(tmp_path / "runs"), generator=GeneratorConfig(preview_method="blend"))
+                    output_dir=str(tmp_path / "runs"), generator=GeneratorConfig.from_dict({"kind": "preview", "preview_method": "blend"}))
     assert run_plan(tmp_path, run, [comfy_server.url], detach=True) == 0
     run_dir = tmp_path / "runs" / "detached"
     state = Manifest.load(run_dir)
     prompt_id = state.data["detached"]["prompts"][0]
     comfy_server.wait(prompt_id, timeout=120)
-    assert commands.cmd_status(argparse.Namespace(run_dir=run_dir, offline=False)) == 0
+    assert commands.cmd_status(RunDirCommand(run_dir)) == 0
     assert "segue resume collects it" in capsys.readouterr().out
     out = tmp_path / "detached.mp4"
-    assert commands.cmd_resume(ns(run_dir=run_dir, out=out)) == 0
+    assert resume(run_dir, out=out) == 0
     assert decode(out).shape[0] == run.plan().total_frames
     state = Manifest.load(run_dir)
     assert {s.prompt_id for s in state.ordered()} == {prompt_id}      # nothing was submitted again
@@ -153,11 +155,11 @@ def test_killed_server_resume_skips_finished_steps_and_matches_an_uninterrupted_
     port = server.port
     try:
         run = TravelRun(images=keyframes(tmp_path, 8), segment_frames=14, overlap=4, run_id="killed",
-                        output_dir=str(tmp_path / "runs"), generator=GeneratorConfig(preview_method="flow"))
+                        output_dir=str(tmp_path / "runs"), generator=GeneratorConfig.from_dict({"kind": "preview", "preview_method": "flow"}))
         run.validate()
         steps = travel_steps(run.plan())
         manifest = Manifest.create(tmp_path / "runs" / "killed", run, run.plan().to_dict(), steps,
-                                   commands._inputs(run), "segue-kill-test")
+                                   commands.run_inputs(run), "segue-kill-test")
         runner = Runner(manifest, [ComfyClient(server.url)], server_timeout=2.0, poll_s=0.1)
         outcome = {}
 
@@ -181,7 +183,7 @@ def test_killed_server_resume_skips_finished_steps_and_matches_an_uninterrupted_
 
         server = ComfyServer(tmp_path / "base", port=port).start()        # same base dir, same port
         out = tmp_path / "resumed.mp4"
-        assert commands.cmd_resume(ns(run_dir=manifest.run_dir, out=out)) == 0
+        assert resume(manifest.run_dir, out=out) == 0
         rerun = history_files(server.url)
         assert not set(rerun) & set(done), (rerun, done)
         assert sorted(rerun) == sorted(s.id for s in steps if s.id not in done)
@@ -204,7 +206,7 @@ def test_two_servers_share_the_join_transitions(tmp_path, comfy_server):
         clips = [ClipRef(write_clip(tmp_path / f"c{i}.mp4", 24, (40 * i, 200 - 40 * i, 90)), f"c{i}")
                  for i in range(5)]
         run = JoinRun(clips=clips, context=3, gap=5, run_id="two-servers", output_dir=str(tmp_path / "runs"),
-                      generator=GeneratorConfig(preview_method="blend"))
+                      generator=GeneratorConfig.from_dict({"kind": "preview", "preview_method": "blend"}))
         out = tmp_path / "two.mp4"
         assert run_plan(tmp_path, run, [comfy_server.url, second.url], out=out, window=1) == 0
         state = Manifest.load(tmp_path / "runs" / "two-servers")
@@ -224,7 +226,7 @@ def test_bad_plans_fail_before_anything_reaches_the_server(tmp_path, comfy_serve
         (TravelRun(images=imgs, run_id="no-model", generator=GeneratorConfig(
             kind="wan21-vace", unet="nope.safetensors", vae="nope_vae.safetensors", clip="nope_t5.safetensors")),
          "unknown model file 'nope.safetensors'"),
-        (TravelRun(images=imgs[:1], run_id="one"), "at least 2 keyframe images"),
+        (TravelRun(images=[], run_id="none"), "at least 1 keyframe image"),
         (TravelRun(images=[imgs[0], str(tmp_path / "gone.png")], run_id="gone"), "gone.png' does not exist"),
         (TravelRun(images=imgs, segment_frames=12, overlap=12, run_id="ovl"), "overlap[0]=12 must be smaller"),
     ]
@@ -258,7 +260,7 @@ def test_every_generated_prompt_validates_against_the_real_object_info(tmp_path,
                                "3": {"class_type": "SegueFramesSlot", "inputs": {"images": ["2", 0]}}}))
     generators = [GeneratorConfig(), GeneratorConfig(kind="wan21-vace", **wan),
                   GeneratorConfig(kind="wan22-vace", unet_low="segue_fake_low.safetensors", **wan),
-                  GeneratorConfig(kind="template", template=str(tpl))]
+                  GeneratorConfig.from_name(str(tpl))]
     imgs = keyframes(tmp_path, 3)
     names = [f"segue/v/key_{i}.png [input]" for i in range(3)]
     clip_names = [f"segue/v/clip_{i}.mp4 [input]" for i in range(3)]
@@ -266,13 +268,15 @@ def test_every_generated_prompt_validates_against_the_real_object_info(tmp_path,
         for mode in ("chained", "independent"):
             run = TravelRun(images=imgs, segment_frames=14, overlap=4, mode=mode, run_id="v", generator=gen)
             plan = run.validate()
-            prompts = [step_prompt(run, plan, s, names) for s in travel_steps(plan)]
+            template = load_template(gen.template) if gen.kind == "template" else None
+            prompts = [step_prompt(run, plan, s, names, template) for s in travel_steps(plan)]
             prompts.append(detached_prompt(run, plan, names))
             for p in prompts:
                 assert validate_prompt(p, info) == [], (gen.kind, mode)
         jrun = JoinRun(clips=[ClipRef(f"/c{i}.mp4") for i in range(3)], clip_frames=[30, 30, 30], context=4,
                        gap=9, replace=True, run_id="v", generator=gen)
         jplan = jrun.plan()
-        for p in [step_prompt(jrun, jplan, s, clip_names) for s in join_steps(jplan)] + \
+        template = load_template(gen.template) if gen.kind == "template" else None
+        for p in [step_prompt(jrun, jplan, s, clip_names, template) for s in join_steps(jplan)] + \
                  [detached_prompt(jrun, jplan, clip_names)]:
             assert validate_prompt(p, info) == [], gen.kind

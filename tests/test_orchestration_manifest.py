@@ -1,12 +1,15 @@
 """The run directory's manifest: state machine, atomic writes, checksums, resume decisions, lock."""
 
+import errno
 import json
 import os
 
 import pytest
 
-from segue.orchestration.errors import RunBusy
-from segue.orchestration.manifest import IllegalTransition, Manifest, lock_run_dir, resume_action
+from segue.orchestration.errors import DiskFull, RunBusy
+from segue.orchestration.manifest import IllegalTransition, Manifest, lock_run_dir
+from segue.orchestration.resume import resume_action
+from segue.video_utils.atomic import is_temp_name
 from segue.orchestration.plan_files import TravelRun
 from segue.orchestration.steps import travel_steps
 from segue.video_utils.errors import PlanError
@@ -68,18 +71,17 @@ def test_every_change_is_written_atomically(tmp_path, monkeypatch):
     before = (m.run_dir / "manifest.json").read_text()
 
     def crash(src, dst):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(DiskFull, match="no space to write .*manifest.json"):
         m.transition("seg_000", "submitted", prompt_id="p", server="s")
     monkeypatch.undo()
     assert (m.run_dir / "manifest.json").read_text() == before       # the old version is intact
     assert Manifest.load(m.run_dir).steps["seg_000"].state == "pending"
     m.transition("seg_000", "submitted", prompt_id="p", server="s")
-    leftovers = [p.name for p in m.run_dir.iterdir() if p.name.endswith(".tmp")]
     assert Manifest.load(m.run_dir).steps["seg_000"].state == "submitted"
-    assert len(leftovers) <= 1        # at most the one from the simulated crash
+    assert not [p.name for p in m.run_dir.iterdir() if is_temp_name(p.name)]    # the failed write cleaned up
 
 
 def test_verify_uses_size_and_checksum(tmp_path):

@@ -40,8 +40,8 @@ def clip(path, frames, size=32, codec="libx264"):
 def test_travel_plan_round_trips_through_json(tmp_path):
     run = TravelRun(images=images(tmp_path, 4), segment_frames=[16, 20, 16], overlap=4, prompts=["a", "b", "c"],
                     negative_prompts="blurry", seed=7, seed_mode="increment", run_id="trip",
-                    generator=GeneratorConfig(kind="wan22-vace", unet="h.safetensors", unet_low="l.safetensors",
-                                              vae="v.safetensors", clip="t.safetensors", split_step=8),
+                    generator=GeneratorConfig.from_name("wan22-vace", unet="h.safetensors", unet_low="l.safetensors",
+                                                        vae="v.safetensors", clip="t.safetensors", split_step=8),
                     darken=0.1, desaturate=0.2, strength=0.9, output_dir=str(tmp_path / "runs"))
     path = tmp_path / "plan.json"
     save_plan(run, path)
@@ -74,14 +74,12 @@ def test_join_plan_round_trips_and_relative_paths_resolve_against_the_plan_file(
     assert load_plan(tmp_path / "again.json") == run
 
 
-@pytest.mark.parametrize("count, message", [
-    (1, "at least 2 keyframe images"),
-    (0, "at least 2 keyframe images"),
-])
-def test_too_few_images_fail_with_one_line(tmp_path, count, message):
-    with pytest.raises(PlanError, match=message) as e:
-        TravelRun(images=images(tmp_path, count), segment_frames=16).validate()
+def test_no_image_fails_with_one_line_and_one_image_is_a_travel(tmp_path):
+    with pytest.raises(PlanError, match="at least 1 keyframe image") as e:
+        TravelRun(images=[], segment_frames=16).validate()
     assert "\n" not in str(e.value)
+    one = TravelRun(images=images(tmp_path, 1), segment_frames=16)
+    assert one.validate().total_frames == 17 and one.segment_count == 1
 
 
 def test_bad_travel_inputs_name_the_input(tmp_path):
@@ -95,10 +93,10 @@ def test_bad_travel_inputs_name_the_input(tmp_path):
     with pytest.raises(PlanError, match="--vae"):
         TravelRun(images=good, generator=GeneratorConfig(kind="wan21-vace", unet="u", clip="c")).validate()
     with pytest.raises(PlanError, match="split_step"):
-        TravelRun(images=good, generator=GeneratorConfig(kind="wan22-vace", unet="u", unet_low="l", vae="v",
-                                                         clip="c", steps=4, split_step=4)).validate()
+        TravelRun(images=good, generator=GeneratorConfig.from_name("wan22-vace", unet="u", unet_low="l", vae="v",
+                                                                   clip="c", steps=4, split_step=4)).validate()
     with pytest.raises(PlanError, match="not a generator"):
-        TravelRun(images=good, generator=GeneratorConfig(kind="sdxl")).validate()
+        TravelRun(images=good, generator=GeneratorConfig.from_name("sdxl")).validate()
     with pytest.raises(PlanError, match="run_id"):
         TravelRun(images=good, run_id="../evil").validate()
 

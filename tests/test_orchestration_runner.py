@@ -1,15 +1,17 @@
 """The runner and the server commands against in-process fake ComfyUI servers (no ComfyUI needed).
 
-The fakes keep queue and history in memory like ComfyUI (a stop loses them, files stay) and have no
-websocket, so these runs exercise the polling fallback, resume after a server restart, scheduling
-over two servers, failures, cancel, detached runs and the commands' exit codes.
+The fakes keep queue and history in memory like ComfyUI (a stop loses them, files stay) and send
+ComfyUI's websocket messages, so these runs exercise the event path, resume after a server
+restart, scheduling over two servers, failures, cancel, detached runs and the commands' exit
+codes.  Fault injection (websocket drops, HTTP faults, silence, full disks...) is in
+test_orchestration_faults.py.
 """
 
-import argparse
 import hashlib
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +20,12 @@ from segue.orchestration.client import ComfyClient
 from segue.orchestration.errors import ServerUnreachable, StepFailed
 from segue.orchestration.manifest import Manifest
 from segue.orchestration.plan_files import ClipRef, GeneratorConfig, JoinRun, TravelRun, save_plan
-from segue.orchestration.runner import Runner, ServerLoad, choose_server
+from segue.orchestration.options import ConnectionOptions, PlanFileCommand, RunDirCommand, RunOptions
+from segue.orchestration.runner import Runner
+from segue.orchestration.scheduling import ServerLoad, choose_server
 from segue.orchestration.steps import join_steps, travel_steps
 
-from test_orchestration_fakeserver import FakeComfy, count_frames, write_video
+from fake_comfy import FakeComfy, count_frames, write_video
 
 
 @pytest.fixture
@@ -64,7 +68,7 @@ def clips(tmp_path, n, frames=24):
 def new_manifest(run):
     plan = run.validate()
     steps = travel_steps(plan) if isinstance(run, TravelRun) else join_steps(plan)
-    inputs = commands._inputs(run)
+    inputs = commands.run_inputs(run)
     return Manifest.create(f"{run.output_dir}/{run.run_id}", run, plan.to_dict(), steps, inputs, "test-client")
 
 
@@ -74,11 +78,25 @@ def runner(manifest, *servers, **kw):
     return Runner(manifest, [ComfyClient(s.url, timeout=5) for s in servers], **kw)
 
 
-def args(**kw):
-    base = dict(servers=None, retries=0, server_timeout=2.0, window=2, no_progress=True, detach=False,
-                run_id="", runs_dir=None, out=None)
-    base.update(kw)
-    return argparse.Namespace(**base)
+def connection(servers=(), **kw):
+    kw.setdefault("server_timeout", 2.0)
+    return ConnectionOptions(servers=list(servers), no_progress=True, **kw)
+
+
+def run_cmd(plan, servers, out=None, detach=False, **kw):
+    """``segue run PLAN --server ...`` as its options object."""
+    return PlanFileCommand(plan, RunOptions(out=out, detach=detach), connection(servers, **kw))
+
+
+def run_dir_cmd(run_dir, servers=(), **kw):
+    return RunDirCommand(run_dir, connection=connection(servers, **kw))
+
+
+def wait_until(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)
 
 
 # --- scheduling --------------------------------------------------------------------------------
@@ -128,7 +146,9 @@ def test_join_transitions_spread_over_two_servers_and_inputs_follow(tmp_path, fa
 
 
 def test_a_busy_server_gets_no_work_while_another_is_free(tmp_path, fake, fake_b):
-    fake_b.foreign = 5                        # someone else's long queue
+    fake_b.paused.set()                       # someone else's long queue, not moving
+    for i in range(5):
+        fake_b.add_foreign(f"theirs-{i}")
     run = travel_run(tmp_path, mode="independent", run_id="t3")
     m = new_manifest(run)
     runner(m, fake, fake_b, window=3).execute()
@@ -152,13 +172,12 @@ def test_kill_and_restart_resumes_without_redoing_finished_steps(tmp_path):
 
     thread = threading.Thread(target=go)
     thread.start()
-    deadline = time.monotonic() + 20
-    while m.steps["seg_001"].state != "done" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: m.steps["seg_001"].state == "done")
     server.stop()                                   # like kill -9: queue and history are gone
     thread.join(20)
-    assert isinstance(outcome.get("error"), ServerUnreachable)
-    assert "segue resume" in str(outcome["error"])
+    error = outcome.get("error")
+    assert isinstance(error, ServerUnreachable) and error.exit_code == 3 and error.resumable
+    assert "has been unreachable for 1s" in str(error)
     state = Manifest.load(m.run_dir)
     done_before = [s.id for s in state.ordered() if s.state == "done"]
     assert {"seg_000", "seg_001"} <= set(done_before) and state.steps["final"].state == "pending"
@@ -182,7 +201,7 @@ def test_a_failed_step_stops_the_run_and_resume_retries_it(tmp_path, fake):
     fake.fail = {"seg_001"}
     run = travel_run(tmp_path, run_id="t5")
     m = new_manifest(run)
-    with pytest.raises(StepFailed, match=r"seg_001 failed on 127\.0\.0\.1:\d+: node save \(SegueSaveSegment\): "
+    with pytest.raises(StepFailed, match=r"seg_001 failed on 127\.0\.0\.1:\d+: node save \(SeguePreviewStep\): "
                                          r"ValueError: fake failure"):
         runner(m, fake).execute()
     state = Manifest.load(m.run_dir)
@@ -215,17 +234,21 @@ def test_a_lost_local_file_is_fetched_again_not_regenerated(tmp_path, fake):
     assert len(fake.submitted) == submitted + 1
 
 
-def test_cancel_removes_only_our_pending_prompts(tmp_path, fake):
+def test_cancel_removes_only_our_prompts(tmp_path, fake, capsys):
     fake.paused.set()
-    fake.foreign = 1
+    fake.add_foreign("theirs-before")
     run = travel_run(tmp_path, mode="independent", run_id="t8")
     m = new_manifest(run)
     r = runner(m, fake, window=3)
     r.preflight()
     r.schedule()
-    assert len(fake.queue) == 3
-    assert commands.cmd_cancel(argparse.Namespace(run_dir=m.run_dir)) == 0
-    assert fake.queue == [] and fake.interrupts == []
+    fake.add_foreign("theirs-after")
+    fake.call(lambda: setattr(fake, "running", "theirs-running"))     # someone else's prompt is running
+    assert len(fake.queue) == 5
+    assert commands.cmd_cancel(run_dir_cmd(m.run_dir)) == 0
+    assert [q[0] for q in fake.queue] == ["theirs-before", "theirs-after"]     # theirs survive
+    assert fake.interrupts == [] and not fake.interrupted                      # and theirs keeps running
+    assert capsys.readouterr().out.count("removed from the queue") == 3
     state = Manifest.load(m.run_dir)
     assert state.data["status"] == "cancelled" and all(s.state == "pending" for s in state.ordered())
 
@@ -236,9 +259,8 @@ def test_detached_run_is_one_prompt_and_resume_collects_it(tmp_path, fake, capsy
     prompt_id = runner(m, fake).submit_detached()
     assert len(fake.submitted) == 1 and fake.submitted[0][0] == prompt_id
     assert {s.state for s in Manifest.load(m.run_dir).ordered()} == {"submitted"}
-    while fake.queue or fake.running:
-        time.sleep(0.02)
-    assert commands.cmd_status(argparse.Namespace(run_dir=m.run_dir, offline=False)) == 0
+    wait_until(lambda: not fake.queue and not fake.running and prompt_id in fake.history)
+    assert commands.cmd_status(run_dir_cmd(m.run_dir)) == 0
     out = capsys.readouterr().out
     assert "finished" in out and "segue resume collects it" in out
     final = runner(Manifest.load(m.run_dir), fake).execute()
@@ -258,10 +280,10 @@ def test_segue_run_then_run_again_resumes_and_writes_out(tmp_path, fake, capsys)
     run = travel_run(tmp_path, run_id="c1")
     path = plan_file(tmp_path, run)
     out = tmp_path / "result.mp4"
-    assert commands.cmd_run(args(plan=path, servers=[fake.url], out=out)) == 0
+    assert commands.cmd_run(run_cmd(path, [fake.url], out=out)) == 0
     assert count_frames(out) == run.plan().total_frames
     n = len(fake.submitted)
-    assert commands.cmd_run(args(plan=path, servers=[fake.url], out=out)) == 0   # same run id: nothing to do
+    assert commands.cmd_run(run_cmd(path, [fake.url], out=out)) == 0   # same run id: nothing to do
     assert len(fake.submitted) == n
     assert "resuming run c1" in capsys.readouterr().err
     status = "\n".join(commands.status_lines(Manifest.load(tmp_path / "runs" / "c1"), live=False))
@@ -269,7 +291,7 @@ def test_segue_run_then_run_again_resumes_and_writes_out(tmp_path, fake, capsys)
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda run: setattr(run, "images", run.images[:1]), "at least 2 keyframe images"),
+    (lambda run: setattr(run, "images", []), "at least 1 keyframe image"),
     (lambda run: setattr(run, "images", [run.images[0], "/nope/missing.png"]), "missing.png' does not exist"),
     (lambda run: setattr(run, "overlap", 12), r"overlap\[0\]=12 must be smaller"),
     (lambda run: setattr(run, "generator", GeneratorConfig(kind="wan21-vace", unet="nope.safetensors",
@@ -281,7 +303,7 @@ def test_bad_plans_fail_before_anything_is_submitted(tmp_path, fake, capsys, cha
     change(run)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(run.to_dict()))
-    assert commands.cmd_run(args(plan=path, servers=[fake.url])) == 2
+    assert commands.cmd_run(run_cmd(path, [fake.url])) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("segue: error: ")
     assert __import__("re").search(message, err[0]), err
@@ -291,74 +313,107 @@ def test_bad_plans_fail_before_anything_is_submitted(tmp_path, fake, capsys, cha
 
 def test_unreachable_server_exits_3_before_submitting(tmp_path, capsys):
     path = plan_file(tmp_path, travel_run(tmp_path, run_id="c3"))
-    assert commands.cmd_run(args(plan=path, servers=["http://127.0.0.1:9"])) == 3
+    assert commands.cmd_run(run_cmd(path, ["http://127.0.0.1:9"])) == 3
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "127.0.0.1:9 is unreachable" in err[0]
+    assert err == ["segue: error: ComfyUI server http://127.0.0.1:9 is unreachable (Connection refused)",
+                   "segue: hint: start the server or check --server"]       # no run yet: no resume offered
     assert not (tmp_path / "runs" / "c3").exists()
 
 
 def test_a_different_plan_under_an_existing_run_id_is_refused(tmp_path, fake, capsys):
     run = travel_run(tmp_path, run_id="c4")
-    assert commands.cmd_run(args(plan=plan_file(tmp_path, run), servers=[fake.url])) == 0
+    assert commands.cmd_run(run_cmd(plan_file(tmp_path, run), [fake.url])) == 0
     run.overlap = 2
-    assert commands.cmd_run(args(plan=plan_file(tmp_path, run), servers=[fake.url])) == 2
+    assert commands.cmd_run(run_cmd(plan_file(tmp_path, run), [fake.url])) == 2
     assert "different plan" in capsys.readouterr().err
 
 
-def test_server_arguments_parse_into_runs(tmp_path):
-    parser = argparse.ArgumentParser()
-    parser.add_argument("images", nargs="+")
-    parser.add_argument("--frames", type=int, nargs="+")
-    parser.add_argument("--out")
-    commands.add_server_arguments(parser)
-    ns = parser.parse_args([*keyframes(tmp_path, 3), "--frames", "16", "--server", "h1:8188", "--server",
-                            "http://h2:8188", "--generator", "wan22-vace", "--unet", "hi", "--unet-low", "lo",
-                            "--vae", "v", "--clip", "c", "--split-step", "3", "--prompt", "a", "--prompt", "b",
-                            "--seed", "4", "--seed-mode", "increment"])
-    assert commands.wants_server(ns)
-    run = commands.travel_run_from_args(ns)
-    assert run.generator.kind == "wan22-vace" and run.generator.split_step == 3
+def parse(*argv):
+    from segue.orchestration.cli import build_parser
+    ns = build_parser().parse_args(list(argv))
+    build, _ = ns.command
+    return build(ns)
+
+
+def test_server_arguments_parse_once_into_typed_options(tmp_path):
+    cmd = parse("travel", *keyframes(tmp_path, 3), "--frames", "16", "--out", "x.mp4", "--server", "h1:8188",
+                "--server", "http://h2:8188", "--generator", "wan22-vace", "--unet", "hi", "--unet-low", "lo",
+                "--vae", "v", "--clip", "c", "--split-step", "3", "--prompt", "a", "--prompt", "b",
+                "--seed", "4", "--seed-mode", "increment", "--detach", "--window", "3")
+    assert cmd.connection == ConnectionOptions(servers=["h1:8188", "http://h2:8188"], window=3)
+    assert cmd.run.detach is True and cmd.run.runs_dir == "segue_runs"
+    run = commands.travel_run(cmd)
+    assert run.generator.kind == "wan22-vace" and run.generator.recipe().split_step == 3
+    assert (run.generator.unet, run.generator.unet_low, run.generator.vae, run.generator.clip) == ("hi", "lo", "v", "c")
     assert run.prompts == ["a", "b"] and run.segment_seed(1) == 5
     run.validate()
-    assert [c.url for c in commands._clients(ns)] == ["http://h1:8188", "http://h2:8188"]
-    sub = argparse.ArgumentParser().add_subparsers()
-    commands.register_subcommands(sub)
+    assert [c.url for c in commands._clients(cmd.connection)] == ["http://h1:8188", "http://h2:8188"]
+    # the defaults of a bare command line are the options objects' own defaults (written once)
+    bare = parse("travel", "a.png", "b.png", "--frames", "16", "--out", "x.mp4")
+    assert bare.connection == ConnectionOptions() and bare.run == RunOptions(runs_dir="segue_runs", out=Path("x.mp4"))
+    assert bare.render.crf == 19 and bare.plan.overlap == [8] and not bare.connection.servers
+    join = parse("join", "a.mp4", "b.mp4", "c.mp4", "--out", "j.mp4", "--per-join", '[{}, {"gap": 21}]')
+    assert join.plan.per_join == [{}, {"gap": 21}] and commands.join_run(join).per_join == [{}, {"gap": 21}]
+
+
+def test_detach_from_a_command_line_submits_one_prompt_and_exits(tmp_path, fake, capsys):
+    from segue.orchestration.cli import main
+    fake.paused.set()
+    assert main(["travel", *keyframes(tmp_path, 3), "--frames", "12", "--overlap", "3", "--out",
+                 str(tmp_path / "d.mp4"), "--server", fake.url, "--runs-dir", str(tmp_path / "runs"),
+                 "--run-id", "det", "--detach", "--no-progress"]) == 0
+    assert "submitted run det" in capsys.readouterr().out
+    assert len(fake.submitted) == 1 and len(fake.queue) == 1
+    state = Manifest.load(tmp_path / "runs" / "det")
+    assert state.data["status"] == "detached" and {s.state for s in state.ordered()} == {"submitted"}
+    assert not (tmp_path / "d.mp4").exists()
+    fake.paused.clear()
+    assert main(["resume", str(tmp_path / "runs" / "det"), "--no-progress"]) == 0
+    assert count_frames(tmp_path / "d.mp4") == 27 and len(fake.submitted) == 1
 
 
 def test_ctrl_c_cancels_our_prompts_and_exits_130(tmp_path, fake, capsys):
     import _thread
     fake.paused.set()                                  # nothing finishes: the run is waiting when interrupted
+    fake.add_foreign("theirs")
     run = travel_run(tmp_path, mode="independent", run_id="c5")
-    timer = threading.Timer(1.0, _thread.interrupt_main)
-    timer.start()
+    stop = threading.Event()
+
+    def interrupt_when_queued():                       # not a timer: setup may take long on a loaded machine
+        while not stop.is_set():
+            if len(fake.submitted) == 2:
+                _thread.interrupt_main()
+                return
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=interrupt_when_queued, daemon=True)
+    watcher.start()
     try:
-        assert commands.cmd_run(args(plan=plan_file(tmp_path, run), servers=[fake.url])) == 130
+        assert commands.cmd_run(run_cmd(plan_file(tmp_path, run), [fake.url])) == 130
     finally:
-        timer.cancel()
-    assert "interrupted" in capsys.readouterr().err
-    assert len(fake.submitted) == 2 and fake.queue == []          # window 2: both removed again
+        stop.set()
+        watcher.join(5)
+    err = capsys.readouterr().err
+    assert "interrupted" in err and f"segue resume {tmp_path / 'runs' / 'c5'}" in err
+    assert len(fake.submitted) == 2 and [q[0] for q in fake.queue] == ["theirs"]   # ours removed, theirs kept
     state = Manifest.load(tmp_path / "runs" / "c5")
     assert state.data["status"] == "interrupted"
     assert all(s.state == "pending" for s in state.ordered())
     fake.paused.clear()
-    assert commands.cmd_resume(args(run_dir=tmp_path / "runs" / "c5")) == 0
+    assert commands.cmd_resume(run_dir_cmd(tmp_path / "runs" / "c5")) == 0
 
 
 def test_travel_and_join_command_lines_run_through_a_server(tmp_path, fake):
-    from segue.orchestration.cli import build_parser, main
-    parser = build_parser()
+    from segue.orchestration.cli import main
     out = tmp_path / "t.mp4"
-    ns = parser.parse_args(["travel", *keyframes(tmp_path, 3), "--frames", "12", "--overlap", "3", "--out", str(out),
-                            "--server", fake.url, "--runs-dir", str(tmp_path / "runs"), "--run-id", "cli-t",
-                            "--no-progress", "--method", "blend", "--prompt", "a cat"])
-    assert commands.wants_server(ns)
-    assert commands.cmd_travel(ns) == 0
+    assert main(["travel", *keyframes(tmp_path, 3), "--frames", "12", "--overlap", "3", "--out", str(out),
+                 "--server", fake.url, "--runs-dir", str(tmp_path / "runs"), "--run-id", "cli-t",
+                 "--no-progress", "--method", "blend", "--prompt", "a cat"]) == 0
     assert count_frames(out) == TravelRun(images=["a", "b", "c"], segment_frames=12, overlap=3).plan().total_frames
     (_, first), *_ = fake.submitted
-    assert first["generate"]["inputs"]["method"] == "blend"
+    assert first["save"]["class_type"] == "SeguePreviewStep" and first["save"]["inputs"]["method"] == "blend"
     refs = clips(tmp_path, 3)
     out = tmp_path / "j.mp4"
-    # through the real entry point: main() dispatches to the server path when --server is given
     assert main(["join", *[c.path for c in refs], "--context", "3", "--gap", "5", "--replace",
                  "--out", str(out), "--server", fake.url, "--runs-dir", str(tmp_path / "runs"),
                  "--no-progress"]) == 0

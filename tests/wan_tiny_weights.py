@@ -207,3 +207,21 @@ def install_tiny_wan(models_dir: Path, cache_dir: Path | None = None) -> tuple[s
         link.unlink()
     link.symlink_to(vae)
     return DIT_FILE, VAE_FILE
+
+
+LORA_FILE = "segue_tiny_lora.safetensors"
+
+
+def write_tiny_lora(path: Path, dim: int = 128, rank: int = 4, seed: int = 2) -> Path:
+    """A rank-``rank`` LoRA on every attention projection of the tiny DiT's blocks, in ComfyUI's
+    generic key format (``diffusion_model.<module>.lora_up/lora_down.weight``), strong enough
+    that applying it visibly changes the sampled latent."""
+    g = torch.Generator().manual_seed(seed)
+    sd = {}
+    for block in range(2):
+        for attn in ("self_attn", "cross_attn"):
+            for proj in ("q", "k", "v", "o"):
+                key = f"diffusion_model.blocks.{block}.{attn}.{proj}"
+                sd[f"{key}.lora_up.weight"] = torch.randn(dim, rank, generator=g) * 0.5
+                sd[f"{key}.lora_down.weight"] = torch.randn(rank, dim, generator=g) * 0.5
+    return _write_atomic(sd, Path(path))

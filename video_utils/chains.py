@@ -284,9 +284,10 @@ def join_step(g: Graph, settings: JoinStepSettings, clip_files: Sequence[str], i
 
 def join_graph(g: Graph, settings: JoinStepSettings, join_count: int, recipe: Recipe, sources: Sources,
                texts: Texts, clip_files: Sequence[str], saves: Sequence[SaveTo], encode: EncodeSettings,
-               fps: float, keep_audio: bool) -> Link:
-    """Every join's transition chain, then ``SegueJoinAssembleFiles``; returns its VIDEO link."""
-    seeds = recipe.item_seeds(join_count)
+               fps: float, keep_audio: bool, seeds: Sequence[int] | None = None) -> Link:
+    """Every join's transition chain, then ``SegueJoinAssembleFiles``; returns its VIDEO link.
+    ``seeds``: per join (default: the recipe's seed policy)."""
+    seeds = list(seeds) if seeds is not None else recipe.item_seeds(join_count)
     files = None
     for j in range(join_count):
         prefix = f"join_{j:03d}."
@@ -301,3 +302,58 @@ def assemble(g: Graph, settings: JoinStepSettings, clip_files: Sequence[str], fi
     return g.add(f"{prefix}assemble", "SegueJoinAssembleFiles", title="assemble", clip_files="\n".join(clip_files),
                  transition_files=files, fps=float(fps), keep_audio=bool(keep_audio), **settings.assembly_inputs(),
                  **encode.inputs())
+
+
+# --- extending a clip ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExtendStepSettings:
+    """``SegueExtendStep``'s settings shared by every segment (its widget values); the assembly
+    re-plans with the same ones."""
+
+    frames: str = "48"           # new frames: one total, or one per leg ("48, 32")
+    overlap: int = 8
+    max_generation: int = 81
+    blend: int = 0
+    strength: float = 1.0
+    desaturate: float = 0.0
+    darken: float = 0.0
+
+    def plan_inputs(self) -> dict:
+        return {"frames": str(self.frames), "overlap": int(self.overlap), "max_generation": int(self.max_generation),
+                "blend": int(self.blend)}
+
+    def inputs(self) -> dict:
+        return {**self.plan_inputs(), "strength": float(self.strength), "desaturate": float(self.desaturate),
+                "darken": float(self.darken)}
+
+
+def extend_step(g: Graph, settings: ExtendStepSettings, clip_file: str, keyframes: Link | None, index: int,
+                previous_files: Link | str | None, prefix: str) -> str:
+    """``SegueExtendStep`` of segment ``index``; ``previous_files``: the earlier segments' files
+    (a ``SegueFileList`` link, or their annotated names one per line), None for segment 0."""
+    return g.add(f"{prefix}step", "SegueExtendStep", title=f"extension segment {index}", clip_file=clip_file,
+                 keyframes=keyframes, segment_index=int(index), previous_files=previous_files or None,
+                 **settings.inputs())
+
+
+def extend_graph(g: Graph, settings: ExtendStepSettings, segment_count: int, recipe: Recipe, sources: Sources,
+                 texts: Texts, clip_file: str, keyframes: Link | None, keyframe_count: int, saves: Sequence[SaveTo],
+                 encode: EncodeSettings, keep_audio: bool = True, seeds: Sequence[int] | None = None) -> Link:
+    """A whole extension: every segment's chain (each reading the files listed before it), then
+    ``SegueExtendAssemble``; returns its VIDEO link.  ``seeds``: per segment (default: the recipe's)."""
+    seeds = list(seeds) if seeds is not None else recipe.item_seeds(segment_count)
+    files = None
+    for i in range(segment_count):
+        prefix = f"ext_{i:03d}."
+        step = extend_step(g, settings, clip_file, keyframes, i, files, prefix)
+        video = step_chain(g, recipe, sources, out(step, 0), i, seeds[i], texts, saves[i], prefix)
+        files = out(g.add(f"{prefix}list", "SegueFileList", video=video, files=files), 0)
+    return out(extend_assemble(g, settings, clip_file, files, keyframe_count, encode, keep_audio), 0)
+
+
+def extend_assemble(g: Graph, settings: ExtendStepSettings, clip_file: str, files: Link | str, keyframe_count: int,
+                    encode: EncodeSettings, keep_audio: bool = True, prefix: str = "") -> str:
+    return g.add(f"{prefix}assemble", "SegueExtendAssemble", title="assemble", clip_file=clip_file,
+                 segment_files=files, keyframe_count=int(keyframe_count), keep_audio=bool(keep_audio),
+                 **settings.plan_inputs(), **encode.inputs())

@@ -167,6 +167,16 @@ class Recipe:
         values["segment_loras"] = tuple(
             tuple(Lora.parse(v, f"{where}.segment_loras[{i}][{k}]") for k, v in enumerate(_list(entry, f"{where}.segment_loras[{i}]")))
             for i, entry in enumerate(_list(values.get("segment_loras"), f"{where}.segment_loras")))
+        for name, high in (("steps", MAX_STEPS), ("seed", 2 ** 64 - 1)):
+            if name in values:
+                values[name] = whole(values[name], f"{where}.{name}", 1 if name == "steps" else 0, high)
+        if values.get("split_step") is not None:
+            values["split_step"] = whole(values["split_step"], f"{where}.split_step", 1, MAX_STEPS)
+        for name in ("sampler", "scheduler"):
+            if name in values:
+                values[name] = _optional_text(values[name], f"{where}.{name}") or ""
+        if "template" in values and not isinstance(values["template"], str):
+            raise PlanError(f"{where}.template={values['template']!r} must be a file name")
         recipe = cls(**values)
         recipe.validate(where)
         return recipe
@@ -193,6 +203,9 @@ class Recipe:
         _choice(self.colour_match, COLOUR_MATCH_MODES, f"{where}.colour_match")
         _choice(self.colour_method, COLOUR_METHODS, f"{where}.colour_method")
         _choice(self.seed_policy, SEED_POLICIES, f"{where}.seed_policy")
+        for name in ("sampler", "scheduler"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise PlanError(f"{where}.{name}={getattr(self, name)!r} must be a name like \"euler\" / \"simple\"")
         if self.split_step is not None:
             whole(self.split_step, f"{where}.split_step", 1, MAX_STEPS)
         if self.kind == "template" and not self.template:
