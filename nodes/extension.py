@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from ..video_utils.samples import install_samples
-from . import (encode_nodes, generator_nodes, guide_nodes, io_nodes, join_nodes, recipe_nodes, save_nodes, step_nodes,
-               stitch_nodes, travel_nodes)
+from . import (encode_nodes, extend_nodes, generator_nodes, guide_nodes, io_nodes, join_nodes, recipe_nodes, save_nodes,
+               step_nodes, stitch_nodes, travel_nodes)
 from .api import ComfyExtension, folders, io
 
 ALL_NODES: list[type[io.ComfyNode]] = [
@@ -20,6 +20,7 @@ ALL_NODES: list[type[io.ComfyNode]] = [
     *step_nodes.NODES,
     *encode_nodes.NODES,
     *save_nodes.NODES,
+    *extend_nodes.NODES,
 ]
 
 

@@ -1,4 +1,4 @@
-"""Render a travel or a join on this machine with the CPU preview generator.
+"""Render a travel, a join or an extension on this machine with the CPU preview generator.
 
 This is what ``segue travel`` / ``segue join`` (no server) and the demo run: the same planner,
 guides, stitch and assembly the ComfyUI nodes use, with ``preview_generate`` standing in for the
@@ -16,13 +16,14 @@ from typing import Callable, Sequence
 import torch
 
 from .errors import PlanError
+from .extend_plan import ExtendPlan
 from .guides import OverlapAdjust
 from .join_assembly import assemble_join_files
 from .join_plan import JoinPlan
 from .postprocess import PostSettings, finish_frames
 from .preview_generator import preview_generate
 from .resize import conform_frames
-from .step_guides import JoinStep, TravelStep
+from .step_guides import ExtendStep, JoinStep, TravelStep
 from .stitch import stitch_segment_files
 from .travel_plan import TravelPlan
 from .constants import LOSSLESS_SUFFIX
@@ -142,4 +143,59 @@ def render_join(
         )
     if written != plan.total_frames:
         raise RuntimeError(f"assembly wrote {written} frames, the plan needs {plan.total_frames}")
+    return out_path
+
+
+def render_extend(
+    clip_path: str | Path,
+    plan: ExtendPlan,
+    out_path: str | Path,
+    *,
+    keyframes: torch.Tensor | None = None,
+    method: str = "flow",
+    curve: str = "cosine",
+    sharpen: float = 0.0,
+    crf: int = 19,
+    preset: str = "medium",
+    codec: str = "h264",
+    keep_audio: bool = True,
+    adjust: OverlapAdjust | None = None,
+    post: PostSettings | None = None,
+    segments_dir: str | Path | None = None,
+    work_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Extend ``clip_path`` by ``plan`` (``plan_extend`` of its frame count) into ``out_path``.
+
+    ``keyframes`` [K,H,W,3]: the images the legs land on (any size; centre-cropped to the
+    generation size).  The steps, guides and post-processing are the nodes' (``ExtendStep``,
+    ``_generate``), so the segment files are SegueExtendClip's bit for bit; ``segments_dir``
+    keeps them there as ``seg_NNN.mkv`` (default: a temporary folder).  The output has the clip's
+    size, rate and audio, and ``plan.total_frames`` frames; ``codec="lossless"`` (``.mkv``)
+    keeps the clip's frames exact.
+    """
+    from .extend_assembly import assemble_extend_files
+
+    out_path = Path(out_path)
+    post = post or PostSettings()
+    with tempfile.TemporaryDirectory(prefix="segue-extend-", dir=work_dir) as tmp:
+        folder = Path(segments_dir) if segments_dir is not None else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths: list[Path] = []
+        total = len(plan.segments)
+        for segment in plan.segments:
+            if progress:
+                progress("segments", segment.index, total)
+            step = ExtendStep(plan, segment.index, str(clip_path), [str(p) for p in paths], keyframes,
+                              adjust or OverlapAdjust())
+            segment_post = post if segment.index else PostSettings(post.colour_match, post.colour_method,
+                                                                   post.colour_strength)
+            paths.append(_generate(step, method, segment_post, folder / f"seg_{segment.index:03d}{LOSSLESS_SUFFIX}"))
+        if progress:
+            progress("segments", total, total)
+        audio = read_audio(clip_path) if keep_audio else None
+        assemble_extend_files(
+            clip_path, paths, plan, out_path, audio=audio, curve=curve, sharpen=sharpen, codec=codec, crf=crf,
+            preset=preset, progress=(lambda done, n: progress("assemble", done, n)) if progress else None,
+        )
     return out_path

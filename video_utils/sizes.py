@@ -1,16 +1,37 @@
 """Frame-size policy: Wan needs width and height in multiples of 16.
 
 Sizes are never rejected: any size is brought to the nearest valid one (1280x718 -> 1280x720).
-Pure arithmetic; the pixel work lives in ``resize.py``.
+Pure arithmetic, no torch (the orchestrator plans sizes too); the pixel work lives in
+``conform.py``.
+
+Two sizes per video since real footage is not generated at its own size:
+
+* the **output size**, what the delivered video has: any size, by default the first clip's as
+  displayed (``output_size``), so footage comes out the size it went in;
+* the **working size**, what Wan generates at: multiples of 16, about a given area (832x480 by
+  default, what Wan 2.1/2.2 are trained on) and the output's aspect (``working_size``), so the
+  generated frames scale to the output size without visible distortion or much cropping.
 """
 
 from __future__ import annotations
+
+import math
+from typing import Sequence
 
 from .errors import PlanError
 from .lengths import WAN_SPATIAL_MULTIPLE
 
 FIT_MODES = ("crop", "stretch")
 DEFAULT_FIT = "crop"   # centre-crop to the target aspect, then resize: no distortion (as WanVaceToVideo)
+# What the conform stage can do; "pad" letterboxes / pillarboxes with black (nothing cut off).
+CONFORM_FIT_MODES = ("crop", "pad", "stretch")
+
+WORKING_AREA = 832 * 480
+# Working size choice: aspect error (log ratio) costs 4x an area error, and more than 1% of
+# aspect error is allowed only when no size has less (then the least wins). 1% is invisible
+# once the frames are scaled to the output with "crop" (under 1% of a side cut off).
+_AREA_WEIGHT = 0.25
+_MAX_ASPECT_ERROR = 0.01
 
 
 def nearest_multiple(value: int, multiple: int = WAN_SPATIAL_MULTIPLE) -> int:
@@ -34,7 +55,53 @@ def parse_size(text: str) -> tuple[int, int]:
     return wan_size(w, h)
 
 
-def check_fit(fit: str) -> str:
-    if fit not in FIT_MODES:
-        raise PlanError(f"fit={fit!r} is not a fit mode: use one of {', '.join(FIT_MODES)}")
+def check_fit(fit: str, modes: tuple[str, ...] = FIT_MODES) -> str:
+    if fit not in modes:
+        raise PlanError(f"fit={fit!r} is not a fit mode: use one of {', '.join(modes)}")
     return fit
+
+
+def output_size(displayed: Sequence[tuple[int, int]], size: tuple[int, int] | None = None) -> tuple[int, int]:
+    """The delivered video's size: ``size`` when given (width, height > 0), else the first
+    input's size as displayed (``probe.MediaInfo.width/height``: rotation and pixel aspect
+    applied). Not snapped to 16: only the working size is."""
+    if size is not None and any(size):
+        width, height = int(size[0]), int(size[1])
+        if width < 1 or height < 1:
+            raise PlanError(f"size {width}x{height} is not a picture size: give both sides (or neither, "
+                            f"for the first clip's size)")
+        return width, height
+    if not displayed:
+        raise PlanError("no inputs were given to take the output size from: give at least one clip or image")
+    width, height = (int(v) for v in displayed[0])
+    if width < 1 or height < 1:
+        raise PlanError(f"size {width}x{height} is not a picture size: both sides must be at least 1 pixel")
+    return width, height
+
+
+def working_size(width: int, height: int, area: int = WORKING_AREA,
+                 multiple: int = WAN_SPATIAL_MULTIPLE) -> tuple[int, int]:
+    """The generation size for an output of ``width`` x ``height``: multiples of ``multiple``,
+    about ``area`` pixels, as close to the output's aspect as those allow.
+
+    1920x1080 and 1280x720 -> 848x480 (aspect off by 0.6%), 1080x1920 -> 480x848,
+    350x350 -> 640x640, 640x480 -> 720x544, 832x480 -> 832x480. An output smaller than ``area``
+    still gets about ``area``: Wan works best near its training size, and the frames are scaled
+    to the output afterwards.
+    """
+    if width < 1 or height < 1:
+        raise PlanError(f"size {width}x{height} is not a picture size: both sides must be at least 1 pixel")
+    if area < multiple * multiple:
+        raise PlanError(f"working area {area} is smaller than one {multiple}x{multiple} block: use about 832*480")
+    aspect = width / height
+    ideal_h = math.sqrt(area / aspect)
+    best = None
+    for rows in range(max(1, int(ideal_h * 0.5) // multiple), int(ideal_h * 2) // multiple + 2):
+        h = rows * multiple
+        w = nearest_multiple(round(h * aspect), multiple)
+        aspect_error = abs(math.log(w / h / aspect))
+        cost = aspect_error + abs(math.log(w * h / area)) * _AREA_WEIGHT
+        key = (aspect_error > _MAX_ASPECT_ERROR, aspect_error if aspect_error > _MAX_ASPECT_ERROR else cost)
+        if best is None or key < best[0]:
+            best = (key, (w, h))
+    return best[1]

@@ -21,7 +21,9 @@ import torch
 
 from .constants import GENERATION_FPS
 from .errors import PlanError
+from .extend_plan import ROUND_TRIP_FIT, ExtendPlan, generation_size
 from .guides import OverlapAdjust, join_contexts, join_transition_guide, kept_frames, travel_segment_guide
+from .guides import extend_segment_guide
 from .join_plan import JoinPlan
 from .resize import conform_frames
 from .travel_plan import TravelPlan
@@ -195,3 +197,142 @@ def first_last_frames(step: Step) -> tuple[torch.Tensor, torch.Tensor]:
             f"step keeps frames {'inside the clip' if inner else 'elsewhere'} (e.g. an exact_keyframes lead-in, "
             f"independent mode or bridging): use chained mode without exact_keyframes, or the wan-vace generator")
     return guide[:lead], guide[len(kept) - tail:]
+
+
+@dataclass(eq=False)
+class ExtendStep:
+    """Segment ``index`` of extending the clip file ``clip_path`` (``plan``): it continues the
+    video so far (the clip, then each earlier segment's new frames) and, when it ends a leg,
+    lands on that leg's keyframe.
+
+    ``previous_paths``: the saved files of the segments right before this one, in order and
+    ending with segment ``index - 1`` (all of them, or only the last ones when their new frames
+    already cover the context).  A saved segment holds ``blend_frames + new_frames`` frames:
+    its generated frames from ``context - blend`` (``trim_start``), what the video uses.
+    The guide is built at ``generation_size`` of the clip; frames read from the clip are scaled
+    to it with ``ROUND_TRIP_FIT`` (the assembly scales the generated frames back the same way).
+    ``fps``: the clip's rate (the extension is generated at it).
+    """
+
+    plan: ExtendPlan
+    index: int
+    clip_path: str
+    previous_paths: Sequence[str] = ()
+    keyframes: torch.Tensor | None = None  # [K,H,W,3], all the --to images (a node output anyway)
+    adjust: OverlapAdjust = field(default_factory=OverlapAdjust)
+    kind = "extend"
+
+    def __post_init__(self) -> None:
+        plan, n = self.plan, len(self.plan.segments)
+        if not 0 <= self.index < n:
+            raise PlanError(f"segment_index={self.index} is out of range: this extension has segments 0..{n - 1}")
+        self.previous_paths = [str(p) for p in self.previous_paths]
+        clip = probe_video(self.clip_path)
+        if clip.frame_count != plan.clip_frames:
+            raise PlanError(f"the clip {self.clip_path!r} has {clip.frame_count} frames but the extension was planned "
+                            f"for {plan.clip_frames}: plan with the clip's real length")
+        self.clip_size = (clip.width, clip.height)
+        self.fps = clip.fps
+        self.width, self.height = generation_size(clip.width, clip.height)
+        given = len(self.previous_paths)
+        if self.index == 0 and given:
+            raise PlanError("previous videos were given for extension segment 0, which continues the clip itself: "
+                            "disconnect them")
+        if self.index and not given:
+            raise PlanError(f"extension segment {self.index} continues segment {self.index - 1}: connect the earlier "
+                            f"segments' files (previous_files from a Segue File List, or previous_video)")
+        if given > self.index:
+            raise PlanError(f"{given} previous videos were given but extension segment {self.index} has only "
+                            f"{self.index} segments before it: connect segments 0..{self.index - 1} only")
+        first = self.index - given
+        for k, path in enumerate(self.previous_paths, start=first):
+            have, want = probe_video(path).frame_count, self.saved_frames(k)
+            if have != want:
+                raise PlanError(f"previous video {path!r} has {have} frames but extension segment {k} saves {want}: "
+                                f"connect segments {first}..{self.index - 1}'s files in order")
+        end = self.segment.end_keyframe
+        count = len(plan.keyframe_frames)
+        if self.keyframes is not None and int(self.keyframes.shape[0]) != count:
+            raise PlanError(f"keyframes has {int(self.keyframes.shape[0])} images but the extension was planned to "
+                            f"land on {count}: pass all of them (and plan with their number)")
+        if end is not None and self.keyframes is None:
+            raise PlanError(f"extension segment {self.index} ends on keyframe {end}: connect the keyframes")
+        self._context_sources()  # fails now, not in the encoder, when the files cannot cover the context
+
+    @property
+    def segment(self):
+        return self.plan.segments[self.index]
+
+    def saved_frames(self, index: int) -> int:
+        """Frames segment ``index``'s saved file holds."""
+        seg = self.plan.segments[index]
+        return seg.blend_frames + seg.new_frames
+
+    @property
+    def length(self) -> int:
+        """Frames the generator makes (4n+1)."""
+        return int(self.segment.generate_frames)
+
+    @property
+    def trim_start(self) -> int:
+        """The re-created context before the blend is dropped: the video keeps the original frames."""
+        return int(self.segment.context_frames - self.segment.blend_frames)
+
+    @property
+    def trim_end(self) -> int:
+        return int(self.segment.trim_end)
+
+    @property
+    def label(self) -> str:
+        return f"extension segment {self.index}"
+
+    def _context_sources(self) -> list[tuple[str, int, int, bool]]:
+        """``(path, start, end, is_clip)`` frame windows that make up the last ``context_frames`` frames of
+        the video before this segment, in order: the clip's tail, then earlier segments' new frames."""
+        need = self.segment.context_frames
+        windows: list[tuple[str, int, int, bool]] = []
+        k = self.index - 1
+        for path in reversed(self.previous_paths):
+            if not need:
+                break
+            seg = self.plan.segments[k]
+            take = min(need, seg.new_frames)
+            end = seg.blend_frames + seg.new_frames
+            windows.insert(0, (path, end - take, end, False))
+            need -= take
+            k -= 1
+        if need and k >= 0:
+            raise PlanError(f"extension segment {self.index} continues the last {self.segment.context_frames} frames "
+                            f"before it, more than the {len(self.previous_paths)} previous video(s) given hold: "
+                            f"connect previous_files (every earlier segment, from a Segue File List)")
+        if need:
+            windows.insert(0, (self.clip_path, self.plan.clip_frames - need, self.plan.clip_frames, True))
+        return windows
+
+    def _context(self) -> torch.Tensor:
+        """The frames this segment continues, at the generation size."""
+        parts = []
+        for path, start, end, is_clip in self._context_sources():
+            if is_clip:
+                frames = read_last_frames(path, end - start)  # exact for any file, not just our own
+                frames = conform_frames(frames, self.width, self.height, ROUND_TRIP_FIT)
+            else:
+                frames = read_frames(path, start, end)
+            parts.append(frames)
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def guide(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(control_video [G,H,W,3], control_masks [G,H,W]) at the generation size."""
+        keyframes = None
+        if self.segment.end_keyframe is not None:  # images of another size are centre-cropped to it
+            keyframes = conform_frames(self.keyframes[..., :3], self.width, self.height)
+        return extend_segment_guide(self.plan, self.index, self._context(), keyframes, self.adjust)
+
+    def colour_reference(self, mode: str) -> torch.Tensor | None:
+        """The frames this segment continues ("previous"), or the clip's last frame, where the
+        whole extension starts ("first_keyframe": the same reference for every segment)."""
+        if mode == "previous":
+            return self._context()
+        if mode == "first_keyframe":
+            return conform_frames(read_last_frames(self.clip_path, 1), self.width, self.height, ROUND_TRIP_FIT)
+        return None
