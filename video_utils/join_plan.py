@@ -21,65 +21,40 @@ to where its B context begins, so playing it in a loop repeats no frame and jump
 ``total_frames`` is the period: the sum of the kept clip frames plus every join's gap.
 
 Two timelines (issue 8).  Everything above is in OUTPUT frames (clip frames after conforming to
-``output_fps``).  The sampler works at ``generation_fps``: a transition of ``transition_frames``
-output frames is generated as ``generation_frames`` (4n+1) frames ``[context_gen_a | gap_gen_frames
-| context_gen_b]``.  The two are tied with their ends aligned: generated frame 0 is output frame 0
-of the transition and generated frame ``T_gen-1`` is output frame ``T_out-1``, with
-``T_out = round((T_gen-1) * out/gen) + 1`` (so ``T_out/out ~ T_gen/gen``; the gap absorbs the
-rounding as before).  Output frame ``t`` of the transition shows generated position
-``t * stretch`` (``JoinSpec.generation_position``, ``stretch = (T_gen-1)/(T_out-1)``); the
-generation contexts are the generated frames whose output position lies inside the output
-context, so a guide frame never reads outside A's or B's context window
-(``JoinSpec.context_a_sources`` / ``context_b_sources`` give the exact clip positions).  With equal
-rates every number is today's and every position a whole frame.
+``output_fps``); each join is also generated as ``generation_frames`` (4n+1) frames at
+``generation_fps``.  How the two are tied (``transition_lengths``, ``JoinSpec.stretch`` and the
+context source positions) is ``transition_timeline.py``; per-join overrides are parsed by
+``join_overrides.py``.  Their public names stay importable from here (``__all__``).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Mapping, Sequence
 
 from .errors import PlanError
+from .join_overrides import JOIN_OVERRIDE_KEYS, JoinSettings, join_settings
 from .lengths import (
     GENERATION_FPS,
     MAX_GENERATION_FRAMES,
     MAX_ITEMS,
     MAX_VIDEO_FRAMES,
-    MIN_WAN_LENGTH,
     check_rates,
     flag,
     fps_text,
-    round_half_up,
-    wan_length_ceil,
     whole_number,
 )
+from .transition_timeline import TransitionTimeline, transition_length, transition_lengths
 
-JOIN_OVERRIDE_KEYS = ("context", "gap", "replace", "blend")
-
-
-@dataclass(frozen=True)
-class JoinSettings:
-    context: int
-    gap: int
-    replace: bool
-    blend: int | None = None   # None = blend over the whole context
+# The planner's API; the last three are re-exported (homes: join_overrides.py, transition_timeline.py)
+# so importers keep one place to import join planning from.
+__all__ = ["JoinPlan", "JoinSpec", "ClipSpan", "plan_join",
+           "JOIN_OVERRIDE_KEYS", "transition_length", "transition_lengths"]
 
 
 @dataclass(frozen=True)
-class TransitionLengths:
-    """One transition in both timelines (``transition_lengths``)."""
-
-    frames: int                # T_out: output frames the (retimed) transition covers
-    gap: int                   # effective gap in output frames (frames - 2*context)
-    generation_frames: int     # T_gen: 4n+1 frames the sampler generates
-    context_generation: int    # generated frames per context
-    gap_generation: int        # generated gap frames
-
-
-@dataclass(frozen=True)
-class JoinSpec:
+class JoinSpec(TransitionTimeline):
     index: int
     transition_frames: int     # output frames of the transition (= generation_frames at equal rates)
     gap_frames: int            # effective gap (generated frames between the contexts), output frames
@@ -98,30 +73,6 @@ class JoinSpec:
     gap_gen_frames: int        # generated guide frames between them (grey, mask 1)
     clip_a: int                # clip whose tail this join reads (index)
     clip_b: int                # clip whose head it reads: index + 1, or 0 for a loop's last join
-
-    @property
-    def stretch(self) -> Fraction:
-        """Generated frames per output frame over this transition (1 at equal rates)."""
-        return Fraction(self.generation_frames - 1, self.transition_frames - 1)
-
-    def generation_position(self, t: int) -> Fraction:
-        """Generated-frame position shown by output frame ``t`` of the transition (retiming)."""
-        return t * self.stretch
-
-    def retime_sources(self) -> list[Fraction]:
-        """``generation_position(t)`` for every output frame: retime the generated transition
-        (``generation_frames`` long) to ``transition_frames`` by sampling these positions."""
-        return [self.generation_position(t) for t in range(self.transition_frames)]
-
-    def context_a_sources(self) -> list[Fraction]:
-        """Clip-A frame position for each of the guide's ``context_gen_a`` leading frames."""
-        return [self.context_a_start + u / self.stretch for u in range(self.context_gen_a)]
-
-    def context_b_sources(self) -> list[Fraction]:
-        """Clip-B frame position for each of the guide's ``context_gen_b`` trailing frames."""
-        b_start = self.transition_frames - self.context_frames_b     # output frame where B's context begins
-        first = self.generation_frames - self.context_gen_b
-        return [self.context_b_start + (u / self.stretch - b_start) for u in range(first, self.generation_frames)]
 
 
 @dataclass(frozen=True)
@@ -180,128 +131,6 @@ class JoinPlan:
             "seconds": sec(self.total_frames),
             "warnings": list(self.warnings),
         }
-
-
-def join_settings(
-    n_joins: int,
-    context: int,
-    gap: int,
-    replace: bool,
-    blend: int | None = None,
-    per_join: Sequence[Mapping] | Mapping | None = None,
-) -> list[JoinSettings]:
-    """Base settings with ``per_join[i]`` shallow-merged over join ``i`` (unknown keys rejected).
-
-    ``per_join`` is a list (entry ``i`` for join ``i``, ``None``/``{}`` = no override) or a mapping
-    ``{join index: overrides}``; entries for joins that do not exist are errors.  Values are
-    type-checked here (whole numbers, true/false); their ranges are checked by ``plan_join``.
-    """
-    overrides = _per_join_entries(per_join, n_joins)
-    base = _settings_values({"context": context, "gap": gap, "replace": replace, "blend": blend}, "")
-    out = []
-    for i in range(n_joins):
-        override = overrides.get(i, {})
-        unknown = sorted(set(override) - set(JOIN_OVERRIDE_KEYS), key=str)
-        if unknown:
-            raise PlanError(
-                f"per_join_settings[{i}] has unknown keys {unknown}: use only {', '.join(JOIN_OVERRIDE_KEYS)}"
-            )
-        values = {**base, **_settings_values(override, f"per_join_settings[{i}].")}
-        out.append(JoinSettings(values["context"], values["gap"], values["replace"], values["blend"]))
-    return out
-
-
-def _per_join_entries(per_join, n_joins: int) -> dict[int, dict]:
-    if per_join is None:
-        return {}
-    if isinstance(per_join, Mapping):
-        items = []
-        for key, entry in per_join.items():
-            index = key if isinstance(key, int) and not isinstance(key, bool) else \
-                int(key) if isinstance(key, str) and key.strip().isdigit() else None
-            if index is None:
-                raise PlanError(f"per_join_settings key {key!r} is not a join index: use 0..{n_joins - 1}")
-            if index >= n_joins:
-                raise PlanError(
-                    f"per_join_settings has an entry for join {index} but there are only {n_joins} joins "
-                    f"(0..{n_joins - 1}): remove it"
-                )
-            items.append((index, entry))
-    elif isinstance(per_join, (str, bytes)) or not isinstance(per_join, Sequence):
-        raise PlanError(f"per_join_settings={per_join!r} must be a list with one object of overrides per join")
-    else:
-        if len(per_join) > n_joins:
-            raise PlanError(
-                f"per_join_settings has {len(per_join)} entries but there are only {n_joins} joins: "
-                f"remove the extra entries"
-            )
-        items = list(enumerate(per_join))
-    out = {}
-    for index, entry in items:
-        if entry is None:
-            continue
-        if not isinstance(entry, Mapping):
-            raise PlanError(f"per_join_settings[{index}]={entry!r} must be an object of overrides")
-        out[index] = dict(entry)
-    return out
-
-
-def _settings_values(values: Mapping, prefix: str) -> dict:
-    """Type-checked setting values (only the keys present)."""
-    out = {}
-    for key in ("context", "gap"):
-        if key in values:
-            out[key] = whole_number(values[key], prefix + key, None, MAX_GENERATION_FRAMES)
-    if "replace" in values:
-        out["replace"] = flag(values["replace"], prefix + "replace")
-    if "blend" in values:
-        out["blend"] = None if values["blend"] is None else \
-            whole_number(values["blend"], prefix + "blend", None, MAX_GENERATION_FRAMES)
-    return out
-
-
-def transition_lengths(context: int, gap: int, generation_fps=None, output_fps=None) -> TransitionLengths:
-    """A transition of ``2*context + gap`` output frames in both timelines.
-
-    The generation length is the largest 4n+1 whose output span ``round((T_gen-1)*out/gen) + 1``
-    fits in ``2*context + gap`` while still holding both contexts (the gap shrinks by the
-    rounding, the original's rule); a gap too small to absorb it grows to the next fitting 4n+1.
-    """
-    gen, out = check_rates(generation_fps, output_fps)
-    ratio = out / gen
-    desired = 2 * context + gap
-
-    def span(t_gen: int) -> int:
-        return round_half_up((t_gen - 1) * ratio) + 1
-
-    t_gen = wan_length_ceil(max(round_half_up((desired - 1) / ratio) + 1, MIN_WAN_LENGTH))
-    while span(t_gen) <= desired:
-        t_gen += 4
-    chosen = None
-    while t_gen >= MIN_WAN_LENGTH:
-        if span(t_gen) <= desired:
-            if span(t_gen) >= 2 * context:
-                chosen = t_gen
-            break
-        t_gen -= 4
-    if chosen is None:
-        chosen = MIN_WAN_LENGTH
-        while span(chosen) < 2 * context:
-            chosen += 4
-    t_out = span(chosen)
-    stretch = Fraction(chosen - 1, t_out - 1)
-    c_gen = math.floor((context - 1) * stretch) + 1
-    return TransitionLengths(t_out, t_out - 2 * context, chosen, c_gen, chosen - 2 * c_gen)
-
-
-def transition_length(context: int, gap: int) -> tuple[int, int]:
-    """``(T, effective_gap)`` with ``T = 2*context + effective_gap`` a 4n+1 length (one rate).
-
-    The gap shrinks by the rounding when it can (the original's rule); a gap too small to absorb
-    it grows to the next 4n+1 instead.
-    """
-    t = transition_lengths(context, gap)
-    return t.frames, t.gap
 
 
 def plan_join(
