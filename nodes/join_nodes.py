@@ -1,6 +1,12 @@
 """Joining clips with generated transitions: the streamed assembly of files, and the one-node
-SegueJoinClips that normalises the clips, expands into per-join transition generation and
-assembles the result."""
+SegueJoinClips that expands into per-join transition generation and the assembly.
+
+Real footage goes in as it is: the clips' own files are read through the one conform stage
+(``video_utils.conform``: rotation, size and fit, frame rate) where they are used, so pictures
+that are not regenerated reach the output at the output size without a detour through the
+generation size; transitions are generated at the working size and rate and scaled/retimed to
+the output.  Every clip's sound plays under its own pictures.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +15,47 @@ import uuid
 import torch
 
 from ..video_utils import video_io
+from ..video_utils.audio import GAP_AUDIO_MODES
 from ..video_utils.chains import EncodeSettings, JoinStepSettings, SaveTo, Texts, join_graph
-from ..video_utils.prompt_graph import Graph
-from ..video_utils.constants import FILE_FOLDERS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS
+from ..video_utils.constants import FILE_FOLDERS, GENERATION_FPS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS
 from ..video_utils.errors import PlanError
-from ..video_utils.join_assembly import assemble_join_files
-from ..video_utils.join_plan import plan_join
-from ..video_utils.resize import conform_frames
-from ..video_utils.sizes import FIT_MODES, wan_size
+from ..video_utils.join_assembly import assemble_join_files, join_soundtrack
+from ..video_utils.prompt_graph import Graph
+from ..video_utils.retime import RETIME_MODES
+from ..video_utils.sizes import CONFORM_FIT_MODES
 from . import parse
 from .api import CATEGORY, Progress, folders, io
 from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, recipe_sources
-from .io_nodes import file_fingerprint, final_ui, size_inputs
+from .io_nodes import file_fingerprint, final_ui
 from .paths import PathError, expand_folders, resolve_input, resolve_output, to_annotated
-from .step_nodes import clip_paths, join_plan_from, join_setting_inputs, loop_input, per_join_check
-from .stitch_nodes import (MAX_SEGMENT_INPUTS, as_fraction, blend_inputs, check_encode, collect_items,
-                           encode_checks, encode_inputs, final_path, final_target_inputs, segment_inputs)
+from .step_nodes import (clip_paths, format_inputs, join_format, join_plan_from, join_setting_inputs, loop_input,
+                         per_join_check)
+from .stitch_nodes import (MAX_SEGMENT_INPUTS, blend_inputs, check_encode, collect_items, encode_checks,
+                           encode_inputs, final_path, final_target_inputs, segment_inputs)
 from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input
-from .video_adapters import file_video, source_path, video_audio, video_info
+from .video_adapters import chunk_source, file_video, source_path, video_audio, video_info
 
 CHUNK = 16
+
+
+def sound_inputs() -> list:
+    return [
+        io.Boolean.Input("keep_audio", default=True,
+                         tooltip="Keep the clips' sound: each clip's sound plays under its own pictures; clips "
+                                 "without sound are silent there."),
+        io.Combo.Input("gap_audio", options=list(GAP_AUDIO_MODES), default="crossfade", optional=True,
+                       tooltip="What the generated transitions sound like: crossfade = the neighbours' sound "
+                               "cross-faded, cut = each clip's own sound up to the cut, silence = silent."),
+        io.Combo.Input("retime", options=list(RETIME_MODES), default="blend", optional=True,
+                       tooltip="How transitions generated at the model's rate reach the output rate: blend = mix "
+                               "neighbouring frames (smooth), nearest = repeat/drop frames (sharp)."),
+    ]
+
+
+def format_checks(fit=None, gap_audio=None, retime=None) -> list:
+    return [lambda: fit is None or parse.check_choice(fit, CONFORM_FIT_MODES, "fit"),
+            lambda: gap_audio is None or parse.check_choice(gap_audio, GAP_AUDIO_MODES, "gap_audio"),
+            lambda: retime is None or parse.check_choice(retime, RETIME_MODES, "retime")]
 
 
 class SegueJoinAssembleFiles(io.ComfyNode):
@@ -38,22 +65,21 @@ class SegueJoinAssembleFiles(io.ComfyNode):
             node_id="SegueJoinAssembleFiles",
             display_name="Segue Join Assemble Files",
             category=CATEGORY,
-            description="Assemble clips and their generated transitions (files) into one H.264 MP4, streamed, "
-                        "frame-exact against the join plan; the first clip's audio is passed through.",
+            description="Assemble clips and their generated transitions (files) into one H.264 MP4, streamed and "
+                        "frame-exact against the join plan: clips conformed to the output size and rate, "
+                        "transitions retimed and scaled to them, every clip's sound under its own pictures.",
             inputs=[
                 io.String.Input("clip_files", multiline=True, default="",
                                 tooltip="The clips in order, one per line, relative to input/ or with ' [output]' / "
-                                        "' [temp]'. All the same size."),
+                                        "' [temp]'. Any sizes, rates and rotations."),
                 io.String.Input("transition_files", multiline=True, default="",
                                 tooltip="The generated transitions (lossless), one per join, in order. Can be linked "
                                         "from SegueFileList."),
                 *join_setting_inputs(),
-                io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.01,
-                               tooltip="Output frame rate; 0 = the first clip's."),
+                *format_inputs("clip", working=False),
                 *final_target_inputs("segue/join/final"),
                 *encode_inputs(),
-                io.Boolean.Input("keep_audio", default=True,
-                                 tooltip="Pass the first clip's audio through to the result."),
+                *sound_inputs(),
                 *blend_inputs(optional=True),
                 loop_input(),
                 io.Video.Input("after", optional=True,
@@ -64,8 +90,10 @@ class SegueJoinAssembleFiles(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, per_join=None, preset=None, curve=None, filename=None, filename_prefix=None):
-        return parse.validated(*encode_checks(preset, curve, filename, filename_prefix), per_join_check(per_join))
+    def validate_inputs(cls, per_join=None, preset=None, curve=None, filename=None, filename_prefix=None, fit=None,
+                        gap_audio=None, retime=None):
+        return parse.validated(*encode_checks(preset, curve, filename, filename_prefix), per_join_check(per_join),
+                               *format_checks(fit, gap_audio, retime))
 
     @classmethod
     def fingerprint_inputs(cls, clip_files=None, transition_files=None, **kwargs):
@@ -74,102 +102,56 @@ class SegueJoinAssembleFiles(io.ComfyNode):
         return file_fingerprint(names)
 
     @classmethod
-    def execute(cls, clip_files, transition_files, context, gap, replace, blend, per_join, fps, filename, crf,
-                preset, keep_audio, filename_prefix="", curve="cosine", sharpen=0.0, loop=False,
+    def execute(cls, clip_files, transition_files, context, gap, replace, blend, per_join, width, height, fit, fps,
+                filename, crf, preset, keep_audio, filename_prefix="", generation_fps=float(GENERATION_FPS),
+                gap_audio="crossfade", retime="blend", curve="cosine", sharpen=0.0, loop=False,
                 after=None) -> io.NodeOutput:
         check_encode(preset, curve, filename, filename_prefix)
         clip_names, clips = clip_paths(clip_files)
         transitions = [resolve_input(n, folders(), "transition_files")
                        for n in parse.lines(transition_files, "transition_files")]
-        plan = join_plan_from(clips, clip_names, context, gap, replace, blend, per_join, loop)
-        rate = as_fraction(fps) if fps > 0 else video_io.probe_video(clips[0]).fps
-        audio = video_io.read_audio(clips[0]) if keep_audio else None
+        fmt = join_format(clips, width, height, fps, generation_fps=generation_fps)
+        plan = join_plan_from(clips, clip_names, context, gap, replace, blend, per_join, loop, fmt)
+        audio = join_soundtrack(clips, plan, gap_audio) if keep_audio else None
         out_path, kind, relative = final_path(filename, filename_prefix)
-        written = assemble_join_files(clips, transitions, plan, out_path, fps=rate, audio=audio, curve=curve,
-                                      sharpen=float(sharpen), crf=int(crf), preset=preset, progress=Progress(1))
+        written = assemble_join_files(clips, transitions, plan, out_path, size=(fmt.width, fmt.height), fit=fit,
+                                      retime=retime, audio=audio, curve=curve, sharpen=float(sharpen), crf=int(crf),
+                                      preset=preset, progress=Progress(1))
         return io.NodeOutput(file_video(out_path), ui=final_ui(relative, kind, written))
 
 
-def _write_conformed(chunks, path: str, width: int, height: int, fit: str, fps, audio, total: int) -> int:
-    """Stream ``chunks`` through conform_frames into a lossless file; returns frames written."""
-    bar = Progress(total)
-    written = 0
-    with video_io.VideoWriter(path, fps, width, height, codec=video_io.LOSSLESS_CODEC, audio=audio) as writer:
-        for chunk in chunks:
-            frames = conform_frames(chunk[..., :3], width, height, fit)
-            writer.write(frames)
-            written += int(frames.shape[0])
-            bar(written, total)
-    return written
-
-
-def _selected_chunks(video_or_images, indices: list[int]):
-    """Chunks of the frames at ``indices`` (sorted, may repeat) of a VIDEO or IMAGE batch."""
-    if isinstance(video_or_images, torch.Tensor):
-        for i in range(0, len(indices), CHUNK):
-            yield video_or_images[indices[i:i + CHUNK]]
-        return
-    path = source_path(video_or_images)
-    source = (video_io.iter_frames(path, chunk=CHUNK) if path is not None
-              else iter([video_or_images.get_components().images]))
-    want = iter(enumerate(indices))
-    nxt = next(want, None)
-    pending, offset = [], 0
-    for chunk in source:
-        while nxt is not None and nxt[1] < offset + chunk.shape[0]:
-            pending.append(chunk[nxt[1] - offset])
-            nxt = next(want, None)
-            if len(pending) == CHUNK:
-                yield torch.stack(pending)
-                pending = []
-        offset += chunk.shape[0]
-        if nxt is None:
-            break
-    if pending:
-        yield torch.stack(pending)
-
-
-class ClipSource:
-    """How one clip reaches the assembly: a matching file used in place (``name``), or frames
-    ``indices`` of ``item`` to rewrite losslessly at the join's size and rate."""
-
-    def __init__(self, item, label: str, width: int, height: int, rate):
-        self.item, self.label, self.name, self.indices = item, label, None, None
-        if isinstance(item, torch.Tensor):
-            if item.dim() != 4 or item.shape[0] == 0:
-                raise PlanError(f"{label} must be a non-empty IMAGE batch [frames,H,W,3] or a VIDEO")
-            count, src_rate, size = int(item.shape[0]), rate, (int(item.shape[2]), int(item.shape[1]))
-            path = None
-        else:
-            info = video_info(item)
-            count, src_rate, size = info.frame_count, info.fps, (info.width, info.height)
-            path = source_path(item)
-        if path is not None and size == (width, height) and src_rate == rate:
+def clip_file(item, label: str, index: int, kind: str, image_fps) -> str:
+    """The annotated file a clip is read from: a file-backed VIDEO inside ComfyUI's folders as it
+    is; anything else (an IMAGE batch, an in-memory VIDEO, a file elsewhere) written losslessly
+    at its own size and rate, with its sound, under a fresh name (nothing cached is overwritten)."""
+    if isinstance(item, torch.Tensor):
+        if item.dim() != 4 or item.shape[0] == 0:
+            raise PlanError(f"{label} must be a non-empty IMAGE batch [frames,H,W,3] or a VIDEO")
+        frames, rate, audio = item[..., :3], image_fps, None
+    else:
+        path = source_path(item)
+        if path is not None:
             try:
-                self.name, self.count = to_annotated(path, folders()), count
-                return
+                return to_annotated(path, folders())
             except PathError:
-                pass  # a file outside ComfyUI's folders: rewrite it into the run folder
-        self.indices = parse.frame_selection(count, float(src_rate), float(rate))
-        self.count = len(self.indices)
-
-    def materialise(self, index: int, width: int, height: int, fit: str, rate, kind: str, keep_audio: bool) -> str:
-        """The clip's annotated name, writing the conformed copy first when needed (a fresh name:
-        nothing a cached result points at is overwritten)."""
-        if self.name is not None:
-            return self.name
-        out_path, _, relative = resolve_output(f"segue/clips/{uuid.uuid4().hex}_{index:03d} [{kind}]", folders(),
-                                               self.label, suffix=LOSSLESS_SUFFIX)
-        audio = None
-        if index == 0 and keep_audio and not isinstance(self.item, torch.Tensor):
-            comfy_audio = video_audio(self.item)
-            audio = video_io.AudioClip.from_comfy(comfy_audio) if comfy_audio is not None else None
-        written = _write_conformed(_selected_chunks(self.item, self.indices), out_path, width, height, fit, rate,
-                                   audio, self.count)
-        if written != self.count:
-            raise PlanError(f"{self.label}: wrote {written} frames but {self.count} were selected: the clip is damaged")
-        self.name = f"{relative} [{kind}]"
-        return self.name
+                pass    # a file outside ComfyUI's folders: copy its frames into temp/
+        info = video_info(item)
+        frames, rate = None, info.fps
+        comfy_audio = video_audio(item)
+        audio = video_io.AudioClip.from_comfy(comfy_audio) if comfy_audio is not None else None
+    out_path, _, relative = resolve_output(f"segue/clips/{uuid.uuid4().hex}_{index:03d} [{kind}]", folders(), label,
+                                           suffix=LOSSLESS_SUFFIX)
+    if frames is None:
+        chunks = chunk_source(item)()
+        info = video_info(item)
+        width, height = info.width, info.height
+    else:
+        chunks = (frames[i:i + CHUNK] for i in range(0, frames.shape[0], CHUNK))
+        width, height = int(frames.shape[2]), int(frames.shape[1])
+    with video_io.VideoWriter(out_path, rate, width, height, codec=video_io.LOSSLESS_CODEC, audio=audio) as writer:
+        for chunk in chunks:
+            writer.write(chunk[..., :3])
+    return f"{relative} [{kind}]"
 
 
 class SegueJoinClips(io.ComfyNode):
@@ -179,9 +161,10 @@ class SegueJoinClips(io.ComfyNode):
             node_id="SegueJoinClips",
             display_name="Segue Join Clips",
             category=CATEGORY,
-            description="Join clips with generated transitions in one node: every join's transition is generated by "
-                        "the recipe from both clips' context, and everything is assembled into one MP4 with the "
-                        "first clip's audio. Memory stays flat however many clips.",
+            description="Join clips of any size, frame rate and sound with generated transitions in one node: each "
+                        "transition is generated by the recipe from both clips' context at the model's working "
+                        "size and rate, and everything is assembled into one MP4 at the output size and rate with "
+                        "every clip's sound under its own pictures. Memory stays flat however many clips.",
             inputs=[
                 io.String.Input("clip_files", multiline=True, default="", optional=True,
                                 tooltip="Any number of clips by name instead of the clip_N inputs: one file per line "
@@ -196,17 +179,13 @@ class SegueJoinClips(io.ComfyNode):
                 io.Boolean.Input("bridging", default=False,
                                  tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of long gaps."),
                 loop_input(),
-                *size_inputs("clip"),
-                io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.01,
-                               tooltip="Output frame rate; 0 = the first clip's (16 for IMAGE clips). Clips at "
-                                       "another rate are resampled by repeating/dropping frames (no interpolation), "
-                                       "keeping their duration."),
+                *format_inputs("clip"),
                 *blend_inputs(),
                 io.String.Input("filename_prefix", default="segue/join",
                                 tooltip="The MP4 goes to output/<prefix>_NNNNN_.mp4 (a new number per run)."),
                 keep_input(),
                 *encode_inputs(),
-                io.Boolean.Input("keep_audio", default=True, tooltip="Pass the first clip's audio through."),
+                *sound_inputs(),
                 output_images_input("result"),
             ],
             outputs=[
@@ -219,9 +198,10 @@ class SegueJoinClips(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, per_join=None, preset=None, curve=None, fit=None, filename_prefix=None):
+    def validate_inputs(cls, per_join=None, preset=None, curve=None, fit=None, filename_prefix=None, gap_audio=None,
+                        retime=None):
         return parse.validated(*encode_checks(preset, curve, filename_prefix=filename_prefix), per_join_check(per_join),
-                               lambda: fit is None or parse.check_choice(fit, FIT_MODES, "fit"))
+                               *format_checks(fit, gap_audio, retime))
 
     @classmethod
     def check_lazy_status(cls, **kwargs):
@@ -230,11 +210,12 @@ class SegueJoinClips(io.ComfyNode):
     @classmethod
     def execute(cls, context, gap, replace, blend, per_join, bridging, width, height, fit, fps, prompt,
                 negative_prompt, curve, sharpen, filename_prefix, keep_segments, crf, preset, keep_audio,
-                output_images, recipe=None, loop=False, clip_files="", **kwargs) -> io.NodeOutput:
+                output_images, recipe=None, loop=False, clip_files="", work_width=0, work_height=0,
+                generation_fps=float(GENERATION_FPS), gap_audio="crossfade", retime="blend",
+                **kwargs) -> io.NodeOutput:
         check_encode(preset, curve, filename_prefix=filename_prefix)
-        parse.check_choice(fit, FIT_MODES, "fit")
-        if bool(width) != bool(height):
-            raise PlanError(f"width={width}, height={height}: give both, or 0 for both to use the first clip's size")
+        for check in format_checks(fit, gap_audio, retime):
+            check()
         items = collect_items(kwargs, "clip", "the clips")
         if str(clip_files or "").strip():
             if items:
@@ -245,32 +226,24 @@ class SegueJoinClips(io.ComfyNode):
         if len(items) < (1 if loop else 2):
             raise PlanError("joining needs at least two clips: connect clip_1 and clip_2 or list them in clip_files "
                             "(one clip is enough with loop on)")
-        overrides = parse.per_join_overrides(per_join)
-        first = items[0]
-        if isinstance(first, torch.Tensor):
-            first_size, first_rate = (int(first.shape[2]), int(first.shape[1])), None
-        else:
-            info = video_info(first)
-            first_size, first_rate = (info.width, info.height), info.fps
-        rate = as_fraction(fps) if fps > 0 else (first_rate or as_fraction(16.0))
-        w, h = wan_size(width, height) if width and height else wan_size(*first_size)
-        # Everything that can fail on the settings fails before any file is written.
         joins = len(items) if loop else len(items) - 1
         recipe, sources = recipe_sources(cls, recipe, "SegueJoinClips")
         recipe.check_items(joins, "joins")
         texts = Texts(tuple(parse.per_segment_text(prompt, joins, "prompt")), (str(negative_prompt or ""),) * joins)
-        sources_of_clips = [ClipSource(item, f"clip_{k + 1}", w, h, rate) for k, item in enumerate(items)]
-        plan_join([s.count for s in sources_of_clips], context=int(context), gap=int(gap), replace=bool(replace),
-                  blend=None if blend < 0 else int(blend), per_join=overrides,
-                  clip_names=[s.label for s in sources_of_clips], loop=bool(loop))
+        parse.per_join_overrides(per_join)
         folder = FILE_FOLDERS[1] if keep_segments else FILE_FOLDERS[0]
-        names = [s.materialise(k, w, h, fit, rate, folder, bool(keep_audio)) for k, s in enumerate(sources_of_clips)]
+        image_fps = fps if fps > 0 else GENERATION_FPS
+        names = [clip_file(item, f"clip_{k + 1}", k, folder, image_fps) for k, item in enumerate(items)]
+        paths = [resolve_input(n, folders(), "clip files") for n in names]
+        fmt = join_format(paths, width, height, fps, work_width, work_height, generation_fps)
+        join_plan_from(paths, names, context, gap, replace, blend, per_join, loop, fmt)   # fails here, not later
         g = Graph()
         settings = JoinStepSettings(int(context), int(gap), bool(replace), int(blend), str(per_join or ""),
-                                    bool(bridging), w, h, fit, bool(loop))
+                                    bool(bridging), int(width), int(height), fit, bool(loop), float(fps),
+                                    int(work_width), int(work_height), float(generation_fps), retime, gap_audio)
         video = join_graph(g, settings, joins, recipe, sources, texts, names, [SaveTo("", folder)] * joins,
                            EncodeSettings(curve, float(sharpen), int(crf), preset, filename_prefix=filename_prefix),
-                           float(rate), bool(keep_audio))
+                           bool(keep_audio))
         images = images_or_blocker(g, video, output_images, "SegueJoinClips")
         (video, images), expansion = expand(g, video, images)
         return io.NodeOutput(video, images, expand=expansion)

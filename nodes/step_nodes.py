@@ -13,15 +13,16 @@ from __future__ import annotations
 from ..video_utils.errors import PlanError
 from ..video_utils.guides import OverlapAdjust
 from ..video_utils.join_plan import JoinPlan, plan_join
-from ..video_utils.sizes import FIT_MODES, wan_size
+from ..video_utils.conform import OutputFormat, output_format
+from ..video_utils.constants import GENERATION_FPS
+from ..video_utils.retime import conformed_frame_count
+from ..video_utils.sizes import CONFORM_FIT_MODES, DEFAULT_FIT
 from ..video_utils.step_guides import JoinStep, TravelStep
-from ..video_utils.video_io import probe_video
 from ..video_utils.constants import VIDEO_EXTENSIONS
 from . import parse
 from .api import CATEGORY, STEP, folders, io
 from .guide_nodes import (adjust_inputs, first_video_input, guide_outputs, join_core_inputs, travel_plan_from,
                           travel_settings_checks, travel_settings_inputs)
-from .io_nodes import size_inputs
 from .paths import resolve_input
 from .video_adapters import source_path
 
@@ -50,13 +51,46 @@ def clip_paths(clip_files: str, what: str = "clip_files") -> tuple[list[str], li
     return names, [resolve_input(n, folders(), what, extensions=VIDEO_EXTENSIONS) for n in names]
 
 
-def join_plan_from(paths: list[str], names: list[str], context, gap, replace, blend, per_join,
-                   loop=False) -> JoinPlan:
-    """The join plan of these clip files (frame counts probed): SegueJoinStep and
-    SegueJoinAssembleFiles plan with this, so transitions and assembly always agree."""
-    return plan_join([probe_video(p).frame_count for p in paths], context=int(context), gap=int(gap),
+def join_plan_from(paths: list[str], names: list[str], context, gap, replace, blend, per_join, loop,
+                   fmt: OutputFormat) -> JoinPlan:
+    """The join plan of these clip files at ``fmt``'s output rate (their frame counts after the
+    conform): SegueJoinStep and SegueJoinAssembleFiles plan with this, so transitions and the
+    assembly always agree."""
+    return plan_join([conformed_frame_count(p, fmt.fps) for p in paths], context=int(context), gap=int(gap),
                      replace=bool(replace), blend=None if int(blend) < 0 else int(blend),
-                     per_join=parse.per_join_overrides(per_join), clip_names=names, loop=bool(loop))
+                     per_join=parse.per_join_overrides(per_join), clip_names=names, loop=bool(loop),
+                     generation_fps=fmt.generation_fps, output_fps=fmt.fps)
+
+
+def format_inputs(what: str = "clip", working: bool = True) -> list:
+    """Output size, fit and frame rate, and the model's working size (``working``) and rate."""
+    inputs = [
+        io.Int.Input("width", default=0, min=0, max=8192,
+                     tooltip=f"Output width; 0 = the first {what}'s (as displayed: phone rotation applied)."),
+        io.Int.Input("height", default=0, min=0, max=8192,
+                     tooltip=f"Output height; 0 = the first {what}'s."),
+        io.Combo.Input("fit", options=list(CONFORM_FIT_MODES), default=DEFAULT_FIT,
+                       tooltip="How other shapes fit the output (and the working size): crop = fill and cut the "
+                               "edges, pad = show all with black bars, stretch = distort to fit."),
+        io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.001,
+                       tooltip=f"Output frame rate; 0 = the first {what}'s. Clips at other rates keep their "
+                               f"duration (frames repeated or dropped, never interpolated)."),
+        io.Int.Input("work_width", default=0, min=0, max=4096, step=16, optional=True,
+                     tooltip="Size the model generates at; 0 = about 832x480 pixels at the output's shape "
+                             "(Wan's training size). Generated frames are scaled to the output size."),
+        io.Int.Input("work_height", default=0, min=0, max=4096, step=16, optional=True,
+                     tooltip="Height the model generates at; 0 = automatic (see work_width)."),
+        io.Float.Input("generation_fps", default=float(GENERATION_FPS), min=1.0, max=120.0, step=1.0, optional=True,
+                       tooltip="The model's frame rate (Wan: 16). Transitions are generated at it and retimed to "
+                               "the output rate."),
+    ]
+    return inputs if working else [i for i in inputs if i.id not in ("work_width", "work_height")]
+
+
+def join_format(paths: list[str], width, height, fps, work_width=0, work_height=0,
+                generation_fps=GENERATION_FPS) -> OutputFormat:
+    return output_format(paths[0], width=int(width), height=int(height), fps=float(fps),
+                         work_width=int(work_width), work_height=int(work_height), generation_fps=float(generation_fps))
 
 
 def loop_input() -> io.Input:
@@ -132,7 +166,7 @@ class SegueJoinStep(io.ComfyNode):
                 *join_setting_inputs(),
                 io.Boolean.Input("bridging", default=False,
                                  tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of long gaps."),
-                *size_inputs("clip"),
+                *format_inputs("clip"),
                 loop_input(),
             ],
             outputs=[STEP.Output(display_name="step", tooltip=STEP_HELP)],
@@ -141,22 +175,17 @@ class SegueJoinStep(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, per_join=None, fit=None):
         return parse.validated(per_join_check(per_join),
-                               lambda: fit is None or parse.check_choice(fit, FIT_MODES, "fit"))
+                               lambda: fit is None or parse.check_choice(fit, CONFORM_FIT_MODES, "fit"))
 
     @classmethod
     def execute(cls, clip_files, join_index, context, gap, replace, blend, per_join, bridging, width, height,
-                fit, loop=False) -> io.NodeOutput:
-        parse.check_choice(fit, FIT_MODES, "fit")
-        if bool(width) != bool(height):
-            raise PlanError(f"width={width}, height={height}: give both, or 0 for both to use the first clip's size")
+                fit, fps, loop=False, work_width=0, work_height=0, generation_fps=float(GENERATION_FPS)) -> io.NodeOutput:
+        parse.check_choice(fit, CONFORM_FIT_MODES, "fit")
         names, paths = clip_paths(clip_files)
-        plan = join_plan_from(paths, names, context, gap, replace, blend, per_join, loop)
-        if width:
-            w, h = wan_size(width, height)
-        else:
-            first = probe_video(paths[0])
-            w, h = wan_size(first.width, first.height)
-        return io.NodeOutput(JoinStep(plan, int(join_index), paths, w, h, fit, bool(bridging)))
+        fmt = join_format(paths, width, height, fps, work_width, work_height, generation_fps)
+        plan = join_plan_from(paths, names, context, gap, replace, blend, per_join, loop, fmt)
+        return io.NodeOutput(JoinStep(plan, int(join_index), paths, fmt.work_width, fmt.work_height, fit,
+                                      bool(bridging), fmt.generation_fps))
 
 
 class SegueStepGuide(io.ComfyNode):

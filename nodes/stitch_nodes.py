@@ -9,6 +9,8 @@ import torch
 
 from ..video_utils.constants import CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, PRESETS
 from ..video_utils.errors import PlanError
+from ..video_utils.delivery import Output, deliver_segments
+from ..video_utils.retime import RETIME_MODES
 from ..video_utils.stitch import stitch_segment_files, stitch_stream
 from ..video_utils import video_io
 from . import parse
@@ -121,6 +123,7 @@ class SegueStitchFiles(io.ComfyNode):
                 io.Float.Input("fps", default=16.0, min=0.01, max=1000.0, step=0.01, tooltip="Output frame rate."),
                 *final_target_inputs("segue/run/final"),
                 *encode_inputs(),
+                *delivery_inputs(),
                 io.Video.Input("after", optional=True,
                                tooltip="Optional: any VIDEO this node must wait for (e.g. the last SegueSaveSegment), "
                                        "only to order the run; the files are read by name."),
@@ -145,16 +148,57 @@ class SegueStitchFiles(io.ComfyNode):
 
     @classmethod
     def execute(cls, segment_files, overlaps, trim_start, curve, sharpen, fps, filename, crf, preset,
-                filename_prefix="", after=None) -> io.NodeOutput:
+                filename_prefix="", output_fps=0.0, width=0, height=0, retime="blend", loop=False, soundtrack="",
+                after=None) -> io.NodeOutput:
         check_encode(preset, curve, filename, filename_prefix)
         names = parse.lines(segment_files, "segment_files")
         paths = [resolve_input(n, folders(), "segment_files") for n in names]
         bounds = boundary_overlaps(overlaps, len(paths))
+        output = delivery_output(output_fps, width, height, retime, loop)
+        sound = resolve_input(soundtrack, folders(), "soundtrack") if str(soundtrack or "").strip() else None
         out_path, kind, relative = final_path(filename, filename_prefix)
         bar = Progress(1)
-        written = stitch_segment_files(paths, bounds, out_path, fps=as_fraction(fps), trim_start=int(trim_start),
+        if trim_start:
+            if output != Output() or sound:
+                raise PlanError(f"trim_start={trim_start} cannot be combined with output_fps/size/soundtrack: trim the "
+                                f"first segment when it is saved (Segue Save Step does) and leave trim_start at 0")
+            written = stitch_segment_files(paths, bounds, out_path, fps=as_fraction(fps), trim_start=int(trim_start),
+                                           curve=curve, sharpen=float(sharpen), crf=int(crf), preset=preset,
+                                           progress=bar)
+        else:
+            written = deliver_segments(paths, bounds, out_path, fps=as_fraction(fps), output=output, soundtrack=sound,
                                        curve=curve, sharpen=float(sharpen), crf=int(crf), preset=preset, progress=bar)
         return io.NodeOutput(file_video(out_path), ui=final_ui(relative, kind, written))
+
+
+def delivery_inputs(loop: bool = True) -> list:
+    """How a stitched travel is delivered: output rate and size, retiming, soundtrack (and
+    ``loop``, which the travel node takes from its own loop setting)."""
+    inputs = [
+        io.Float.Input("output_fps", default=0.0, min=0.0, max=1000.0, step=0.001, optional=True,
+                       tooltip="Frame rate of the delivered video; 0 = the segments' rate (Wan generates at 16). "
+                               "Other rates retime the stitched frames (see retime)."),
+        io.Int.Input("width", default=0, min=0, max=8192, optional=True,
+                     tooltip="Width of the delivered video; 0 = the segments' (the generation size)."),
+        io.Int.Input("height", default=0, min=0, max=8192, optional=True,
+                     tooltip="Height of the delivered video; 0 = the segments'."),
+        io.Combo.Input("retime", options=list(RETIME_MODES), default="blend", optional=True,
+                       tooltip="From the generation rate to output_fps: blend = mix neighbouring frames (smooth), "
+                               "nearest = repeat/drop frames (sharp)."),
+        io.Boolean.Input("loop", default=False, optional=True,
+                         tooltip="The video is a seamless loop: retiming keeps its period (and wraps at the seam)."),
+        io.String.Input("soundtrack", default="", optional=True,
+                        tooltip="Optional sound under the video: a sound or video file in input/ (or with ' [output]'), "
+                                "trimmed or padded with silence to the video's length."),
+    ]
+    return inputs if loop else [i for i in inputs if i.id != "loop"]
+
+
+def delivery_output(output_fps, width, height, retime, loop) -> Output:
+    parse.check_choice(retime, RETIME_MODES, "retime")
+    if bool(width) != bool(height):
+        raise PlanError(f"width={width}, height={height}: give both, or 0 for both to keep the segments' size")
+    return Output(as_fraction(output_fps) if output_fps else 0, int(width), int(height), retime, bool(loop))
 
 
 def segment_inputs(prefix: str, count: int, what: str, required: int = 2) -> list:

@@ -12,7 +12,8 @@ ever overwritten).
 
 from __future__ import annotations
 
-from ..video_utils.chains import EncodeSettings, SaveTo, Texts, TravelStepSettings, step_chain, travel_graph, travel_step
+from ..video_utils.chains import (EncodeSettings, SaveTo, Texts, TravelDelivery, TravelStepSettings, step_chain,
+                                  travel_graph, travel_step)
 from ..video_utils.constants import FILE_FOLDERS, GENERATION_FPS
 from ..video_utils.errors import PlanError
 from ..video_utils.prompt_graph import Graph, out
@@ -22,7 +23,7 @@ from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, node_links, recipe
 from .guide_nodes import (adjust_inputs, first_video_input, travel_plan_from, travel_settings_checks,
                           travel_settings_inputs)
 from .paths import check_relative
-from .stitch_nodes import blend_inputs, check_encode, encode_checks, encode_inputs
+from .stitch_nodes import blend_inputs, check_encode, delivery_inputs, encode_checks, encode_inputs
 
 
 def recipe_input() -> io.Input:
@@ -152,6 +153,7 @@ class SegueTravel(io.ComfyNode):
                                 tooltip="The MP4 goes to output/<prefix>_NNNNN_.mp4 (a new number per run)."),
                 keep_input(),
                 *encode_inputs(),
+                *delivery_inputs(loop=False),
                 output_images_input("travel"),
             ],
             outputs=[
@@ -177,7 +179,8 @@ class SegueTravel(io.ComfyNode):
     @classmethod
     def execute(cls, keyframes, prompts, negative_prompt, segment_frames, overlap, mode, exact_keyframes, curve,
                 sharpen, filename_prefix, keep_segments, crf, preset, output_images, recipe=None, strength=1.0,
-                desaturate=0.0, darken=0.0, loop=False) -> io.NodeOutput:
+                desaturate=0.0, darken=0.0, loop=False, output_fps=0.0, width=0, height=0, retime="blend",
+                soundtrack="") -> io.NodeOutput:
         plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
         count = len(plan.segments)
         check_encode(preset, curve)
@@ -192,7 +195,8 @@ class SegueTravel(io.ComfyNode):
             plan.overlaps, recipe, sources, _texts(prompts, negative_prompt, count, "prompts"),
             node_links(cls)["keyframes"], [SaveTo("", folder)] * count,
             EncodeSettings(curve, float(sharpen), int(crf), preset, filename_prefix=filename_prefix),
-            float(GENERATION_FPS))
+            float(GENERATION_FPS), TravelDelivery(float(output_fps), int(width), int(height), retime, bool(loop),
+                                                  str(soundtrack or "")))
         images = images_or_blocker(g, video, output_images, "SegueTravel")
         (video, images), expansion = expand(g, video, images)
         return io.NodeOutput(video, images, expand=expansion)

@@ -25,6 +25,8 @@ from comfy_frontend import (MISSING_NODES_TITLE, SCHEMA_ALERT, browser, close_di
                             graph_to_prompt, load_workflow, open_app, visible_text)
 from integration import unavailable
 from segue.video_utils.join_plan import plan_join
+from segue.video_utils.probe import probe
+from segue.video_utils.retime import conformed_frame_count
 from segue.video_utils.travel_plan import plan_travel
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.frontend]
@@ -193,13 +195,13 @@ def test_preview_workflow_runs_out_of_the_box(page, comfy_server, name):
                                travel["mode"], bool(travel["exact_keyframes"])).total_frames
     else:
         join = next(v for v in prompt.values() if v["class_type"] == "SegueJoinClips")["inputs"]
-        clips = [v["inputs"]["video"] for v in prompt.values() if v["class_type"] == "SegueLoadVideo"]
-        counts = [count_frames(comfy_server.input_dir / c) for c in clips]
-        # the clips (24, 30 and 16 fps) are brought to the first clip's rate by frame selection
-        from segue.nodes.parse import frame_selection
-        rates = [av.open(str(comfy_server.input_dir / c)).streams.video[0].average_rate for c in clips]
-        counts = [len(frame_selection(n, float(r), float(rates[0]))) for n, r in zip(counts, rates)]
-        expected = plan_join(counts, join["context"], join["gap"], join["replace"]).total_frames
+        clips = [comfy_server.input_dir / v["inputs"]["video"] for v in prompt.values()
+                 if v["class_type"] == "SegueLoadVideo"]
+        # the clips (24, 30 and 16 fps) are conformed to the first clip's rate, keeping their durations
+        rate = probe(clips[0]).fps
+        counts = [conformed_frame_count(c, rate) for c in clips]
+        expected = plan_join(counts, join["context"], join["gap"], join["replace"], generation_fps=16,
+                             output_fps=rate).total_frames
     entry = comfy_server.run(prompt, timeout=300)
     [video] = [p for p in comfy_server.output_files(entry) if p.suffix == ".mp4"]
     assert video.is_relative_to(comfy_server.output_dir) and count_frames(video) == expected

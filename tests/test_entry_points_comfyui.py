@@ -10,6 +10,7 @@ import torch
 
 from memory_probe import travel_prompt, write_keyframes
 from segue.video_utils.join_plan import plan_join
+from segue.video_utils.retime import conformed_frame_count
 from segue.video_utils.travel_plan import plan_travel
 from segue.video_utils.video_io import probe_video, read_frames
 
@@ -65,11 +66,12 @@ def test_looping_join_of_the_sample_clips(comfy_server):
         "keep_segments": False, "crf": 0, "preset": "ultrafast", "keep_audio": True, "output_images": False}}
     entry = comfy_server.run(p, timeout=300)
     path, item = final_file(comfy_server, entry, "assemble")
-    first = probe_video(comfy_server.input_dir / clips[0])
-    second = probe_video(comfy_server.input_dir / clips[1])
-    # clip 2 (30 fps) comes to clip 1's 24 fps by frame selection: 2 s -> 48 frames
-    counts = [first.frame_count, round(second.frame_count * first.fps / second.fps)]
-    plan = plan_join(counts, 4, 9, False, loop=True)
+    paths = [comfy_server.input_dir / c for c in clips]
+    rate = probe_video(paths[0]).fps          # the output rate: the first clip's (24 fps)
+    # clip 2 (30 fps) is conformed to 24 fps keeping its duration: 2 s -> 48 frames
+    counts = [conformed_frame_count(p, rate) for p in paths]
+    assert counts == [48, 48]
+    plan = plan_join(counts, 4, 9, False, loop=True, generation_fps=16, output_fps=rate)
     assert len(plan.joins) == 2
     assert item["frames"] == probe_video(path).frame_count == plan.total_frames
     diffs = steps(read_frames(path))

@@ -147,15 +147,15 @@ def test_files_are_identical_to_in_memory(tmp_path):
     write_video(memory_path, expected, 16, codec=LOSSLESS_CODEC)
 
     out_path = tmp_path / f"joined{LOSSLESS_SUFFIX}"
-    n = assemble_join_files(clip_paths, transition_paths, plan, out_path, fps=16, sharpen=0.3,
+    n = assemble_join_files(clip_paths, transition_paths, plan, out_path, sharpen=0.3,
                             codec=LOSSLESS_CODEC, chunk=4)
     assert n == plan.total_frames
     assert torch.equal(read_frames(out_path), read_frames(memory_path))
 
     bad = tmp_path / f"short{LOSSLESS_SUFFIX}"
     write_video(bad, transitions[1][:-4], 16, codec=LOSSLESS_CODEC)
-    with pytest.raises(PlanError, match="transition of join 1 .*short.* has 13 frames but the plan needs 17"):
-        assemble_join_files(clip_paths, [transition_paths[0], bad], plan, tmp_path / "x.mp4", fps=16)
+    with pytest.raises(PlanError, match="transition of join 1 .*short.* has 13 frames but the plan generates 17"):
+        assemble_join_files(clip_paths, [transition_paths[0], bad], plan, tmp_path / "x.mp4")
     assert not (tmp_path / "x.mp4").exists()
 
 
@@ -238,7 +238,7 @@ def test_loop_files_are_identical_to_in_memory(tmp_path):
     write_video(memory_path, expected, 16, codec=LOSSLESS_CODEC)
 
     out_path = tmp_path / f"loop{LOSSLESS_SUFFIX}"
-    n = assemble_join_files(clip_paths, transition_paths, plan, out_path, fps=16, codec=LOSSLESS_CODEC, chunk=4)
+    n = assemble_join_files(clip_paths, transition_paths, plan, out_path, codec=LOSSLESS_CODEC, chunk=4)
     assert n == plan.total_frames == 56
     written = read_frames(out_path)
     assert torch.equal(written, read_frames(memory_path))

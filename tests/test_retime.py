@@ -16,7 +16,7 @@ import media  # noqa: E402
 from segue.video_utils.errors import PlanError  # noqa: E402
 from segue.video_utils.lengths import retime_count  # noqa: E402
 from segue.video_utils.retime import (cfr_frame_map, conform_frame_map, conformed_frame_count,  # noqa: E402
-                                      output_frame_count, retime_frames, retime_indices, retime_weights,
+                                      output_frame_count, Retimer, retime_frames, retime_indices, retime_weights,
                                       source_frame_map)
 
 NTSC = Fraction(30000, 1001)
@@ -117,3 +117,27 @@ def test_maps_of_real_files(tmp_path):
     # and 150 ms, and nothing is shown before its timestamp
     assert conform_frame_map(vfr, 20) == [0, 1, 2, 2, 3, 4]
     assert conform_frame_map(vfr, 20, count=3) == [0, 1, 2]
+
+
+def test_retimer_streams_like_the_batch_and_wraps_a_loop():
+    g = torch.Generator().manual_seed(5)
+    frames = torch.rand(21, 4, 6, 3, generator=g)
+    for mode in ("nearest", "blend"):
+        whole = retime_frames(frames, 16, 30, mode=mode)
+        parts: list = []
+        retimer = Retimer(_positions_for(21, 16, 30), parts.append, mode, chunk=5)
+        for i in range(0, 21, 4):
+            retimer.push(frames[i:i + 4])
+        assert retimer.close() == whole.shape[0]
+        assert torch.equal(torch.cat(parts), whole)
+    # a loop's last output frames lie between the last frame and frame 0
+    loop: list = []
+    retimer = Retimer([Fraction(0), Fraction(5, 2)], loop.append, "blend", loop=True)
+    retimer.push(frames[:3])
+    retimer.close()
+    assert torch.allclose(loop[0][1], (frames[2] + frames[0]) / 2)
+
+
+def _positions_for(n, src, dst):
+    from segue.video_utils.lengths import retime_count, retime_source
+    return [retime_source(k, n, src, dst) for k in range(retime_count(n, src, dst))]

@@ -215,6 +215,23 @@ class EncodeSettings:
                 "filename": self.filename, "filename_prefix": self.filename_prefix}
 
 
+@dataclass(frozen=True)
+class TravelDelivery:
+    """How the stitched travel is delivered (``SegueStitchFiles``): output rate (0 = the
+    generation rate), size (0 = the generation size), retiming, loop, soundtrack file."""
+
+    output_fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    retime: str = "blend"
+    loop: bool = False
+    soundtrack: str = ""
+
+    def inputs(self) -> dict:
+        return {"output_fps": float(self.output_fps), "width": int(self.width), "height": int(self.height),
+                "retime": self.retime, "loop": bool(self.loop), "soundtrack": self.soundtrack}
+
+
 def travel_step(g: Graph, settings: TravelStepSettings, keyframes: Link, index: int, previous: Link | None,
                 prefix: str, first: Link | None = None) -> str:
     """``previous``: the previous segment's VIDEO (chained); ``first``: segment 0's (a loop's
@@ -225,7 +242,7 @@ def travel_step(g: Graph, settings: TravelStepSettings, keyframes: Link, index: 
 
 def travel_graph(g: Graph, settings: TravelStepSettings, segments: Sequence[Any], overlaps: Sequence[int],
                  recipe: Recipe, sources: Sources, texts: Texts, keyframes: Link, saves: Sequence[SaveTo],
-                 encode: EncodeSettings, fps: float) -> Link:
+                 encode: EncodeSettings, fps: float, delivery: TravelDelivery = TravelDelivery()) -> Link:
     """A whole travel: every segment's chain (each chained one reading the previous segment's
     file), the files listed as they are saved, then ``SegueStitchFiles``; returns its VIDEO link.
     ``segments`` are the plan's (``context_frames`` says which read the previous file)."""
@@ -239,14 +256,14 @@ def travel_graph(g: Graph, settings: TravelStepSettings, segments: Sequence[Any]
                               saves[seg.index], prefix)
         first = first or previous
         files = out(g.add(f"{prefix}list", "SegueFileList", video=previous, files=files), 0)
-    return out(stitch(g, files, overlaps, encode, fps), 0)
+    return out(stitch(g, files, overlaps, encode, fps, delivery=delivery), 0)
 
 
 def stitch(g: Graph, files: Link | str, overlaps: Sequence[int], encode: EncodeSettings, fps: float,
-           prefix: str = "") -> str:
+           prefix: str = "", delivery: TravelDelivery = TravelDelivery()) -> str:
     return g.add(f"{prefix}stitch", "SegueStitchFiles", title="stitch", segment_files=files,
                  overlaps=", ".join(str(int(v)) for v in overlaps) or "0", trim_start=0, fps=float(fps),
-                 **encode.inputs())
+                 **encode.inputs(), **delivery.inputs())
 
 
 # --- joins ---------------------------------------------------------------------------------------
@@ -261,20 +278,29 @@ class JoinStepSettings:
     blend: int = -1
     per_join: str = ""
     bridging: bool = False
-    width: int = 0               # generation size; 0 = the first clip's, snapped to 16
+    width: int = 0               # output size; 0 = the first clip's as displayed
     height: int = 0
     fit: str = "crop"
     loop: bool = False
+    fps: float = 0.0             # output rate; 0 = the first clip's
+    work_width: int = 0          # generation size; 0 = about 832x480 at the output's aspect
+    work_height: int = 0
+    generation_fps: float = 16.0
+    retime: str = "blend"        # transitions from the generation rate to the output rate
+    gap_audio: str = "crossfade"
 
     def inputs(self) -> dict:
+        """SegueJoinStep's inputs."""
         return {"context": int(self.context), "gap": int(self.gap), "replace": bool(self.replace),
                 "blend": int(self.blend), "per_join": str(self.per_join), "bridging": bool(self.bridging),
-                "width": int(self.width), "height": int(self.height), "fit": self.fit, "loop": bool(self.loop)}
+                "width": int(self.width), "height": int(self.height), "fit": self.fit, "loop": bool(self.loop),
+                "fps": float(self.fps), "work_width": int(self.work_width), "work_height": int(self.work_height),
+                "generation_fps": float(self.generation_fps)}
 
     def assembly_inputs(self) -> dict:
-        """The settings SegueJoinAssembleFiles re-plans with (it never generates)."""
-        return {k: v for k, v in self.inputs().items()
-                if k in ("context", "gap", "replace", "blend", "per_join", "loop")}
+        """SegueJoinAssembleFiles' inputs: it re-plans the same joins (it never generates)."""
+        inputs = {k: v for k, v in self.inputs().items() if k not in ("bridging", "work_width", "work_height")}
+        return {**inputs, "retime": self.retime, "gap_audio": self.gap_audio}
 
 
 def join_step(g: Graph, settings: JoinStepSettings, clip_files: Sequence[str], index: int, prefix: str) -> str:
@@ -284,7 +310,7 @@ def join_step(g: Graph, settings: JoinStepSettings, clip_files: Sequence[str], i
 
 def join_graph(g: Graph, settings: JoinStepSettings, join_count: int, recipe: Recipe, sources: Sources,
                texts: Texts, clip_files: Sequence[str], saves: Sequence[SaveTo], encode: EncodeSettings,
-               fps: float, keep_audio: bool, seeds: Sequence[int] | None = None) -> Link:
+               keep_audio: bool, seeds: Sequence[int] | None = None) -> Link:
     """Every join's transition chain, then ``SegueJoinAssembleFiles``; returns its VIDEO link.
     ``seeds``: per join (default: the recipe's seed policy)."""
     seeds = list(seeds) if seeds is not None else recipe.item_seeds(join_count)
@@ -294,13 +320,13 @@ def join_graph(g: Graph, settings: JoinStepSettings, join_count: int, recipe: Re
         step = join_step(g, settings, clip_files, j, prefix)
         video = step_chain(g, recipe, sources, out(step, 0), j, seeds[j], texts, saves[j], prefix, is_join=True)
         files = out(g.add(f"{prefix}list", "SegueFileList", video=video, files=files), 0)
-    return out(assemble(g, settings, clip_files, files, encode, fps, keep_audio), 0)
+    return out(assemble(g, settings, clip_files, files, encode, keep_audio), 0)
 
 
 def assemble(g: Graph, settings: JoinStepSettings, clip_files: Sequence[str], files: Link | str,
-             encode: EncodeSettings, fps: float, keep_audio: bool, prefix: str = "") -> str:
+             encode: EncodeSettings, keep_audio: bool, prefix: str = "") -> str:
     return g.add(f"{prefix}assemble", "SegueJoinAssembleFiles", title="assemble", clip_files="\n".join(clip_files),
-                 transition_files=files, fps=float(fps), keep_audio=bool(keep_audio), **settings.assembly_inputs(),
+                 transition_files=files, keep_audio=bool(keep_audio), **settings.assembly_inputs(),
                  **encode.inputs())
 
 

@@ -119,7 +119,9 @@ def assemble_join_files(
     plan: JoinPlan,
     out_path: str | os.PathLike,
     *,
-    fps,
+    size: tuple[int, int] | None = None,
+    fit: str = "crop",
+    retime: str = "blend",
     audio=None,
     curve: str = "cosine",
     sharpen: float = 0.0,
@@ -131,37 +133,74 @@ def assemble_join_files(
 ) -> int:
     """Stream the joined video from files into ``out_path`` (atomic); returns frames written.
 
-    Every file is probed first, so a clip or transition of the wrong length fails before any
-    decoding; each file is then read once, only over the frames the output uses.
+    The output is at ``plan.output_fps`` and ``size`` (default: the first clip's size as
+    displayed, made even for H.264).  Clips pass through the one conform stage (orientation,
+    ``fit``, frame rate) straight from their own files: pictures that are not regenerated never
+    go through the generation size.  Transitions (``generation_frames`` at the generation rate
+    and size) are retimed to the output rate (``retime``: nearest or blend) and scaled to the
+    output size.  Every file is checked against the plan before anything is decoded.
     """
-    from .video_io import VideoWriter, iter_frames, probe_video  # PyAV only for the file path
+    from .conform import conform_frames, conform_video
+    from .probe import probe
+    from .retime import conformed_frame_count
+    from .sizes import even_size
+    from .video_io import VideoWriter
 
     clip_paths = [os.fspath(p) for p in clip_paths]
     transition_paths = [os.fspath(p) for p in transition_paths]
     _check_counts(len(clip_paths), len(transition_paths), plan)
-    clip_infos = [probe_video(p) for p in clip_paths]
-    transition_infos = [probe_video(p) for p in transition_paths]
-    for k, (p, info) in enumerate(zip(clip_paths, clip_infos)):
-        _check_length(f"clip {k} ({p})", info.frame_count, plan.clip_frames[k])
-    for j, info in enumerate(transition_infos):
-        _check_transition(j, info.frame_count, plan, transition_paths[j])
-    width, height = clip_infos[0].width, clip_infos[0].height
-    for p, info in zip(clip_paths + transition_paths, clip_infos + transition_infos):
-        if (info.width, info.height) != (width, height):
-            raise PlanError(
-                f"{p} is {info.width}x{info.height} but {clip_paths[0]} is {width}x{height}: "
-                f"conform every clip and transition to one size before assembling"
-            )
+    fps = plan.output_fps
+    for k, p in enumerate(clip_paths):
+        _check_length(f"clip {k} ({p})", conformed_frame_count(p, fps), plan.clip_frames[k])
+    for j, p in enumerate(transition_paths):
+        _check_generated(j, probe(p).frame_count, plan, p)
+    if size is None:
+        first = probe(clip_paths[0])
+        size = even_size(first.width, first.height)
+    width, height = size
+
+    def clip(k: int, start: int, end: int):
+        return lambda: conform_video(clip_paths[k], width, height, fps=fps, fit=fit, start=start, end=end,
+                                     chunk=chunk)
+
+    def transition(j: int, start: int, end: int):
+        def frames():
+            for part in _retimed(transition_paths[j], plan.joins[j].retime_sources()[start:end], retime, chunk):
+                yield conform_frames(part, width, height, "stretch")
+        return frames
+
     pieces, overlaps = join_layout(plan)
-    paths = {"clip": clip_paths, "transition": transition_paths}
-    sources = [_file_window(iter_frames, paths[kind][i], start, end, chunk) for kind, i, start, end in pieces]
+    sources = [(clip if kind == "clip" else transition)(i, start, end) for kind, i, start, end in pieces]
     with VideoWriter(out_path, fps, width, height, codec=codec, crf=crf, preset=preset, audio=audio) as writer:
         return stitch_stream(sources, overlaps, writer.write, lengths=[e - s for _, _, s, e in pieces],
                              curve=curve, sharpen=sharpen, progress=progress, names=[_name(p) for p in pieces])
 
 
-def _file_window(iter_frames, path: str, start: int, end: int, chunk: int):
-    return lambda: iter_frames(path, start=start, end=end, chunk=chunk)
+def _retimed(path: str, positions, mode: str, chunk: int):
+    """The generated frames of ``path`` shown at ``positions`` (generation frames), streamed."""
+    from .retime import Retimer
+    from .video_io import iter_frames
+
+    ready: list = []
+    retimer = Retimer(positions, ready.append, mode, chunk=chunk)
+    needed = max((int(p) + 2 for p in positions), default=0)
+    for part in iter_frames(path, chunk=chunk):
+        retimer.push(part)
+        yield from ready
+        ready.clear()
+        if retimer.seen >= needed:
+            break
+    retimer.close()
+    yield from ready
+
+
+def _check_generated(index: int, frames: int, plan: JoinPlan, path: str) -> None:
+    j = plan.joins[index]
+    if frames != j.generation_frames:
+        raise PlanError(
+            f"transition of join {index} ({path}) has {frames} frames but the plan generates {j.generation_frames} "
+            f"(a 4n+1 length at the generation rate): generate it with the join's step (its length) and do not "
+            f"change the batch in between")
 
 
 def _checked_window(source: Source, start: int, end: int, expected: int, kind: str, index: int, plan: JoinPlan):
@@ -218,3 +257,31 @@ def _check_transition(index: int, frames: int, plan: JoinPlan, path: str | None 
 def _name(piece: tuple[str, int, int, int]) -> str:
     kind, index, start, end = piece
     return f"{kind} {index} (frames {start}..{end - 1})"
+
+
+def join_soundtrack(clip_paths: Sequence[str | os.PathLike], plan: JoinPlan, gap_audio: str = "crossfade"):
+    """The joined video's sound (``video_io.AudioClip``), or None when no clip has any.
+
+    Every clip's sound plays under its own kept pictures (``audio.join_timeline``: what the
+    generated gaps sound like is ``gap_audio``: a cross-fade of the neighbours, the clips' own
+    cut, or silence); a clip without sound is silent there, never another clip's sound; the
+    result lasts exactly as long as the video.  A loop's closing transition (the end of the
+    video) is silent: the sound fades out into it.
+    """
+    from .audio import assemble_soundtrack, join_timeline
+    from .probe import probe
+
+    paths = [os.fspath(p) for p in clip_paths]
+    if not any(probe(p).has_audio for p in paths):
+        return None
+    fps = plan.output_fps
+    order = [c.index for c in sorted(plan.clips, key=lambda c: c.start_frame)]   # clip 0 starts at 0
+    durations = [plan.clip_frames[k] / fps for k in order]
+    kept = [(plan.clips[k].keep_start / fps, plan.clips[k].keep_end / fps) for k in order]
+    starts = [plan.clips[k].start_frame for k in order]
+    gaps = [(starts[i + 1] - starts[i] - (plan.clips[order[i]].keep_end - plan.clips[order[i]].keep_start)) / fps
+            for i in range(len(order) - 1)]
+    spans = join_timeline([float(d) for d in durations], [(float(a), float(b)) for a, b in kept],
+                          [float(g) for g in gaps], gap_audio=gap_audio)
+    sources = [paths[k] if probe(paths[k]).has_audio else None for k in order]
+    return assemble_soundtrack(sources, spans, plan.total_frames / fps)

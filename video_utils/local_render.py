@@ -15,19 +15,19 @@ from typing import Callable, Sequence
 
 import torch
 
+from .constants import LOSSLESS_SUFFIX
+from .delivery import Output, deliver_segments
 from .errors import PlanError
 from .extend_plan import ExtendPlan
 from .guides import OverlapAdjust
-from .join_assembly import assemble_join_files
+from .join_assembly import assemble_join_files, join_soundtrack
 from .join_plan import JoinPlan
+from .lengths import retime_count
 from .postprocess import PostSettings, finish_frames
 from .preview_generator import preview_generate
-from .resize import conform_frames
 from .step_guides import ExtendStep, JoinStep, TravelStep
-from .stitch import stitch_segment_files
 from .travel_plan import TravelPlan
-from .constants import LOSSLESS_SUFFIX
-from .video_io import LOSSLESS_CODEC, probe_video, read_audio, read_frames, write_video
+from .video_io import LOSSLESS_CODEC, read_audio, write_video
 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
 
@@ -53,15 +53,18 @@ def render_travel(
     preset: str = "medium",
     adjust: OverlapAdjust | None = None,
     post: PostSettings | None = None,
+    output: Output = Output(),
+    soundtrack: str | Path | None = None,
     work_dir: str | Path | None = None,
     progress: Progress | None = None,
 ) -> Path:
     """Generate every segment of ``plan`` from ``keyframes`` [N,H,W,3] and stitch them to ``out_path``
-    (the steps, guides and post-processing of the nodes, so the result is theirs bit for bit)."""
-    if keyframes.shape[0] != len(plan.segments) + 1:
+    (the steps, guides and post-processing of the nodes, so the result is theirs bit for bit);
+    ``fps`` is the generation rate, ``output`` how the stitch is delivered."""
+    if keyframes.shape[0] != plan.keyframe_count:   # one image: 1 segment; a loop: as many segments
         raise PlanError(
-            f"the plan has {len(plan.segments)} segments but {keyframes.shape[0]} keyframes were given: "
-            f"give {len(plan.segments) + 1} images"
+            f"the plan has {plan.keyframe_count} keyframes but {keyframes.shape[0]} were given: "
+            f"give {plan.keyframe_count} images"
         )
     out_path = Path(out_path)
     post = post or PostSettings()
@@ -72,18 +75,22 @@ def render_travel(
             if progress:
                 progress("segments", segment.index, total)
             previous = str(paths[-1]) if segment.context_frames else None
-            step = TravelStep(plan, segment.index, keyframes, previous, adjust or OverlapAdjust(), Fraction(fps))
+            first = str(paths[0]) if segment.end_context_frames else None    # a loop's closing segment
+            step = TravelStep(plan, segment.index, keyframes, previous, adjust or OverlapAdjust(), Fraction(fps),
+                              first)
             segment_post = post if segment.index else PostSettings(post.colour_match, post.colour_method,
                                                                    post.colour_strength)
             paths.append(_generate(step, method, segment_post, Path(tmp) / f"seg_{segment.index:03d}{LOSSLESS_SUFFIX}"))
         if progress:
             progress("segments", total, total)
-        written = stitch_segment_files(
-            paths, plan.overlaps, out_path, fps=fps, curve=curve, sharpen=sharpen, crf=crf, preset=preset,
+        written = deliver_segments(
+            paths, plan.overlaps, out_path, fps=fps, output=output, soundtrack=soundtrack, curve=curve,
+            sharpen=sharpen, crf=crf, preset=preset,
             progress=(lambda done, n: progress("stitch", done, n)) if progress else None,
         )
-    if written != plan.total_frames:
-        raise RuntimeError(f"stitch wrote {written} frames, the plan needs {plan.total_frames}")
+    expected = retime_count(plan.total_frames, fps, output.fps or fps, output.loop)
+    if written != expected:
+        raise RuntimeError(f"stitch wrote {written} frames, the plan needs {expected}")
     return out_path
 
 
@@ -93,6 +100,7 @@ def render_join(
     out_path: str | Path,
     *,
     size: tuple[int, int] | None = None,
+    work_size: tuple[int, int] | None = None,
     fit: str = "crop",
     method: str = "flow",
     bridging: bool = False,
@@ -101,50 +109,46 @@ def render_join(
     crf: int = 19,
     preset: str = "medium",
     keep_audio: bool = True,
+    gap_audio: str = "crossfade",
+    retime: str = "blend",
     post: PostSettings | None = None,
     work_dir: str | Path | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """Generate a transition for every join of ``plan`` and assemble ``clip_paths`` into ``out_path``.
+    """Generate a transition for every join of ``plan`` and assemble ``clip_paths`` into ``out_path``:
+    what ``SegueJoinClips`` does (the same steps, conform, assembly and soundtrack).
 
-    Clips are brought to ``size`` (default: the first clip's size snapped to 16) and the first
-    clip's frame rate; clips that need it are rewritten losslessly first.
+    ``plan`` is made at the output rate (``JoinPlan.output_fps``) from the clips' conformed frame
+    counts.  ``size``: the output size (default: the first clip's, as displayed); ``work_size``:
+    where the transitions are generated (default: about 832x480 at the output's aspect).
     """
-    from .sizes import wan_size
+    from .conform import output_format
 
-    infos = [probe_video(p) for p in clip_paths]
-    width, height = size or wan_size(infos[0].width, infos[0].height)
-    fps = infos[0].fps
+    fmt = output_format(clip_paths[0], width=size[0] if size else 0, height=size[1] if size else 0, fps=plan.output_fps,
+                        work_width=work_size[0] if work_size else 0, work_height=work_size[1] if work_size else 0,
+                        generation_fps=plan.generation_fps)
     out_path = Path(out_path)
+    sources = [str(p) for p in clip_paths]
     with tempfile.TemporaryDirectory(prefix="segue-join-", dir=work_dir) as tmp:
-        sources: list[Path] = []
-        for k, (path, info) in enumerate(zip(clip_paths, infos)):
-            if (info.width, info.height) == (width, height):
-                sources.append(Path(path))
-                continue
-            frames = conform_frames(read_frames(path), width, height, fit)
-            conformed = Path(tmp) / f"clip_{k:03d}{LOSSLESS_SUFFIX}"
-            write_video(conformed, frames, fps, codec=LOSSLESS_CODEC)
-            sources.append(conformed)
         transitions: list[Path] = []
         for spec in plan.joins:
             if progress:
                 progress("transitions", spec.index, len(plan.joins))
-            step = JoinStep(plan, spec.index, [str(p) for p in sources], width, height, fit, bridging, fps)
+            step = JoinStep(plan, spec.index, sources, fmt.work_width, fmt.work_height, fit, bridging,
+                            fmt.generation_fps)
             transitions.append(_generate(step, method, post or PostSettings(),
                                          Path(tmp) / f"transition_{spec.index:03d}{LOSSLESS_SUFFIX}"))
         if progress:
             progress("transitions", len(plan.joins), len(plan.joins))
-        audio = read_audio(clip_paths[0]) if keep_audio else None
+        audio = join_soundtrack(sources, plan, gap_audio) if keep_audio else None
         written = assemble_join_files(
-            sources, transitions, plan, out_path, fps=fps, audio=audio, crf=crf, preset=preset,
-            curve=curve, sharpen=sharpen,
+            sources, transitions, plan, out_path, size=(fmt.width, fmt.height), fit=fit, retime=retime, audio=audio,
+            crf=crf, preset=preset, curve=curve, sharpen=sharpen,
             progress=(lambda done, n: progress("assemble", done, n)) if progress else None,
         )
     if written != plan.total_frames:
         raise RuntimeError(f"assembly wrote {written} frames, the plan needs {plan.total_frames}")
     return out_path
-
 
 def render_extend(
     clip_path: str | Path,

@@ -79,6 +79,12 @@ def output_size(displayed: Sequence[tuple[int, int]], size: tuple[int, int] | No
     return width, height
 
 
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """``width`` x ``height`` rounded down to even numbers (H.264 in yuv420p halves the chroma
+    planes; odd sizes cannot be encoded), at least 2x2."""
+    return max(2, int(width) // 2 * 2), max(2, int(height) // 2 * 2)
+
+
 def working_size(width: int, height: int, area: int = WORKING_AREA,
                  multiple: int = WAN_SPATIAL_MULTIPLE) -> tuple[int, int]:
     """The generation size for an output of ``width`` x ``height``: multiples of ``multiple``,

@@ -25,7 +25,7 @@ from .extend_plan import ROUND_TRIP_FIT, ExtendPlan, generation_size
 from .guides import OverlapAdjust, join_contexts, join_transition_guide, kept_frames, travel_segment_guide
 from .guides import extend_segment_guide
 from .join_plan import JoinPlan
-from .resize import conform_frames
+from .conform import conform_frames, conform_video
 from .travel_plan import TravelPlan
 from .video_io import probe_video, read_frames, read_last_frames
 
@@ -158,15 +158,18 @@ class JoinStep:
         return f"join {self.index} transition"
 
     def contexts(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """A's and B's planned context windows, conformed to the generation size."""
+        """A's and B's planned context windows through the conform stage (orientation, fit, the
+        output rate the plan counts in) at the generation size; ``join_contexts`` then picks the
+        guide's frames at the generation rate."""
         spec = self.spec
-        a_end = spec.context_a_start + spec.context_frames_a + spec.trim_from_a
-        a = read_frames(self.clips[spec.clip_a], spec.context_a_start, a_end)
-        b = read_frames(self.clips[spec.clip_b], 0, spec.context_b_start + spec.context_frames_b)
-        # join_contexts reads A's window from the start of what it is given: shift the plan.
-        a, b = join_contexts(replace(spec, context_a_start=0), a, b)
-        return (conform_frames(a, self.width, self.height, self.fit),
-                conform_frames(b, self.width, self.height, self.fit))
+
+        def window(clip: int, start: int, end: int) -> torch.Tensor:
+            return torch.cat(list(conform_video(self.clips[clip], self.width, self.height, fps=self.plan.output_fps,
+                                                fit=self.fit, start=start, end=end)))
+
+        a = window(spec.clip_a, spec.context_a_start, spec.context_a_start + spec.context_frames_a + spec.trim_from_a)
+        b = window(spec.clip_b, 0, spec.context_b_start + spec.context_frames_b)
+        return join_contexts(replace(spec, context_a_start=0), a, b)
 
     def guide(self) -> tuple[torch.Tensor, torch.Tensor]:
         a, b = self.contexts()
