@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..video_utils.chains import Sources
 from ..video_utils.errors import PlanError
+from ..video_utils.lengths import check_frame_memory
 from ..video_utils.prompt_graph import Graph, is_link, load_template
 from ..video_utils.recipe import Recipe
 from .api import expansion_prefix, folders, io
@@ -24,6 +25,13 @@ EXPAND_HIDDEN = [io.Hidden.unique_id, io.Hidden.dynprompt]
 RECIPE_LINKS = {"model": "model", "model_low_noise": "model_low", "vae": "vae", "clip": "clip",
                 "positive": "positive", "negative": "negative", "clip_vision": "clip_vision",
                 "reference_image": "reference"}
+
+
+def check_steps_memory(width: int, height: int, lengths: list[int], what: str) -> None:
+    """Refuse, before anything is expanded or generated, a run whose longest step would not fit
+    in memory (``lengths``: frames generated per step; every step node checks its own again)."""
+    index = max(range(len(lengths)), key=lambda i: lengths[i])
+    check_frame_memory(int(width), int(height), int(lengths[index]), f"{what} {index}")
 
 
 def no_lazy_inputs(**kwargs) -> list[str]:

@@ -10,21 +10,24 @@ with ``plan_extend`` from the same settings, so steps and assembly always agree.
 
 from __future__ import annotations
 
-from ..video_utils import video_io
+from ..video_utils.audio_io import read_audio
 from ..video_utils.chains import EncodeSettings, ExtendStepSettings, SaveTo, Texts, extend_graph
 from ..video_utils.constants import FILE_FOLDERS, VIDEO_EXTENSIONS
 from ..video_utils.errors import PlanError
 from ..video_utils.extend_assembly import assemble_extend_files
 from ..video_utils.extend_plan import ExtendPlan, plan_extend
+from ..video_utils.sizes import generation_size
 from ..video_utils.guides import OverlapAdjust
 from ..video_utils.lengths import DEFAULT_MAX_GENERATION, MAX_GENERATION_FRAMES, MIN_WAN_LENGTH
+from ..video_utils.probe import probe
 from ..video_utils.prompt_graph import Graph
 from ..video_utils.step_guides import ExtendStep
+from ..video_utils.video_read import read_last_frames
 from . import parse
 from .api import CATEGORY, STEP, Progress, folders, io
-from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, node_links, recipe_sources
+from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, node_links, recipe_sources
 from .guide_nodes import adjust_inputs
-from .io_nodes import NAME_HELP, file_fingerprint, final_ui
+from .io_nodes import NAME_HELP, file_fingerprint, final_ui, prefix_folder
 from .paths import PathError, check_relative, resolve_input, to_annotated
 from .step_nodes import STEP_HELP, file_of
 from .stitch_nodes import blend_inputs, check_encode, encode_checks, encode_inputs, final_path, final_target_inputs
@@ -125,7 +128,7 @@ class SegueExtendStep(io.ComfyNode):
             previous = [file_of(previous_video, "previous_video")]
         clip_path = clip_input_path(clip_file)
         count = int(keyframes.shape[0]) if keyframes is not None else 0
-        plan = extend_plan_from(video_io.probe_video(clip_path).frame_count, frames, overlap, count, max_generation,
+        plan = extend_plan_from(probe(clip_path).frame_count, frames, overlap, count, max_generation,
                                 blend)
         return io.NodeOutput(ExtendStep(plan, int(segment_index), clip_path, previous, keyframes,
                                         OverlapAdjust(float(strength), float(desaturate), float(darken))))
@@ -182,9 +185,9 @@ class SegueExtendAssemble(io.ComfyNode):
         clip_path = clip_input_path(clip_file)
         segments = [resolve_input(n, folders(), "segment_files", extensions=VIDEO_EXTENSIONS)
                     for n in parse.lines(segment_files, "segment_files")]
-        plan = extend_plan_from(video_io.probe_video(clip_path).frame_count, frames, overlap, keyframe_count,
+        plan = extend_plan_from(probe(clip_path).frame_count, frames, overlap, keyframe_count,
                                 max_generation, blend)
-        audio = video_io.read_audio(clip_path) if keep_audio else None
+        audio = read_audio(clip_path) if keep_audio else None
         out_path, kind, relative = final_path(filename, filename_prefix)
         written = assemble_extend_files(clip_path, segments, plan, out_path, audio=audio, curve=curve,
                                         sharpen=float(sharpen), crf=int(crf), preset=preset, progress=Progress(1))
@@ -270,12 +273,15 @@ class SegueExtendClip(io.ComfyNode):
     def execute(cls, frames, overlap, max_generation, prompts, negative_prompt, filename_prefix, keep_segments, crf,
                 preset, output_images, clip=None, clip_file="", blend=0, keyframes=None, recipe=None, strength=1.0,
                 desaturate=0.0, darken=0.0, curve="cosine", sharpen=0.0, keep_audio=True) -> io.NodeOutput:
-        check_encode(preset, curve)
-        check_relative(filename_prefix, "filename_prefix")
+        check_encode(preset, curve, sharpen=sharpen)
+        prefix_folder(filename_prefix, "filename_prefix")
         name = clip_name(clip, clip_file)
         count = int(keyframes.shape[0]) if keyframes is not None else 0
-        plan = extend_plan_from(video_io.probe_video(clip_input_path(name)).frame_count, frames, overlap, count,
-                                max_generation, blend)
+        info = probe(clip_input_path(name))
+        read_last_frames(info.path, 1)    # a truncated clip fails now, not after the extension is generated
+        plan = extend_plan_from(info.frame_count, frames, overlap, count, max_generation, blend)
+        check_steps_memory(*generation_size(*info.stored_size), [s.generate_frames for s in plan.segments],
+                           "extension segment")
         segments = len(plan.segments)
         recipe, sources = recipe_sources(cls, recipe, "SegueExtendClip")
         recipe.check_items(segments)
@@ -283,7 +289,7 @@ class SegueExtendClip(io.ComfyNode):
         settings = ExtendStepSettings(str(frames), int(overlap), int(max_generation), int(blend), float(strength),
                                       float(desaturate), float(darken))
         texts = Texts(tuple(parse.per_segment_text(prompts, segments, "prompts")),
-                      (str(negative_prompt or ""),) * segments)
+                      (parse.prompt_text(negative_prompt, "negative_prompt"),) * segments)
         g = Graph()
         video = extend_graph(
             g, settings, segments, recipe, sources, texts, name,

@@ -12,10 +12,13 @@ import os
 
 import torch
 
-from ..video_utils import video_io
+from ..video_utils.audio_io import AudioClip, read_audio
+from ..video_utils.conform import conform_keyframes, load_image
 from ..video_utils.errors import PlanError
-from ..video_utils.resize import conform_keyframes, load_image
-from ..video_utils.sizes import DEFAULT_FIT, FIT_MODES, wan_size
+from ..video_utils.probe import probe
+from ..video_utils.sizes import DEFAULT_FIT, CONFORM_FIT_MODES, wan_size
+from ..video_utils.video_read import iter_frames, read_last_frames
+from ..video_utils.video_write import LOSSLESS_CODEC, VideoWriter
 from . import parse
 from ..video_utils.constants import DEFAULT_CRF, DEFAULT_PRESET, IMAGE_EXTENSIONS, LOSSLESS_SUFFIX, PRESETS, VIDEO_EXTENSIONS
 from .api import CATEGORY, Progress, folders, io
@@ -24,7 +27,7 @@ from .paths import (PathError, check_relative, expand_folders, next_counter_name
 from .video_adapters import file_video, source_path
 
 WRITE_CHUNK = 8
-# A segment filename that already ends in a lossless container video_io supports keeps it.
+# A segment filename that already ends in a lossless container video_write supports keeps it.
 LOSSLESS_SUFFIXES = (LOSSLESS_SUFFIX, ".avi")
 
 NAME_HELP = ("relative to ComfyUI's input/ folder, or add ' [output]' / ' [temp]' for those folders, "
@@ -51,7 +54,7 @@ def write_frames(path: str, frames: torch.Tensor, fps, *, codec: str | None = No
     n, h, w = int(frames.shape[0]), int(frames.shape[1]), int(frames.shape[2])
     bar = Progress(n)
     kwargs = {"codec": codec} if codec else {"crf": crf, "preset": preset}
-    with video_io.VideoWriter(path, fps, w, h, audio=audio, **kwargs) as writer:
+    with VideoWriter(path, fps, w, h, audio=audio, **kwargs) as writer:
         for i in range(0, n, WRITE_CHUNK):
             writer.write(frames[i:i + WRITE_CHUNK])
             bar(min(n, i + WRITE_CHUNK), n)
@@ -59,11 +62,12 @@ def write_frames(path: str, frames: torch.Tensor, fps, *, codec: str | None = No
 
 
 def read_with_progress(path: str, start: int, end: int, info) -> torch.Tensor:
-    """Frames [start, end) into one preallocated IMAGE, chunk by chunk with progress (and Cancel)."""
-    out = torch.empty((end - start, info.height, info.width, 3), dtype=torch.float32)
+    """Frames [start, end) into one preallocated IMAGE, chunk by chunk with progress (and Cancel);
+    ``info`` is the file's ``probe``: frames decode at its stored size."""
+    out = torch.empty((end - start, info.stored_height, info.stored_width, 3), dtype=torch.float32)
     bar = Progress(end - start)
     done = 0
-    for chunk in video_io.iter_frames(path, start=start, end=end, chunk=WRITE_CHUNK * 2):
+    for chunk in iter_frames(path, start=start, end=end, chunk=WRITE_CHUNK * 2):
         out[done:done + chunk.shape[0]] = chunk
         done += chunk.shape[0]
         bar(done, end - start)
@@ -79,18 +83,6 @@ def _check_images(images, name: str) -> torch.Tensor:
     return images[..., :3]
 
 
-
-def size_inputs(source: str) -> list:
-    """Target size and fit, shared by the nodes that conform several inputs to one size."""
-    return [
-        io.Int.Input("width", default=0, min=0, max=8192, step=16,
-                     tooltip=f"Output width; 0 = the first {source}'s width snapped to a multiple of 16."),
-        io.Int.Input("height", default=0, min=0, max=8192, step=16,
-                     tooltip=f"Output height; 0 = the first {source}'s height snapped to a multiple of 16."),
-        io.Combo.Input("fit", options=list(FIT_MODES), default=DEFAULT_FIT,
-                       tooltip="crop: centre-crop to the target aspect then resize (no distortion, as "
-                               "WanVaceToVideo does); stretch: resize ignoring the aspect."),
-    ]
 
 def image_paths(text: str) -> list[str]:
     """The image files a SegueLoadImages list names (folders expanded), confined and checked."""
@@ -111,7 +103,15 @@ class SegueLoadImages(io.ComfyNode):
                                 tooltip=f"One image per line, {NAME_HELP}; or a folder ending in '/' (e.g. "
                                         f"'shots/') for every image in it in name order (k2 before k10). "
                                         f"Order = keyframe order."),
-                *size_inputs("image"),
+                io.Int.Input("width", default=0, min=0, max=8192, step=16,
+                             tooltip="Generation width (multiple of 16); 0 = the first image's size snapped to 16, "
+                                     "or about 832x480 pixels at its shape when it is bigger (a 4000x3000 photo "
+                                     "generates at 736x544; set the delivered size on the travel node)."),
+                io.Int.Input("height", default=0, min=0, max=8192, step=16,
+                             tooltip="Generation height (multiple of 16); 0 = automatic (see width)."),
+                io.Combo.Input("fit", options=list(CONFORM_FIT_MODES), default=DEFAULT_FIT,
+                               tooltip="Images of another shape: crop = fill and cut the edges (as WanVaceToVideo "
+                                       "does), pad = show all with black bars, stretch = distort to fit."),
             ],
             outputs=[
                 io.Image.Output(display_name="images", tooltip="All images as one batch [N,H,W,3]."),
@@ -124,7 +124,7 @@ class SegueLoadImages(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, images=None, fit=None):
         return parse.validated(
-            lambda: fit is None or parse.check_choice(fit, FIT_MODES, "fit"),
+            lambda: fit is None or parse.check_choice(fit, CONFORM_FIT_MODES, "fit"),
             lambda: images is None or image_paths(images),
         )
 
@@ -138,7 +138,7 @@ class SegueLoadImages(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, width, height, fit) -> io.NodeOutput:
-        parse.check_choice(fit, FIT_MODES, "fit")
+        parse.check_choice(fit, CONFORM_FIT_MODES, "fit")
         if bool(width) != bool(height):
             raise PlanError(f"width={width}, height={height}: give both, or 0 for both to use the first image's size")
         paths = image_paths(images)
@@ -194,14 +194,14 @@ class SegueLoadVideo(io.ComfyNode):
     @classmethod
     def execute(cls, video, start, frame_count, last_frames) -> io.NodeOutput:
         path = resolve_input(video, folders(), "video", extensions=VIDEO_EXTENSIONS)
-        info = video_io.probe_video(path)
+        info = probe(path)
         total = int(info.frame_count)
         if last_frames > 0:
             if start or frame_count:
                 raise PlanError(f"last_frames={last_frames} cannot be combined with start/frame_count: set them to 0")
             if last_frames > total:
                 raise PlanError(f"last_frames={last_frames} but {video!r} has only {total} frames: ask for at most {total}")
-            images = video_io.read_last_frames(path, last_frames)
+            images = read_last_frames(path, last_frames)
         else:
             if start >= total:
                 raise PlanError(f"start={start} is past the end of {video!r} ({total} frames): use 0..{total - 1}")
@@ -212,7 +212,7 @@ class SegueLoadVideo(io.ComfyNode):
                     f"lower frame_count to {total - start} or use 0 (to the end)"
                 )
             images = read_with_progress(path, start, end, info)
-        clip = video_io.read_audio(path)
+        clip = read_audio(path)
         audio = clip.as_comfy() if clip is not None else None
         return io.NodeOutput(images, float(info.fps), total, file_video(path), audio)
 
@@ -264,7 +264,7 @@ class SegueSaveSegment(io.ComfyNode):
                 f"length (use a 4n+1 length and check the sampler chain)"
             )
         path, kind, relative = resolve_output(filename, folders(), "filename", suffix=segment_suffix(filename))
-        count = write_frames(path, frames, fps, codec=video_io.LOSSLESS_CODEC)
+        count = write_frames(path, frames, fps, codec=LOSSLESS_CODEC)
         return io.NodeOutput(file_video(path), ui={"segue_files": [result_entry(relative, kind, frames=count)]})
 
 
@@ -310,9 +310,26 @@ class SegueSaveVideo(io.ComfyNode):
         parse.check_choice(preset, PRESETS, "preset")
         images = _check_images(images, "images")
         path, relative = counter_path(filename_prefix, "_.mp4", "filename_prefix")
-        clip = video_io.AudioClip.from_comfy(audio) if audio is not None else None
+        clip = AudioClip.from_comfy(audio) if audio is not None else None
         count = write_frames(path, images, fps, crf=crf, preset=preset, audio=clip)
         return io.NodeOutput(file_video(path), ui=final_ui(relative, "output", count))
+
+
+def prefix_folder(prefix: str, what: str, kind: str = "output") -> tuple[str, str, str]:
+    """``(real folder, subfolder, stem)`` of a counter prefix, the folder created and confined.
+
+    A prefix always writes into ``kind``'s folder: an annotation naming another folder, or a
+    prefix ending in ``/``, is refused rather than ignored.  The expanding nodes call this before
+    anything runs, so a bad prefix never costs a generated segment.
+    """
+    name, annotated = split_annotation(prefix, kind)
+    if annotated != kind:
+        raise PathError(f"{what}={prefix!r} names the {annotated}/ folder, but a prefix writes into {kind}/: "
+                        f"drop the ' [{annotated}]'")
+    if name.rstrip().endswith(("/", "\\")):
+        raise PathError(f"{what}={prefix!r} names a folder: add the file name's start, e.g. '{name.rstrip()}video'")
+    sub, stem = os.path.split(check_relative(name, what))
+    return output_folder(sub, folders(), kind, what, prefix), sub, stem
 
 
 def counter_path(prefix: str, ending: str, what: str, kind: str = "output") -> tuple[str, str]:
@@ -320,9 +337,7 @@ def counter_path(prefix: str, ending: str, what: str, kind: str = "output") -> t
 
     Returns ``(absolute_path, relative_path)``.
     """
-    relative = check_relative(split_annotation(prefix, kind)[0], what)
-    sub, stem = os.path.split(relative)
-    folder = output_folder(sub, folders(), kind, what, prefix)
+    folder, sub, stem = prefix_folder(prefix, what, kind)
     name = f"{stem}_{next_counter_name(stem, os.listdir(folder)):05d}{ending}"
     path, _, rel = resolve_output(f"{sub}/{name}" if sub else name, folders(), what, default=kind)
     return path, rel

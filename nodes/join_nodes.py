@@ -14,19 +14,21 @@ import uuid
 
 import torch
 
-from ..video_utils import video_io
 from ..video_utils.audio import GAP_AUDIO_MODES
+from ..video_utils.audio_io import AudioClip
 from ..video_utils.chains import EncodeSettings, JoinStepSettings, SaveTo, Texts, join_graph
 from ..video_utils.constants import FILE_FOLDERS, GENERATION_FPS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS
 from ..video_utils.errors import PlanError
 from ..video_utils.join_assembly import assemble_join_files, join_soundtrack
 from ..video_utils.prompt_graph import Graph
 from ..video_utils.retime import RETIME_MODES
+from ..video_utils.video_read import read_last_frames
 from ..video_utils.sizes import CONFORM_FIT_MODES
+from ..video_utils.video_write import LOSSLESS_CODEC, VideoWriter
 from . import parse
 from .api import CATEGORY, Progress, folders, io
-from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, recipe_sources
-from .io_nodes import file_fingerprint, final_ui
+from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, recipe_sources
+from .io_nodes import file_fingerprint, final_ui, prefix_folder
 from .paths import PathError, expand_folders, resolve_input, resolve_output, to_annotated
 from .step_nodes import (clip_paths, format_inputs, join_format, join_plan_from, join_setting_inputs, loop_input,
                          per_join_check)
@@ -138,7 +140,7 @@ def clip_file(item, label: str, index: int, kind: str, image_fps) -> str:
         info = video_info(item)
         frames, rate = None, info.fps
         comfy_audio = video_audio(item)
-        audio = video_io.AudioClip.from_comfy(comfy_audio) if comfy_audio is not None else None
+        audio = AudioClip.from_comfy(comfy_audio) if comfy_audio is not None else None
     out_path, _, relative = resolve_output(f"segue/clips/{uuid.uuid4().hex}_{index:03d} [{kind}]", folders(), label,
                                            suffix=LOSSLESS_SUFFIX)
     if frames is None:
@@ -148,7 +150,7 @@ def clip_file(item, label: str, index: int, kind: str, image_fps) -> str:
     else:
         chunks = (frames[i:i + CHUNK] for i in range(0, frames.shape[0], CHUNK))
         width, height = int(frames.shape[2]), int(frames.shape[1])
-    with video_io.VideoWriter(out_path, rate, width, height, codec=video_io.LOSSLESS_CODEC, audio=audio) as writer:
+    with VideoWriter(out_path, rate, width, height, codec=LOSSLESS_CODEC, audio=audio) as writer:
         for chunk in chunks:
             writer.write(chunk[..., :3])
     return f"{relative} [{kind}]"
@@ -213,7 +215,8 @@ class SegueJoinClips(io.ComfyNode):
                 output_images, recipe=None, loop=False, clip_files="", work_width=0, work_height=0,
                 generation_fps=float(GENERATION_FPS), gap_audio="crossfade", retime="blend",
                 **kwargs) -> io.NodeOutput:
-        check_encode(preset, curve, filename_prefix=filename_prefix)
+        check_encode(preset, curve, filename_prefix=filename_prefix, sharpen=sharpen)
+        prefix_folder(filename_prefix, "filename_prefix")
         for check in format_checks(fit, gap_audio, retime):
             check()
         items = collect_items(kwargs, "clip", "the clips")
@@ -229,14 +232,18 @@ class SegueJoinClips(io.ComfyNode):
         joins = len(items) if loop else len(items) - 1
         recipe, sources = recipe_sources(cls, recipe, "SegueJoinClips")
         recipe.check_items(joins, "joins")
-        texts = Texts(tuple(parse.per_segment_text(prompt, joins, "prompt")), (str(negative_prompt or ""),) * joins)
+        texts = Texts(tuple(parse.per_segment_text(prompt, joins, "prompt")),
+                      (parse.prompt_text(negative_prompt, "negative_prompt"),) * joins)
         parse.per_join_overrides(per_join)
         folder = FILE_FOLDERS[1] if keep_segments else FILE_FOLDERS[0]
         image_fps = fps if fps > 0 else GENERATION_FPS
         names = [clip_file(item, f"clip_{k + 1}", k, folder, image_fps) for k, item in enumerate(items)]
         paths = [resolve_input(n, folders(), "clip files") for n in names]
+        for path in paths:              # a truncated clip fails now, not after its transitions are generated
+            read_last_frames(path, 1)
         fmt = join_format(paths, width, height, fps, work_width, work_height, generation_fps)
-        join_plan_from(paths, names, context, gap, replace, blend, per_join, loop, fmt)   # fails here, not later
+        plan = join_plan_from(paths, names, context, gap, replace, blend, per_join, loop, fmt)   # fails here, not later
+        check_steps_memory(fmt.work_width, fmt.work_height, [j.generation_frames for j in plan.joins], "join")
         g = Graph()
         settings = JoinStepSettings(int(context), int(gap), bool(replace), int(blend), str(per_join or ""),
                                     bool(bridging), int(width), int(height), fit, bool(loop), float(fps),

@@ -6,9 +6,9 @@ Pure Python (no torch, no ComfyUI) so the node validation is unit-tested anywher
 from __future__ import annotations
 
 import json
-import math
 import re
 
+from ..video_utils.constants import MAX_PROMPT_CHARS
 from ..video_utils.errors import PlanError
 
 _SPLIT = re.compile(r"[\s,;]+")
@@ -54,9 +54,24 @@ def lines(text, name: str, required: bool = True) -> list[str]:
     return items
 
 
+def prompt_text(value, name: str) -> str:
+    """A prompt widget's text: UTF-8 (a JSON ``\\ud800`` escape arrives as a lone surrogate, which
+    no tokenizer or log can encode) and at most ``MAX_PROMPT_CHARS`` characters."""
+    text = str(value or "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise PlanError(f"{name} is not UTF-8 text (character {e.start} cannot be encoded): "
+                        f"retype the prompt") from None
+    if len(text) > MAX_PROMPT_CHARS:
+        raise PlanError(f"{name} has {len(text)} characters ({text[:30]!r}...), above the limit of {MAX_PROMPT_CHARS}: "
+                        f"shorten it (Wan's text encoder reads about 512 tokens)")
+    return text
+
+
 def per_segment_text(text, count: int, name: str) -> list[str]:
     """One line per segment; fewer lines repeat the last one, more lines are an error."""
-    items = [ln.strip() for ln in str(text or "").splitlines() if ln.strip()]
+    items = [ln.strip() for ln in prompt_text(text, name).splitlines() if ln.strip()]
     if not items:
         return [""] * count
     if len(items) > count:
@@ -106,22 +121,3 @@ def check_choice(value, options, name: str) -> str:
     if value not in options:
         raise PlanError(f"{name}={value!r} is not one of {', '.join(map(str, options))}")
     return value
-
-
-def frame_selection(frame_count: int, src_fps: float, dst_fps: float) -> list[int]:
-    """Source frame indices that resample a clip of ``frame_count`` frames to ``dst_fps``.
-
-    Frame ``k`` of the output shows the source frame on screen at time ``k / dst_fps`` (nearest
-    earlier-or-equal frame, with a tiny tolerance for rounding), so duration is kept, frames are
-    duplicated when slowing down and dropped when speeding up, and no new pixels are made.
-    Equal rates give every frame unchanged.
-    """
-    if frame_count < 1:
-        raise PlanError(f"a clip with {frame_count} frames cannot be resampled: it needs at least one frame")
-    if src_fps <= 0 or dst_fps <= 0:
-        raise PlanError(f"frame rates must be positive, got {src_fps} -> {dst_fps}")
-    if math.isclose(src_fps, dst_fps, rel_tol=1e-6):
-        return list(range(frame_count))
-    count = max(1, int(math.floor(frame_count * dst_fps / src_fps + 1e-6)))
-    ratio = src_fps / dst_fps
-    return [min(frame_count - 1, int(math.floor(k * ratio + 1e-6))) for k in range(count)]

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 FOLDER_TYPES = ("input", "output", "temp")
 _ANNOTATION = re.compile(r"^(?P<name>.*?)\s*\[(?P<kind>input|output|temp)\]\s*$", re.DOTALL)
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")     # http://, file:///, s3://... (a drive is one letter)
+# Longest file or folder name accepted, in UTF-8 bytes: the OS allows 255 and the atomic writer's
+# hidden temporary name adds about 20; and the longest relative path.
+MAX_NAME_BYTES = 200
+MAX_PATH_BYTES = 1024
 
 
 class PathError(ValueError):
@@ -53,14 +58,23 @@ def annotate(relative: str, kind: str) -> str:
 def check_relative(name: str, what: str) -> str:
     """``name`` as a clean relative path with ``/`` separators, or PathError naming ``what``.
 
-    Refuses empty names, NUL, absolute paths (``/x``, ``\\x``, ``C:x``), ``~`` and any ``..``
-    component, whichever separator is used.
+    Refuses empty names, NUL, absolute paths (``/x``, ``\\x``, ``C:x``), ``~``, URLs (nothing is
+    ever downloaded), any ``..`` component, whichever separator is used, text that is not UTF-8
+    (lone surrogates from a JSON ``\\ud800`` escape) and names too long for the file system.
     """
     if not isinstance(name, str) or not name.strip():
         raise PathError(f"{what} is empty: give a file name relative to ComfyUI's input/output/temp folder")
     if "\x00" in name:
         raise PathError(f"{what}={name!r} contains a NUL character: give a plain file name")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise PathError(f"{what}={name!r} is not UTF-8 text (character {e.start} cannot be encoded): retype the "
+                        f"name, or rename the file to a UTF-8 name") from None
     text = name.strip()
+    if _URL.match(text):
+        raise PathError(f"{what}={text!r} is a URL: Segue never downloads anything; put the file into ComfyUI's "
+                        f"input/ folder and give its name")
     if text.startswith(("/", "\\", "~")) or _WINDOWS_DRIVE.match(text):
         raise PathError(
             f"{what}={text!r} is an absolute path: give a name relative to ComfyUI's input/, output/ "
@@ -71,7 +85,15 @@ def check_relative(name: str, what: str) -> str:
         raise PathError(f"{what}={text!r} contains '..': names must stay inside their folder")
     if not parts:
         raise PathError(f"{what}={text!r} names no file: give a file name")
-    return "/".join(parts)
+    longest = max(parts, key=lambda p: len(p.encode("utf-8")))
+    if len(longest.encode("utf-8")) > MAX_NAME_BYTES:
+        raise PathError(f"{what}={text[:60]!r}... has a name part of {len(longest.encode('utf-8'))} bytes, above the "
+                        f"limit of {MAX_NAME_BYTES}: use a shorter name")
+    relative = "/".join(parts)
+    if len(relative.encode("utf-8")) > MAX_PATH_BYTES:
+        raise PathError(f"{what}={text[:60]!r}... is {len(relative.encode('utf-8'))} bytes long, above the limit of "
+                        f"{MAX_PATH_BYTES}: use a shorter path")
+    return relative
 
 
 def _inside(path: str, base: str) -> bool:
@@ -187,7 +209,9 @@ def _natural_key(name: str) -> list:
 def expand_folders(names: list[str], folders: Folders, what: str, extensions: tuple[str, ...]) -> list[str]:
     """``names`` with every entry that ends in ``/`` (e.g. ``shots/`` or ``shots/ [output]``)
     replaced by the files in that folder with one of ``extensions``, in natural name order
-    (``k2`` before ``k10``); subfolders are not entered.  A folder without such files is an error."""
+    (``k2`` before ``k10``); subfolders are not entered.  Hidden files are skipped: a writer killed
+    mid-write leaves ``.name.<tag>.part.mp4`` (video_utils.atomic), macOS leaves ``._name.mp4``;
+    neither is a clip.  A folder without such files is an error."""
     out: list[str] = []
     for name in names:
         relative, kind = split_annotation(name, "input")
@@ -200,7 +224,7 @@ def expand_folders(names: list[str], folders: Folders, what: str, extensions: tu
         if not _inside(path, base) or not os.path.isdir(path):
             raise PathError(f"{what}={name!r} is not a folder inside ComfyUI's {kind}/ folder: check the name")
         files = sorted((f for f in os.listdir(path) if os.path.splitext(f)[1].lower() in extensions
-                        and os.path.isfile(os.path.join(path, f))), key=_natural_key)
+                        and not f.startswith(".") and os.path.isfile(os.path.join(path, f))), key=_natural_key)
         if not files:
             raise PathError(f"{what}={name!r} holds no {'/'.join(e.lstrip('.') for e in extensions[:4])} files: "
                             f"put the files in it or list them one per line")

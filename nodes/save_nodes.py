@@ -19,7 +19,7 @@ from ..video_utils.constants import COLOUR_MATCH_MODES, COLOUR_METHODS, FILE_FOL
 from ..video_utils.errors import PlanError
 from ..video_utils.postprocess import PostSettings, finish_frames
 from ..video_utils.preview_generator import preview_generate
-from ..video_utils.video_io import LOSSLESS_CODEC
+from ..video_utils.video_write import LOSSLESS_CODEC
 from . import parse
 from .api import CATEGORY, STEP, Progress, folders, io, vae_decode
 from .io_nodes import segment_suffix, write_frames

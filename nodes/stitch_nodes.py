@@ -7,12 +7,14 @@ from fractions import Fraction
 
 import torch
 
+from ..video_utils.crossfade import check_options
 from ..video_utils.constants import CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, PRESETS
 from ..video_utils.errors import PlanError
+from ..video_utils.lengths import as_fps
 from ..video_utils.delivery import Output, deliver_segments
 from ..video_utils.retime import RETIME_MODES
 from ..video_utils.stitch import stitch_segment_files, stitch_stream
-from ..video_utils import video_io
+from ..video_utils.video_write import VideoWriter
 from . import parse
 from .api import CATEGORY, Progress, folders, io
 from .io_nodes import counter_path, file_fingerprint, final_ui
@@ -20,13 +22,6 @@ from .paths import check_relative, resolve_input, resolve_output, split_annotati
 from .video_adapters import chunk_source, file_video, video_info
 
 MAX_SEGMENT_INPUTS = 8
-
-
-def as_fraction(fps: float) -> Fraction:
-    """A float widget value as an exact rate (29.97 -> 30000/1001)."""
-    if fps <= 0:
-        raise PlanError(f"fps={fps} must be positive")
-    return video_io.as_fraction(float(fps))
 
 
 def boundary_overlaps(text, count: int, name: str = "overlaps") -> list[int]:
@@ -93,11 +88,14 @@ def final_path(filename: str, filename_prefix: str) -> tuple[str, str, str]:
     return resolve_output(filename, folders(), "filename", suffix=".mp4")
 
 
-def check_encode(preset=None, curve=None, filename=None, filename_prefix=None) -> None:
-    """The same checks at run time: raise on the first problem."""
+def check_encode(preset=None, curve=None, filename=None, filename_prefix=None, sharpen=None) -> None:
+    """The same checks at run time: raise on the first problem.  ``sharpen``: the expanding nodes
+    check their stitch's sharpening before any segment is generated (NaN passes ComfyUI's range check)."""
     message = parse.validated(*encode_checks(preset, curve, filename, filename_prefix))
     if message is not True:
         raise PlanError(message)
+    if sharpen is not None:
+        check_options(curve or DEFAULT_CURVE, float(sharpen))
 
 
 class SegueStitchFiles(io.ComfyNode):
@@ -162,11 +160,11 @@ class SegueStitchFiles(io.ComfyNode):
             if output != Output() or sound:
                 raise PlanError(f"trim_start={trim_start} cannot be combined with output_fps/size/soundtrack: trim the "
                                 f"first segment when it is saved (Segue Save Step does) and leave trim_start at 0")
-            written = stitch_segment_files(paths, bounds, out_path, fps=as_fraction(fps), trim_start=int(trim_start),
+            written = stitch_segment_files(paths, bounds, out_path, fps=as_fps(fps), trim_start=int(trim_start),
                                            curve=curve, sharpen=float(sharpen), crf=int(crf), preset=preset,
                                            progress=bar)
         else:
-            written = deliver_segments(paths, bounds, out_path, fps=as_fraction(fps), output=output, soundtrack=sound,
+            written = deliver_segments(paths, bounds, out_path, fps=as_fps(fps), output=output, soundtrack=sound,
                                        curve=curve, sharpen=float(sharpen), crf=int(crf), preset=preset, progress=bar)
         return io.NodeOutput(file_video(out_path), ui=final_ui(relative, kind, written))
 
@@ -198,7 +196,7 @@ def delivery_output(output_fps, width, height, retime, loop) -> Output:
     parse.check_choice(retime, RETIME_MODES, "retime")
     if bool(width) != bool(height):
         raise PlanError(f"width={width}, height={height}: give both, or 0 for both to keep the segments' size")
-    return Output(as_fraction(output_fps) if output_fps else 0, int(width), int(height), retime, bool(loop))
+    return Output(as_fps(output_fps, "output_fps") if output_fps else 0, int(width), int(height), retime, bool(loop))
 
 
 def segment_inputs(prefix: str, count: int, what: str, required: int = 2) -> list:
@@ -276,10 +274,10 @@ class SegueCrossfadeStitch(io.ComfyNode):
         names = [f"segment_{i + 1}" for i in range(len(items))]
         found = [frames_source(item, int(trim_start) if i == 0 else 0, names[i]) for i, item in enumerate(items)]
         sources, lengths, sizes, rates = zip(*found)
-        rate = as_fraction(fps) if fps > 0 else next((r for r in rates if r), Fraction(16))
+        rate = as_fps(fps) if fps > 0 else next((r for r in rates if r), Fraction(16))
         width, height = sizes[0]
         path, _ = counter_path("segue/stitch", ".mp4", "stitch", kind="temp")
-        with video_io.VideoWriter(path, rate, width, height, crf=int(crf), preset=preset) as writer:
+        with VideoWriter(path, rate, width, height, crf=int(crf), preset=preset) as writer:
             stitch_stream(list(sources), bounds, writer.write, lengths=list(lengths), curve=curve,
                           sharpen=float(sharpen), progress=Progress(1), names=names)
         return io.NodeOutput(file_video(path))

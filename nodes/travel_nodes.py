@@ -12,18 +12,20 @@ ever overwritten).
 
 from __future__ import annotations
 
+from ..video_utils.audio import check_soundtrack
 from ..video_utils.chains import (EncodeSettings, SaveTo, Texts, TravelDelivery, TravelStepSettings, step_chain,
                                   travel_graph, travel_step)
 from ..video_utils.constants import FILE_FOLDERS, GENERATION_FPS
 from ..video_utils.errors import PlanError
 from ..video_utils.prompt_graph import Graph, out
 from . import parse
-from .api import CATEGORY, RECIPE, ExecutionBlocker, io
-from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, node_links, recipe_sources
+from .api import CATEGORY, RECIPE, ExecutionBlocker, folders, io
+from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, node_links, recipe_sources
+from .io_nodes import prefix_folder
 from .guide_nodes import (adjust_inputs, first_video_input, travel_plan_from, travel_settings_checks,
                           travel_settings_inputs)
-from .paths import check_relative
-from .stitch_nodes import blend_inputs, check_encode, delivery_inputs, encode_checks, encode_inputs
+from .paths import check_relative, resolve_input
+from .stitch_nodes import blend_inputs, check_encode, delivery_inputs, delivery_output, encode_checks, encode_inputs
 
 
 def recipe_input() -> io.Input:
@@ -45,7 +47,8 @@ def output_images_input(what: str) -> io.Input:
 
 
 def _texts(prompts: str, negative_prompt: str, count: int, name: str) -> Texts:
-    return Texts(tuple(parse.per_segment_text(prompts, count, name)), (str(negative_prompt or ""),) * count)
+    return Texts(tuple(parse.per_segment_text(prompts, count, name)),
+                 (parse.prompt_text(negative_prompt, "negative_prompt"),) * count)
 
 
 def _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken,
@@ -110,6 +113,8 @@ class SegueTravelSegment(io.ComfyNode):
                 negative_prompt, keep_segments, output_images, previous_video=None, first_video=None, recipe=None,
                 strength=1.0, desaturate=0.0, darken=0.0, loop=False) -> io.NodeOutput:
         plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
+        check_steps_memory(keyframes.shape[2], keyframes.shape[1], [s.generate_frames for s in plan.segments],
+                           "travel segment")
         count = len(plan.segments)
         if not 0 <= segment_index < count:
             raise PlanError(f"segment_index={segment_index} is out of range: {keyframes.shape[0]} keyframes make "
@@ -121,7 +126,8 @@ class SegueTravelSegment(io.ComfyNode):
         settings = _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken, loop)
         step = travel_step(g, settings, links["keyframes"], segment_index, links.get("previous_video"), "",
                            links.get("first_video"))
-        texts = Texts((str(prompt),) * count, (str(negative_prompt or ""),) * count)
+        texts = Texts((parse.prompt_text(prompt, "prompt"),) * count,
+                      (parse.prompt_text(negative_prompt, "negative_prompt"),) * count)
         video = step_chain(g, recipe, sources, out(step, 0), segment_index, recipe.item_seeds(count)[segment_index],
                            texts, SaveTo("", "output" if keep_segments else "temp"), "")
         images = images_or_blocker(g, video, output_images, "SegueTravelSegment")
@@ -168,9 +174,11 @@ class SegueTravel(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, segment_frames=None, overlap=None, mode=None, preset=None, curve=None,
-                        filename_prefix=None):
+                        filename_prefix=None, soundtrack=None):
         return parse.validated(*travel_settings_checks(segment_frames, overlap, mode), *encode_checks(preset, curve),
-                               lambda: filename_prefix is None or check_relative(filename_prefix, "filename_prefix"))
+                               lambda: filename_prefix is None or check_relative(filename_prefix, "filename_prefix"),
+                               lambda: not soundtrack or resolve_input(soundtrack, folders(), "soundtrack",
+                                                                       must_exist=False))
 
     @classmethod
     def check_lazy_status(cls, **kwargs):
@@ -182,9 +190,14 @@ class SegueTravel(io.ComfyNode):
                 desaturate=0.0, darken=0.0, loop=False, output_fps=0.0, width=0, height=0, retime="blend",
                 soundtrack="") -> io.NodeOutput:
         plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
+        check_steps_memory(keyframes.shape[2], keyframes.shape[1], [s.generate_frames for s in plan.segments],
+                           "travel segment")
         count = len(plan.segments)
-        check_encode(preset, curve)
-        check_relative(filename_prefix, "filename_prefix")
+        check_encode(preset, curve, sharpen=sharpen)
+        prefix_folder(filename_prefix, "filename_prefix")
+        delivery_output(output_fps, width, height, retime, loop)   # the stitch's settings, before any segment runs
+        if str(soundtrack or "").strip():    # before any segment is generated, not at the stitch
+            check_soundtrack(resolve_input(soundtrack, folders(), "soundtrack"))
         recipe, sources = recipe_sources(cls, recipe, "SegueTravel")
         recipe.check_items(count)
         folder = FILE_FOLDERS[1] if keep_segments else FILE_FOLDERS[0]

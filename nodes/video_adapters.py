@@ -16,14 +16,19 @@ from typing import Callable, Iterator
 
 import torch
 
-from ..video_utils import video_io
+from ..video_utils.audio_io import read_audio
 from ..video_utils.errors import PlanError
+from ..video_utils.probe import probe
+from ..video_utils.video_read import iter_frames, read_frames, read_last_frames
 from .api import InputImpl, folders
 from .paths import to_annotated
 
 
 @dataclass(frozen=True)
 class VideoInfo:
+    """The frames a VIDEO yields: count, rate and their size (a file's stored size, as decoded;
+    ``probe.probe`` has the rest of a file's facts)."""
+
     frame_count: int
     fps: Fraction
     width: int
@@ -70,8 +75,8 @@ def _components(video):
 def video_info(video) -> VideoInfo:
     path = source_path(video)
     if path is not None:
-        info = video_io.probe_video(path)
-        return VideoInfo(info.frame_count, Fraction(info.fps), info.width, info.height)
+        info = probe(path)
+        return VideoInfo(info.frame_count, info.fps, info.stored_width, info.stored_height)
     comps = _components(video)
     images = comps.images
     return VideoInfo(int(images.shape[0]), Fraction(comps.frame_rate), int(images.shape[2]), int(images.shape[1]))
@@ -81,7 +86,7 @@ def read_range(video, start: int = 0, end: int | None = None) -> torch.Tensor:
     """Frames ``[start, end)`` as IMAGE (float32 [n,H,W,3])."""
     path = source_path(video)
     if path is not None:
-        return video_io.read_frames(path, start, end)
+        return read_frames(path, start, end)
     return _components(video).images[start:end].to(torch.float32)
 
 
@@ -89,7 +94,7 @@ def read_tail(video, count: int) -> torch.Tensor:
     """The last ``count`` frames (a file is read by seeking near its end)."""
     path = source_path(video)
     if path is not None:
-        return video_io.read_last_frames(path, count)
+        return read_last_frames(path, count)
     images = _components(video).images
     return images[max(0, images.shape[0] - count):].to(torch.float32)
 
@@ -98,7 +103,7 @@ def chunk_source(video, start: int = 0, end: int | None = None, chunk: int = 16)
     """A zero-argument callable yielding frame chunks, opened only when a stitch reaches it."""
     path = source_path(video)
     if path is not None:
-        return lambda: video_io.iter_frames(path, start=start, end=end, chunk=chunk)
+        return lambda: iter_frames(path, start=start, end=end, chunk=chunk)
 
     def frames():
         images = _components(video).images[start:end]
@@ -111,6 +116,6 @@ def video_audio(video):
     """The VIDEO's audio as core AUDIO (``{"waveform", "sample_rate"}``) or None."""
     path = source_path(video)
     if path is not None:
-        clip = video_io.read_audio(path)
+        clip = read_audio(path)
         return clip.as_comfy() if clip is not None else None
     return _components(video).audio

@@ -1,13 +1,17 @@
 """The ``segue`` command.
 
-``segue plan travel|join`` prints a frame plan (pure Python, no torch).  ``segue travel`` and
-``segue join`` render on this machine with the CPU preview generator, or through ComfyUI servers
-with ``--server`` (see ``commands.py``); ``segue run|status|resume|cancel`` drive run directories;
-``segue demo`` renders the bundled keyframes.  Torch and the video engine are imported only by the
-commands that render locally.
+``segue plan travel|join`` prints a frame plan (pure Python, no torch).  ``segue travel``,
+``segue join`` and ``segue extend`` render on this machine with the CPU preview generator, or
+through ComfyUI servers with ``--server`` (see ``commands.py``), or write the prompts with
+``--export-prompts DIR``; ``segue run|convert|status|resume|cancel`` drive plan files and run
+directories; ``segue demo`` renders the bundled keyframes.  Torch and the video engine are
+imported only by the commands that render locally.
 
-Exit codes: 0 success, 1 the work failed, 2 bad input (one line on stderr naming the argument,
-the value and the fix), 3 a server unreachable, 130 interrupted.
+Every input is checked before anything is loaded, written or submitted, by the same run models
+(``run_models``) on every path, local or server.
+
+Exit codes: 0 success, 1 the work failed, 2 bad input (one line on stderr per problem naming the
+argument, the value and the fix), 3 a server unreachable, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,18 +21,30 @@ import json
 import sys
 from pathlib import Path
 
+from ..video_utils.constants import GENERATION_FPS
 from ..video_utils.errors import PlanError
-from ..video_utils.sizes import parse_size
+from ..video_utils.lengths import as_fps
 from . import commands
-from .options import (JoinCommand, JoinPlanOptions, RenderOptions, TravelCommand, TravelPlanOptions,
-                      add_server_arguments, join_command, travel_command)
+from .status import frame_table
+from .options import (ExtendCommand, ExtendPlanOptions, JoinCommand, JoinPlanOptions, RenderOptions, TravelCommand,
+                      TravelDeliveryOptions,
+                      TravelPlanOptions, add_server_arguments, extend_command, join_command, travel_command)
+from .run_models import Run
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (``segue: error: ...``), like every other bad input."""
+
+    def error(self, message: str):
+        print(f"segue: error: {self.prog}: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        self.exit(EXIT_BAD_INPUT)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="segue", description="Travel between images and join clips with Wan VACE.")
+    parser = Parser(prog="segue", description="Travel between images, join and extend clips with Wan VACE.")
     sub = parser.add_subparsers(dest="command_name", required=True)
 
     plan = sub.add_parser("plan", help="print the frame plan of a travel or a join").add_subparsers(dest="kind", required=True)
@@ -44,10 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     pj.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pj.set_defaults(command=(lambda ns: ns, _cmd_plan))
 
-    tr = sub.add_parser("travel", help="render a travel between images (this machine, or ComfyUI with --server)")
-    tr.add_argument("images", nargs="+", type=Path, help="keyframe images in timeline order")
+    tr = sub.add_parser("travel", help="render a travel between images (one image: a free-ending clip)")
+    tr.add_argument("images", nargs="+", type=Path, help="keyframe images in timeline order (or one image)")
     TravelPlanOptions.add_arguments(tr)
-    tr.add_argument("--fps", type=float, default=TravelCommand.fps, help="output frame rate (default %(default)s)")
+    TravelDeliveryOptions.add_arguments(tr)
     RenderOptions.add_arguments(tr)
     add_server_arguments(tr)
     tr.set_defaults(command=(travel_command, _cmd_travel))
@@ -56,10 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     jn.add_argument("clips", nargs="+", type=Path, help="video clips in order")
     JoinPlanOptions.add_arguments(jn)
     jn.add_argument("--bridging", action="store_true", help="pin A's last and B's first context frame inside the gap")
-    jn.add_argument("--no-audio", action="store_true", help="do not pass the first clip's audio through")
+    jn.add_argument("--no-audio", action="store_true", help="do not pass the clips' sound through")
     RenderOptions.add_arguments(jn)
     add_server_arguments(jn)
     jn.set_defaults(command=(join_command, _cmd_join))
+
+    ex = sub.add_parser("extend", help="add generated frames after a clip, optionally landing on images (--to)")
+    ex.add_argument("clip_path", type=Path, metavar="CLIP", help="the clip to extend")
+    ExtendPlanOptions.add_arguments(ex)
+    ex.add_argument("--no-audio", action="store_true", help="do not keep the clip's sound")
+    RenderOptions.add_arguments(ex)
+    add_server_arguments(ex)
+    ex.set_defaults(command=(extend_command, _cmd_extend))
     commands.register_subcommands(sub)
 
     demo = sub.add_parser("demo", help="render a travel between the bundled keyframes")
@@ -75,66 +99,127 @@ def _cmd_plan(args) -> int:
         plan = options.plan(args.keyframes or max(2, len(options.frames) + 1))
     else:
         plan = JoinPlanOptions.from_namespace(args).plan(args.clips)
-    print(json.dumps(plan.to_dict(), indent=2) if args.json else "\n".join(commands.frame_table(args.kind, plan.to_dict())))
+    print(json.dumps(plan.to_dict(), indent=2) if args.json else "\n".join(frame_table(args.kind, plan.to_dict())))
     return EXIT_OK
 
 
-def _check_inputs_exist(paths, what: str) -> None:
-    for p in paths:
-        if not p.is_file():
-            raise PlanError(f"{what} {str(p)!r} does not exist: check the path")
+def _remote(cmd) -> bool:
+    return bool(cmd.connection.servers or cmd.run.export_prompts)
+
+
+def _local(run: Run, cmd):
+    """Check a run for this machine (the preview generator) and plan it."""
+    for flag, given in (("--detach", cmd.run.detach), ("--run-id", cmd.run.run_id)):
+        if given:
+            raise PlanError(f"{flag} applies to runs on a ComfyUI server: add --server URL, or leave {flag} out")
+    if run.generator.kind != "preview":
+        raise PlanError(f"--generator {run.generator.kind} runs on a ComfyUI server: add --server URL (or "
+                        f"--export-prompts DIR); on this machine only the preview generator runs")
+    return run.validate()
+
+
+def _readable_images(paths) -> None:
+    """Each image's header reads (before the decoder, whose own complaints are not one line)."""
+    from .run_checks import image_size
+
+    for i, path in enumerate(paths):
+        if image_size(path) is None:
+            raise PlanError(f"image {i} {str(path)!r} is not a readable image: give a PNG, JPEG, WebP, TIFF or "
+                            f"similar file")
+
+
+def _post(run: Run):
+    from ..video_utils.guides import OverlapAdjust
+    from ..video_utils.postprocess import PostSettings
+
+    recipe = run.generator.recipe()
+    post = PostSettings(recipe.colour_match, recipe.colour_method, recipe.colour_strength, recipe.saturation,
+                        recipe.brightness)
+    adjust = OverlapAdjust(run.strength, run.desaturate, run.darken) if hasattr(run, "strength") else None
+    return recipe, post, adjust
+
+
+def _report(out: Path, extra: str) -> None:
+    from ..video_utils.probe import probe
+
+    info = probe(out)
+    print(f"wrote {out}")
+    print(f"frames: {info.frame_count} ({info.width}x{info.height} at {float(info.fps):g} fps)")
+    print(extra)
 
 
 def _cmd_travel(cmd: TravelCommand) -> int:
-    if cmd.connection.servers:
+    if _remote(cmd):
         return commands.cmd_travel(cmd)
-    from fractions import Fraction
-
+    run = commands.travel_run(cmd)
+    plan = _local(run, cmd)
+    from ..video_utils.conform import conform_keyframes, load_image
+    from ..video_utils.delivery import Output
     from ..video_utils.local_render import render_travel
-    from ..video_utils.resize import conform_keyframes, load_image
-    from ..video_utils.video_io import probe_video
     from .progress import Progress
 
-    r = cmd.render
-    _check_inputs_exist(cmd.images, "image")
-    plan = cmd.plan.plan(len(cmd.images))
-    size = parse_size(r.size) if r.size else None
-    keyframes = conform_keyframes([load_image(p) for p in cmd.images], size, r.fit)
+    _readable_images(run.images)
+    recipe, post, adjust = _post(run)
+    size = (run.width, run.height) if run.width else None
+    keyframes = conform_keyframes([load_image(p) for p in run.images], size, run.fit)
     progress = Progress("travel")
     try:
-        out = render_travel(keyframes, plan, r.out, fps=Fraction(cmd.fps).limit_denominator(1001), method=r.method,
-                            curve=r.curve, sharpen=r.sharpen, crf=r.crf, preset=r.preset, progress=progress)
+        out = render_travel(keyframes, plan, run.out, fps=GENERATION_FPS, method=recipe.preview_method,
+                            curve=run.curve, sharpen=run.sharpen, crf=run.crf, preset=run.preset, adjust=adjust,
+                            post=post, output=Output(as_fps(run.fps), run.out_width, run.out_height, run.retime,
+                                                     run.loop), soundtrack=run.soundtrack or None, progress=progress)
     finally:
         progress.close()
-    info = probe_video(out)
-    print(f"wrote {out}")
-    print(f"frames: {info.frame_count} ({info.width}x{info.height} at {float(info.fps):g} fps)")
-    print("keyframes at frames: " + " ".join(map(str, plan.keyframe_frames)))
+    _report(out, "keyframes at frames: " + " ".join(map(str, plan.output_keyframe_frames))
+            + (" (a seamless loop)" if plan.loop else ""))
     return EXIT_OK
 
 
 def _cmd_join(cmd: JoinCommand) -> int:
-    if cmd.connection.servers:
+    if _remote(cmd):
         return commands.cmd_join(cmd)
+    run = commands.join_run(cmd)
+    plan = _local(run, cmd)
     from ..video_utils.local_render import render_join
-    from ..video_utils.video_io import probe_video
     from .progress import Progress
 
-    r = cmd.render
-    _check_inputs_exist(cmd.clips, "clip")
-    lengths = [probe_video(p).frame_count for p in cmd.clips]
-    plan = cmd.plan.plan(lengths, [p.name for p in cmd.clips])
+    recipe, post, _ = _post(run)
     progress = Progress("join")
     try:
-        out = render_join(cmd.clips, plan, r.out, size=parse_size(r.size) if r.size else None, fit=r.fit,
-                          method=r.method, bridging=cmd.bridging, curve=r.curve, sharpen=r.sharpen, crf=r.crf,
-                          preset=r.preset, keep_audio=not cmd.no_audio, progress=progress)
+        out = render_join([c.path for c in run.clips], plan, run.out, size=(run.width, run.height) if run.width else None,
+                          work_size=(run.work_width, run.work_height) if run.work_width else None,
+                          fit=run.fit, method=recipe.preview_method, bridging=run.bridging, curve=run.curve,
+                          sharpen=run.sharpen, crf=run.crf, preset=run.preset, keep_audio=run.keep_audio, post=post,
+                          progress=progress)
     finally:
         progress.close()
-    info = probe_video(out)
-    print(f"wrote {out}")
-    print(f"frames: {info.frame_count} ({info.width}x{info.height} at {float(info.fps):g} fps)")
-    print("transitions at frames: " + " ".join(str(j.transition_start) for j in plan.joins))
+    _report(out, "transitions at frames: " + " ".join(str(j.transition_start) for j in plan.joins)
+            + (" (a seamless loop)" if plan.loop else ""))
+    return EXIT_OK
+
+
+def _cmd_extend(cmd: ExtendCommand) -> int:
+    if _remote(cmd):
+        return commands.cmd_extend(cmd)
+    run = commands.extend_run(cmd)
+    plan = _local(run, cmd)
+    from ..video_utils.local_render import render_extend
+    from ..video_utils.conform import conform_keyframes, load_image
+    from .progress import Progress
+
+    _readable_images(run.keyframes)
+    recipe, post, adjust = _post(run)
+    keyframes = conform_keyframes([load_image(p) for p in run.keyframes]) if run.keyframes else None
+    progress = Progress("extend")
+    try:
+        out = render_extend(run.clip.path, plan, run.out, keyframes=keyframes, method=recipe.preview_method,
+                            curve=run.curve, sharpen=run.sharpen, crf=run.crf, preset=run.preset,
+                            keep_audio=run.keep_audio, adjust=adjust, post=post, progress=progress)
+    finally:
+        progress.close()
+    landing = f"; keyframes at frames: {' '.join(map(str, plan.keyframe_frames))}" if plan.keyframe_frames else ""
+    _report(out, f"clip frames 0..{plan.clip_frames - 1}, new frames {plan.clip_frames}..{plan.total_frames - 1}"
+                 + landing)
     return EXIT_OK
 
 
@@ -146,12 +231,16 @@ def _cmd_demo(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:                 # --help (0) or a bad argument (2, already printed)
+        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
     build, handler = args.command
     try:
         return handler(build(args))
     except PlanError as e:
-        print(f"segue: error: {e}", file=sys.stderr)
+        for line in str(e).splitlines():
+            print(f"segue: error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("segue: interrupted", file=sys.stderr)

@@ -1,14 +1,15 @@
 """Runs -> ComfyUI API-format prompts, through the one graph builder (``video_utils.chains``).
 
-One prompt per step (``step_prompt``): a travel segment, a join transition, or the final
-stitch/assembly.  Each step ends in a Segue saving node with an EXACT file name
+One prompt per step (``step_prompt``): a travel segment, a join transition, an extension segment,
+or the final stitch/assembly.  Each step ends in a Segue saving node with an EXACT file name
 (``output/segue/<run_id>/<step>``), so a step's output is known before it runs, the next step
 loads it by name, and memory is freed between steps.  ``detached_prompt`` builds the whole run
 as one prompt for ``--detach``: the same graph ``SegueTravel`` / ``SegueJoinClips`` expand into,
 with the per-step file names, so ``segue status`` / ``resume`` find every file.
 
-``inputs`` are the annotated names of the run's files on the server: the keyframes (or clips)
-in order, then the reference images in ``GeneratorConfig.reference_paths()`` order.
+``inputs`` are the annotated names of the run's files on the server, in
+``run_models.run_inputs_paths`` order: the keyframes (or clips; an extension's clip then its
+``--to`` keyframes), then the reference images in ``GeneratorConfig.reference_paths()`` order.
 ``validate_prompt`` checks a prompt against a server's ``/object_info`` before anything is
 submitted.  Torch-free.
 """
@@ -18,17 +19,19 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping, Sequence
 
-from ..video_utils.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts, TravelStepSettings,
-                                  assemble, file_sources, join_graph, join_step, step_chain, stitch, travel_graph,
-                                  travel_step)
+from ..video_utils.chains import (EncodeSettings, ExtendStepSettings, JoinStepSettings, SaveTo, Sources, Texts,
+                                  TravelDelivery,
+                                  TravelStepSettings, assemble, extend_assemble, extend_graph, extend_step,
+                                  file_sources, join_graph, join_step, step_chain, stitch, travel_graph, travel_step)
 from ..video_utils.constants import GENERATION_FPS
 from ..video_utils.errors import PlanError
+from ..video_utils.lengths import as_fps
 from ..video_utils.join_plan import JoinPlan
 from ..video_utils.prompt_graph import Graph, Link, is_link, load_template, out
 from ..video_utils.travel_plan import TravelPlan
-from .plan_files import JoinRun, Run, TravelRun
-from .steps import LOSSLESS_EXT, StepSpec, annotated_output, join_steps, segment_id, server_filename, server_folder, \
-    transition_id, travel_steps
+from .run_models import ExtendRun, JoinRun, Run, TravelRun, run_inputs_paths
+from .steps import LOSSLESS_EXT, StepSpec, annotated_output, extension_id, join_steps, run_steps, segment_id, \
+    server_filename, server_folder, transition_id, travel_steps
 
 __all__ = ["step_prompt", "all_step_prompts", "detached_prompt", "validate_prompt", "load_template",
            "saving_nodes", "join_per_join_json"]
@@ -42,12 +45,20 @@ MODEL_INPUTS = {("UNETLoader", "unet_name"): ("--unet / --unet-low", "models/dif
 
 
 def _split_inputs(run: Run, inputs: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """(keyframe/clip names, reference file -> server name)."""
-    count = len(run.images) if isinstance(run, TravelRun) else len(run.clips)
+    """(keyframe/clip names, reference file -> server name); a travel's soundtrack is last."""
     references = run.generator.reference_paths()
-    if len(inputs) < count + len(references):
+    sound = 1 if isinstance(run, TravelRun) and run.soundtrack else 0
+    count = len(run_inputs_paths(run)) - len(references) - sound
+    if len(inputs) < count + len(references) + sound:
         raise ValueError(f"{len(inputs)} input names for {count} inputs and {len(references)} reference images")
     return list(inputs[:count]), dict(zip(references, inputs[count:count + len(references)]))
+
+
+def _delivery(run: TravelRun, inputs: Sequence[str]) -> TravelDelivery:
+    """How the stitch (at the generation rate) is delivered: the run's rate and size, its soundtrack."""
+    rate = 0.0 if as_fps(run.fps) == GENERATION_FPS else float(run.fps)
+    return TravelDelivery(rate, int(run.out_width), int(run.out_height), run.retime, bool(run.loop),
+                          inputs[-1] if run.soundtrack else "")
 
 
 def _sources(g: Graph, run: Run, references: dict[str, str], template: dict | None, index: int | None) -> Sources:
@@ -57,7 +68,7 @@ def _sources(g: Graph, run: Run, references: dict[str, str], template: dict | No
     if index is not None:
         paths = [gen.reference_for(index)] if gen.reference_for(index) else []
     elif gen.segment_reference_images:
-        count = run.segment_count if isinstance(run, TravelRun) else run.join_count
+        count = run.join_count if isinstance(run, JoinRun) else run.segment_count
         paths = [gen.reference_for(i) for i in range(count)]
         if not all(paths):
             raise PlanError("segment_reference_images: a detached run needs a reference image for every item "
@@ -110,11 +121,46 @@ def join_per_join_json(plan: JoinPlan) -> str:
 def _join_settings(run: JoinRun, plan: JoinPlan) -> JoinStepSettings:
     first = plan.joins[0]
     return JoinStepSettings(first.context_frames_a, first.gap_frames, bool(first.replace), first.blend_frames,
-                            join_per_join_json(plan), bool(run.bridging), loop=bool(run.loop))
+                            join_per_join_json(plan), bool(run.bridging), width=int(run.width),
+                            height=int(run.height), fit=run.fit, loop=bool(run.loop), fps=float(run.fps or 0),
+                            work_width=int(run.work_width), work_height=int(run.work_height))
 
 
-def _fps(run: Run) -> float:
-    return float(run.fps) if isinstance(run, TravelRun) else float(run.fps or 0)
+def _extend_settings(run: ExtendRun) -> ExtendStepSettings:
+    frames = run.frames if isinstance(run.frames, int) else ", ".join(str(v) for v in run.frames)
+    return ExtendStepSettings(str(frames), int(run.overlap), int(run.max_generation), int(run.blend),
+                              float(run.strength), float(run.desaturate), float(run.darken))
+
+
+def _extend_texts(run: ExtendRun, plan) -> Texts:
+    count = len(plan.segments)
+    return Texts(tuple(run.segment_prompts(count)), tuple(run.segment_negative_prompts(count)))
+
+
+def _extend_keyframes(g: Graph, names: Sequence[str]) -> Link | None:
+    """The ``--to`` images (any size: each step conforms them to its generation size)."""
+    if not names:
+        return None
+    return out(g.add("keyframes", "SegueLoadImages", title="keyframes", images="\n".join(names), width=0, height=0,
+                     fit="crop"), 0)
+
+
+def _extend_step_prompt(g: Graph, run: ExtendRun, plan, step: StepSpec, names: Sequence[str],
+                        references: dict[str, str], template: dict | None) -> dict:
+    clip, keyframes = names[0], names[1:]
+    settings = _extend_settings(run)
+    if step.kind == "final":
+        files = "\n".join(annotated_output(run.run_id, s.file) for s in run_steps(plan)[:-1])
+        extend_assemble(g, settings, clip, files, len(keyframes), _encode(run, server_filename(run.run_id, step)),
+                        bool(run.keep_audio))
+        return g.prompt()
+    previous = "\n".join(annotated_output(run.run_id, extension_id(k) + LOSSLESS_EXT) for k in range(step.index))
+    node = extend_step(g, settings, clip, _extend_keyframes(g, keyframes), step.index, previous or None, "")
+    step_chain(g, _recipe(run), _sources(g, run, references, template, step.index), out(node, 0), step.index,
+               run.segment_seed(step.index), _extend_texts(run, plan),
+               SaveTo(f"{server_folder(run.run_id)}/{extension_id(step.index)}", "output"), "")
+    return g.prompt()
+
 
 
 # --- public builders ---------------------------------------------------------------------------
@@ -124,10 +170,13 @@ def step_prompt(run: Run, plan: TravelPlan | JoinPlan, step: StepSpec, inputs: S
     """The API prompt of one step (its saving node has the id ``saving_nodes`` names)."""
     g = Graph()
     names, references = _split_inputs(run, inputs)
+    if isinstance(run, ExtendRun):
+        return _extend_step_prompt(g, run, plan, step, names, references, template)
     if isinstance(run, TravelRun):
         if step.kind == "final":
             files = "\n".join(annotated_output(run.run_id, s.file) for s in travel_steps(plan)[:-1])
-            stitch(g, files, plan.overlaps, _encode(run, server_filename(run.run_id, step)), float(GENERATION_FPS))
+            stitch(g, files, plan.overlaps, _encode(run, server_filename(run.run_id, step)), float(GENERATION_FPS),
+                   delivery=_delivery(run, inputs))
             return g.prompt()
         seg = plan.segments[step.index]
 
@@ -145,8 +194,7 @@ def step_prompt(run: Run, plan: TravelPlan | JoinPlan, step: StepSpec, inputs: S
     settings = _join_settings(run, plan)
     if step.kind == "final":
         files = "\n".join(annotated_output(run.run_id, s.file) for s in join_steps(plan)[:-1])
-        assemble(g, settings, names, files, _encode(run, server_filename(run.run_id, step)), _fps(run),
-                 bool(run.keep_audio))
+        assemble(g, settings, names, files, _encode(run, server_filename(run.run_id, step)), bool(run.keep_audio))
         return g.prompt()
     node = join_step(g, settings, names, step.index, "")
     step_chain(g, _recipe(run), _sources(g, run, references, template, step.index), out(node, 0), step.index,
@@ -156,9 +204,8 @@ def step_prompt(run: Run, plan: TravelPlan | JoinPlan, step: StepSpec, inputs: S
 
 
 def all_step_prompts(run: Run, plan, inputs: Sequence[str]) -> dict[str, dict]:
-    steps = travel_steps(plan) if isinstance(run, TravelRun) else join_steps(plan)
     template = load_template(run.generator.template) if run.generator.kind == "template" else None
-    return {s.id: step_prompt(run, plan, s, inputs, template) for s in steps}
+    return {s.id: step_prompt(run, plan, s, inputs, template) for s in run_steps(plan)}
 
 
 def detached_prompt(run: Run, plan, inputs: Sequence[str]) -> dict:
@@ -172,12 +219,18 @@ def detached_prompt(run: Run, plan, inputs: Sequence[str]) -> dict:
     if isinstance(run, TravelRun):
         saves = [SaveTo(f"{server_folder(run.run_id)}/{segment_id(s.index)}", "output") for s in plan.segments]
         travel_graph(g, _travel_settings(run), plan.segments, plan.overlaps, _recipe(run), sources,
-                     _travel_texts(run), _keyframes(g, run, names), saves, _encode(run, final), float(GENERATION_FPS))
+                     _travel_texts(run), _keyframes(g, run, names), saves, _encode(run, final), float(GENERATION_FPS),
+                     _delivery(run, inputs))
+    elif isinstance(run, ExtendRun):
+        saves = [SaveTo(f"{server_folder(run.run_id)}/{extension_id(s.index)}", "output") for s in plan.segments]
+        extend_graph(g, _extend_settings(run), len(plan.segments), _recipe(run), sources, _extend_texts(run, plan),
+                     names[0], _extend_keyframes(g, names[1:]), len(names) - 1, saves, _encode(run, final),
+                     bool(run.keep_audio), [run.segment_seed(s.index) for s in plan.segments])
     else:
         saves = [SaveTo(f"{server_folder(run.run_id)}/{transition_id(j.index)}", "output") for j in plan.joins]
         join_graph(g, _join_settings(run, plan), len(plan.joins), _recipe(run), sources,
-                   _join_texts(run, len(plan.joins)), names, saves, _encode(run, final), _fps(run),
-                   bool(run.keep_audio), [run.join_seed(j.index) for j in plan.joins])
+                   _join_texts(run, len(plan.joins)), names, saves, _encode(run, final), bool(run.keep_audio),
+                   [run.join_seed(j.index) for j in plan.joins])
     return g.prompt()
 
 
@@ -186,7 +239,8 @@ def saving_nodes(step: StepSpec, detached: bool) -> dict[str, str]:
     if step.kind == "final":
         return {"stitch": step.id, "assemble": step.id}
     if detached:
-        return {f"{'seg' if step.kind == 'segment' else 'join'}_{step.index:03d}.save": step.id}
+        prefix = {"segment": "seg", "transition": "join", "extension": "ext"}[step.kind]
+        return {f"{prefix}_{step.index:03d}.save": step.id}
     return {"save": step.id}
 
 

@@ -34,7 +34,8 @@ from ..video_utils import atomic
 from ..video_utils.errors import PlanError
 from .client import sha256_file
 from .errors import RunBusy, write_error
-from .plan_files import Run, run_from_dict
+from .plan_files import run_from_dict
+from .run_models import Run
 from .steps import StepSpec
 
 MANIFEST = "manifest.json"

@@ -15,14 +15,19 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..video_utils.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, DEFAULT_PREVIEW_METHOD,
-                                     DEFAULT_SEED_POLICY, PRESETS, PREVIEW_METHODS, SEED_POLICIES)
+from ..video_utils.constants import (COLOUR_MATCH_MODES, COLOUR_METHODS, CURVES, DEFAULT_CRF, DEFAULT_CURVE,
+                                     DEFAULT_PRESET, DEFAULT_PREVIEW_METHOD, DEFAULT_SEED_POLICY, PRESETS,
+                                     PREVIEW_METHODS, SEED_POLICIES)
 from ..video_utils.errors import PlanError
 from ..video_utils.join_plan import JoinPlan, plan_join
+from ..video_utils.lengths import DEFAULT_MAX_GENERATION
+from ..video_utils.recipe import finite, whole
+from ..video_utils.retime import RETIME_MODES
 from ..video_utils.sizes import DEFAULT_FIT, FIT_MODES
 from ..video_utils.travel_plan import MODES, TravelPlan, plan_travel
 
-GENERATOR_HELP = "preview (CPU, default), wan21-vace, wan22-vace, or an API-format TEMPLATE.json"
+GENERATOR_HELP = ("preview (CPU, default), wan21-vace, wan22-vace, wan-flf (first-last-frame models), or an "
+                  "API-format TEMPLATE.json")
 
 
 class Options:
@@ -53,6 +58,24 @@ def one_or_list(values):
     return values[0] if len(values) == 1 else values
 
 
+def json_or_file(text: str | None, flag: str, example: str) -> Any:
+    """``--phases``: inline JSON, or the path of a JSON file."""
+    if text is None:
+        return None
+    if not text.lstrip().startswith(("[", "{")):
+        path = Path(text)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            reason = getattr(e, "strerror", None) or "not UTF-8 text"
+            raise PlanError(f"{flag} {str(path)!r} is neither JSON nor a readable JSON file ({reason}): "
+                            f"give a file or inline JSON like {example}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise PlanError(f"{flag} is not JSON (line {e.lineno}: {e.msg}): write it like {example}") from None
+
+
 def parse_per_join(text: str | None) -> list[dict]:
     """``--per-join '[{}, {"gap": 21}]'``: a JSON list of override objects, one per join."""
     if not text:
@@ -72,6 +95,7 @@ class TravelPlanOptions(Options):
     overlap: list[int] = field(default_factory=lambda: [8])
     mode: str = "chained"
     exact_keyframes: bool = False
+    loop: bool = False
 
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser, frames_required: bool = True) -> None:
@@ -85,10 +109,12 @@ class TravelPlanOptions(Options):
                             "independent: each segment anchored on its own keyframes (parallel)")
         p.add_argument("--exact-keyframes", action="store_true",
                        help="flex each overlap by up to 2 frames so every keyframe lands exactly on its requested frame")
+        p.add_argument("--loop", action="store_true",
+                       help="a seamless loop: one more segment from the last keyframe back to the first")
 
     def plan(self, keyframes: int) -> TravelPlan:
         return plan_travel(keyframes, one_or_list(self.frames), one_or_list(self.overlap), self.mode,
-                           self.exact_keyframes)
+                           self.exact_keyframes, loop=self.loop)
 
 
 @dataclass(frozen=True)
@@ -99,6 +125,7 @@ class JoinPlanOptions(Options):
     blend: int | None = None
     per_join: list[dict] = field(default_factory=list)
     allow_shrink: bool = False
+    loop: bool = False
 
     @staticmethod
     def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -112,6 +139,8 @@ class JoinPlanOptions(Options):
                        help='per-join overrides as a JSON list, e.g. \'[{}, {"gap": 21, "replace": true}]\'')
         p.add_argument("--allow-shrink", action="store_true",
                        help="shrink context and gap of joins around a too-short clip instead of failing")
+        p.add_argument("--loop", action="store_true",
+                       help="a seamless loop: also join the last clip back to the first (one clip: to itself)")
 
     @classmethod
     def from_namespace(cls, ns: argparse.Namespace, **overrides: Any) -> "JoinPlanOptions":
@@ -119,7 +148,35 @@ class JoinPlanOptions(Options):
 
     def plan(self, lengths: list[int], names: list[str] | None = None) -> JoinPlan:
         return plan_join(lengths, self.context, self.gap, self.replace, self.blend, self.per_join or None,
-                         self.allow_shrink, names)
+                         self.allow_shrink, names, loop=self.loop)
+
+
+@dataclass(frozen=True)
+class ExtendPlanOptions(Options):
+    """``segue extend CLIP``: new frames after the clip, optionally landing on ``--to`` images."""
+
+    frames: list[int] = field(default_factory=lambda: [48])
+    to: list[Path] = field(default_factory=list)
+    overlap: int = 8
+    max_generation: int = DEFAULT_MAX_GENERATION
+    blend: int = 0
+
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        d = ExtendPlanOptions.defaults()
+        p.add_argument("--frames", type=int, nargs="+", required=True, metavar="F",
+                       help="new frames after the clip: one total, or one per --to image (plus an optional last "
+                            "one for frames after the last image)")
+        p.add_argument("--to", type=Path, nargs="+", default=d["to"], metavar="IMAGE",
+                       help="images the extension lands on, in order (each leg ends exactly on its image)")
+        p.add_argument("--overlap", type=int, default=d["overlap"], metavar="O",
+                       help="the video's last frames each new segment continues (default %(default)s)")
+        p.add_argument("--max-generation", type=int, default=d["max_generation"], metavar="N",
+                       help="longest single generation, overlap included (default %(default)s); longer "
+                            "extensions are split into several segments")
+        p.add_argument("--blend", type=int, default=d["blend"],
+                       help="frames before each segment cross-faded into its re-creation of them (default 0: the "
+                            "clip is kept untouched)")
 
 
 @dataclass(frozen=True)
@@ -160,6 +217,9 @@ class ConnectionOptions(Options):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "servers", list(self.servers or []))   # argparse's append starts at None
+        whole(self.retries, "--retries", 0, 100)
+        whole(self.window, "--window", 1, 1000)
+        finite(self.server_timeout, "--server-timeout", 0.1, 7 * 24 * 3600.0)
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,6 +243,7 @@ class RunOptions(Options):
     runs_dir: str | None = None
     out: Path | None = None
     detach: bool = False
+    export_prompts: Path | None = None
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser, runs_dir_default: str | None) -> None:
@@ -193,6 +254,9 @@ class RunOptions(Options):
                                  (f" (default {runs_dir_default})" if runs_dir_default else " (default: the plan's output_dir)"))
         parser.add_argument("--detach", action="store_true",
                             help="submit the whole run as one prompt and exit; pick it up with segue status/resume RUN_DIR")
+        parser.add_argument("--export-prompts", type=Path, default=d["export_prompts"], metavar="DIR",
+                            help="write every step's API prompt to DIR/<step>.json (and DIR/detached.json) and "
+                                 "submit nothing: no server is contacted")
 
 
 @dataclass(frozen=True)
@@ -204,6 +268,7 @@ class GenerationOptions(Options):
     unet_low: str = ""
     vae: str = ""
     clip: str = ""
+    clip_vision: str = ""
     weight_dtype: str = "default"
     steps: int = 20
     cfg: float = 5.0
@@ -215,16 +280,24 @@ class GenerationOptions(Options):
     seed_mode: str = DEFAULT_SEED_POLICY
     prompt: list[str] | None = None
     negative_prompt: list[str] | None = None
+    phases: str | None = None                 # FILE.json or inline JSON: the recipe's sampler phases
+    lora: list[str] | None = None             # NAME[:STRENGTH], on every model
+    reference_image: str = ""
+    colour_match: str = "none"
+    colour_method: str = "lab"
+    saturation: float = 1.0
+    brightness: float = 0.0
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         d = GenerationOptions.defaults()
-        g = parser.add_argument_group("generation on the server")
+        g = parser.add_argument_group("generation")
         g.add_argument("--generator", default=d["generator"], metavar="NAME", help=GENERATOR_HELP)
         g.add_argument("--unet", default=d["unet"], help="diffusion model file (wan: the VACE model; wan22: high-noise expert)")
         g.add_argument("--unet-low", default=d["unet_low"], help="wan22-vace: low-noise expert model file")
         g.add_argument("--vae", default=d["vae"], help="VAE file (Wan 2.1 VAE)")
         g.add_argument("--clip", default=d["clip"], help="text encoder file (umT5)")
+        g.add_argument("--clip-vision", default=d["clip_vision"], help="wan-flf: CLIP vision model file (optional)")
         g.add_argument("--weight-dtype", default=d["weight_dtype"], help="UNETLoader weight_dtype (default, fp8_e4m3fn, ...)")
         g.add_argument("--steps", type=int, default=d["steps"], help="sampler steps (default %(default)s)")
         g.add_argument("--cfg", type=float, default=d["cfg"], help="CFG scale (default %(default)s)")
@@ -238,6 +311,21 @@ class GenerationOptions(Options):
         g.add_argument("--prompt", action="append", default=d["prompt"], metavar="TEXT",
                        help="prompt; travel: repeat once per segment or give one for all")
         g.add_argument("--negative-prompt", action="append", default=d["negative_prompt"], metavar="TEXT", help="negative prompt")
+        g.add_argument("--phases", default=d["phases"], metavar="FILE.json|JSON",
+                       help='sampler phases, e.g. \'[{"model": "high", "end_step": 2, "cfg": 3}, {"model": "high", '
+                            '"end_step": 4, "cfg": 1}, {"model": "low", "cfg": 1}]\' (each a KSamplerAdvanced)')
+        g.add_argument("--lora", action="append", default=d["lora"], metavar="NAME[:STRENGTH]",
+                       help="a LoRA file (models/loras) on every model; repeat for several (strength default 1)")
+        g.add_argument("--reference-image", default=d["reference_image"], metavar="PATH",
+                       help="wan-vace: VACE reference image for every segment / transition")
+        g.add_argument("--colour-match", choices=COLOUR_MATCH_MODES, default=d["colour_match"],
+                       help="match each step's colours to the frames it continues (previous) or the first keyframe")
+        g.add_argument("--colour-method", choices=COLOUR_METHODS, default=d["colour_method"],
+                       help="colour match in Lab or RGB (default %(default)s)")
+        g.add_argument("--saturation", type=float, default=d["saturation"],
+                       help="saturation of every step after the first (every transition), 0..4 (default 1)")
+        g.add_argument("--brightness", type=float, default=d["brightness"],
+                       help="brightness of every step after the first: pixels x (1 + B), -1..1 (default 0)")
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -250,11 +338,35 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
 # --- the commands' option objects ------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class TravelDeliveryOptions(Options):
+    """How a travel is delivered: rate, generation size, retiming, soundtrack (``--size`` is the
+    delivered size, in RenderOptions)."""
+
+    fps: float = 16.0
+    work_size: str | None = None
+    retime: str = "blend"
+    soundtrack: Path | None = None
+
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        d = TravelDeliveryOptions.defaults()
+        p.add_argument("--fps", type=float, default=d["fps"],
+                       help="delivered frame rate (default %(default)s = Wan's own; others retime the 16 fps frames)")
+        p.add_argument("--work-size", default=d["work_size"], metavar="WxH",
+                       help="generation size, multiples of 16 (default: from --size or the first image, at most "
+                            "about 832x480 pixels)")
+        p.add_argument("--retime", choices=RETIME_MODES, default=d["retime"],
+                       help="16 fps -> --fps: blend neighbouring frames (default) or nearest (repeat/drop)")
+        p.add_argument("--soundtrack", type=Path, default=d["soundtrack"], metavar="FILE",
+                       help="a sound or video file played under the travel (trimmed or padded to its length)")
+
+
+@dataclass(frozen=True)
 class TravelCommand:
     images: list[Path]
     plan: TravelPlanOptions
     render: RenderOptions
-    fps: float = 16.0
+    delivery: TravelDeliveryOptions = TravelDeliveryOptions()
     connection: ConnectionOptions = ConnectionOptions()
     generation: GenerationOptions = GenerationOptions()
     run: RunOptions = RunOptions(runs_dir="segue_runs")
@@ -273,28 +385,78 @@ class JoinCommand:
 
 
 @dataclass(frozen=True)
+class ExtendCommand:
+    clip: Path
+    plan: ExtendPlanOptions
+    render: RenderOptions
+    no_audio: bool = False
+    connection: ConnectionOptions = ConnectionOptions()
+    generation: GenerationOptions = GenerationOptions()
+    run: RunOptions = RunOptions(runs_dir="segue_runs")
+
+
+@dataclass(frozen=True)
 class RunDirCommand(Options):
-    """``status`` / ``resume`` / ``cancel`` on an existing run directory."""
+    """``status`` / ``resume`` / ``cancel`` on an existing run directory (``status``: several,
+    or a folder of them)."""
 
     run_dir: Path
     out: Path | None = None          # resume: also copy the final video here
     offline: bool = False            # status: do not ask the servers
     connection: ConnectionOptions = ConnectionOptions()
+    more: tuple[Path, ...] = ()      # status: further run directories
+
+
+@dataclass(frozen=True)
+class ModelFileOptions(Options):
+    """Model files for a plan that names none (a converted original payload): ``segue run`` /
+    ``segue convert``; None keeps the plan's."""
+
+    unet: str | None = None
+    unet_low: str | None = None
+    vae: str | None = None
+    clip: str | None = None
+    clip_vision: str | None = None
+    weight_dtype: str | None = None
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        g = parser.add_argument_group("model files (override the plan's)")
+        for name, text in (("unet", "diffusion model (wan22: high-noise expert)"), ("unet-low", "low-noise expert"),
+                           ("vae", "VAE"), ("clip", "text encoder"), ("clip-vision", "CLIP vision model"),
+                           ("weight-dtype", "UNETLoader weight_dtype")):
+            g.add_argument(f"--{name}", default=None, help=f"{text} file as the server lists it")
+
+    def apply(self, generator) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) is not None:
+                setattr(generator, f.name, getattr(self, f.name))
 
 
 @dataclass(frozen=True)
 class PlanFileCommand:
-    """``segue run PLAN.json``."""
+    """``segue run PLAN.json [PLAN ...]`` (several, a folder or a JSONL file: a batch)."""
 
     plan: Path
     run: RunOptions = RunOptions()
     connection: ConnectionOptions = ConnectionOptions()
+    more: tuple[Path, ...] = ()
+    models: ModelFileOptions = ModelFileOptions()
+
+
+@dataclass(frozen=True)
+class ConvertCommand:
+    """``segue convert PAYLOAD.json --out PLAN.json``: an original payload as a plan file."""
+
+    payload: Path
+    out: Path
+    models: ModelFileOptions = ModelFileOptions()
 
 
 def travel_command(ns: argparse.Namespace) -> TravelCommand:
-    return TravelCommand(ns.images, TravelPlanOptions.from_namespace(ns), RenderOptions.from_namespace(ns), ns.fps,
-                         ConnectionOptions.from_namespace(ns), GenerationOptions.from_namespace(ns),
-                         RunOptions.from_namespace(ns))
+    return TravelCommand(ns.images, TravelPlanOptions.from_namespace(ns), RenderOptions.from_namespace(ns),
+                         TravelDeliveryOptions.from_namespace(ns), ConnectionOptions.from_namespace(ns),
+                         GenerationOptions.from_namespace(ns), RunOptions.from_namespace(ns))
 
 
 def join_command(ns: argparse.Namespace) -> JoinCommand:
@@ -303,9 +465,22 @@ def join_command(ns: argparse.Namespace) -> JoinCommand:
                        RunOptions.from_namespace(ns))
 
 
+def extend_command(ns: argparse.Namespace) -> ExtendCommand:
+    return ExtendCommand(ns.clip_path, ExtendPlanOptions.from_namespace(ns), RenderOptions.from_namespace(ns), ns.no_audio,
+                         ConnectionOptions.from_namespace(ns), GenerationOptions.from_namespace(ns),
+                         RunOptions.from_namespace(ns))
+
+
 def run_dir_command(ns: argparse.Namespace) -> RunDirCommand:
-    return RunDirCommand.from_namespace(ns, connection=ConnectionOptions.from_namespace(ns))
+    dirs = list(getattr(ns, "run_dirs", None) or [ns.run_dir])
+    return RunDirCommand.from_namespace(ns, run_dir=dirs[0], more=tuple(dirs[1:]),
+                                        connection=ConnectionOptions.from_namespace(ns))
 
 
 def plan_file_command(ns: argparse.Namespace) -> PlanFileCommand:
-    return PlanFileCommand(ns.plan, RunOptions.from_namespace(ns), ConnectionOptions.from_namespace(ns))
+    return PlanFileCommand(ns.plans[0], RunOptions.from_namespace(ns), ConnectionOptions.from_namespace(ns),
+                           tuple(ns.plans[1:]), ModelFileOptions.from_namespace(ns))
+
+
+def convert_command(ns: argparse.Namespace) -> ConvertCommand:
+    return ConvertCommand(ns.payload, ns.out, ModelFileOptions.from_namespace(ns))

@@ -10,6 +10,10 @@ submitted again.  Nothing is submitted twice while its server still knows it.
 
 A step is ready when the steps it reads are done (chained segments wait for their predecessor;
 join transitions and independent segments are ready at once).
+
+The loop is exposed in pieces (``start`` / ``tick`` / ``complete`` / ``interrupt`` / ``close``) so
+a batch (``batch.py``) can drive several runs in one thread over the same servers; ``load`` then
+counts the prompts of the whole batch on a server, so ``window`` bounds them all together.
 """
 
 from __future__ import annotations
@@ -27,26 +31,26 @@ from .errors import OrchestrationError, PromptRejected, ServerUnreachable, StepF
 from .events import Event, Listener, step_for_node
 from .graphs import detached_prompt, load_template, saving_nodes, step_prompt, validate_prompt
 from .manifest import Manifest, StepState
-from .plan_files import TravelRun
 from .progress import Progress
 from .records import history_error, step_error
 from .resume import is_detached, reconcile
 from .scheduling import Server, ServerLoad, ServerPool, choose_server
-from .steps import StepSpec, join_steps, travel_steps
+from .steps import StepSpec, run_steps
 from .transfers import Transfers
 
 
 class Runner:
     def __init__(self, manifest: Manifest, clients: Sequence[ComfyClient], progress: Progress | None = None,
                  window: int = 2, poll_s: float = 0.5, silence_s: float = 20.0, server_timeout: float = 60.0,
-                 retries: int = 0, log: Callable[[str], None] | None = None):
+                 retries: int = 0, log: Callable[[str], None] | None = None,
+                 load: Callable[[str], int] | None = None):
         if not clients:
             raise PlanError("no server given: pass --server URL (e.g. http://127.0.0.1:8188)")
         self.manifest = manifest
         self.run = manifest.run()
         self.plan = self.run.plan()
-        self.specs: dict[str, StepSpec] = {
-            s.id: s for s in (travel_steps(self.plan) if isinstance(self.run, TravelRun) else join_steps(self.plan))}
+        self.specs: dict[str, StepSpec] = {s.id: s for s in run_steps(self.plan)}
+        self.load = load or (lambda url: len(self.in_flight(url)))   # prompts counted against ``window``
         for c in clients:
             c.client_id = manifest.client_id
         self.progress = progress or Progress(f"{self.run.kind} {self.run.run_id}", list(self.specs), enabled=False)
@@ -131,36 +135,59 @@ class Runner:
     # --- the loop ---
     def execute(self) -> Path:
         """Run (or resume) to the end; returns the final video in the run directory."""
-        self.preflight()
-        self.reconcile()
-        for server in self.pool:
-            Listener(server.client, self.events, self.stop).start()
+        self.start()
         try:
-            while not self.manifest.all_done():
-                if self.failure is not None and not self.in_flight():
-                    raise self.failure
-                if self.failure is None:
-                    self.schedule()
-                self.pump(self.poll_s if not self.to_check else 0.05)
-                self.check_prompts()
-                self.poll_servers()
+            while not self.finished():
+                self.tick(self.poll_s if not self.to_check else 0.05)
         except KeyboardInterrupt:
-            self.cancel_in_flight()
-            self.manifest.set_status("interrupted")
+            self.interrupt()
             raise
         except OrchestrationError:
             self.manifest.set_status("failed")
             raise
         finally:
-            self.stop.set()
-            self.progress.close()
+            self.close()
+        return self.complete()
+
+    def start(self) -> None:
+        """Preflight, reconcile with the servers (resume), start listening to their events."""
+        self.preflight()
+        self.reconcile()
+        for server in self.pool:
+            Listener(server.client, self.events, self.stop).start()
+
+    def finished(self) -> bool:
+        return self.manifest.all_done()
+
+    def tick(self, timeout: float) -> None:
+        """One round: submit what is ready, handle events (waiting up to ``timeout``), look up
+        prompts, check servers.  Raises the run's failure once nothing of it is in flight."""
+        if self.failure is not None and not self.in_flight():
+            raise self.failure
+        if self.failure is None:
+            self.schedule()
+        self.pump(timeout)
+        self.check_prompts()
+        self.poll_servers()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: cancel this run's prompts (only ours) and record it."""
+        self.cancel_in_flight()
+        self.manifest.set_status("interrupted")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.progress.close()
+
+    def complete(self) -> Path:
+        """Mark the run done; the final video in the run directory."""
         self.manifest.set_status("done")
         return self.manifest.local_file(self.manifest.steps["final"])
 
     def schedule(self) -> None:
         ready = self.manifest.ready()
         live = self.pool.usable()
-        if not ready or not any(len(self.in_flight(s.url)) < self.window for s in live):
+        if not ready or not any(self.load(s.url) < self.window for s in live):
             return
         if len(live) > 1:
             self.pool.refresh_loads(live)      # once per round: other users' queues change too
@@ -170,7 +197,7 @@ class Runner:
                 url = self.manifest.steps[dep].server
                 if url:
                     affinity[url] = affinity.get(url, 0) + 1
-            server = self.pool.pick(lambda url: len(self.in_flight(url)), self.window, affinity)
+            server = self.pool.pick(self.load, self.window, affinity)
             if server is None:
                 return
             self.submit(step, server)

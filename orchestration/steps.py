@@ -1,7 +1,7 @@
 """The steps of a run and the exact file each one writes.
 
-One step = one ``/prompt``: a travel segment (``seg_NNN``), a join transition (``trans_NNN``) or the
-final stitch/assembly (``final``).  Every step's output file name is fixed in advance
+One step = one ``/prompt``: a travel segment (``seg_NNN``), a join transition (``trans_NNN``), an
+extension segment (``ext_NNN``) or the final stitch/assembly (``final``).  Every step's output file name is fixed in advance
 (``output/segue/<run_id>/<step>.<ext>`` on the server, ``<run_dir>/<step>.<ext>`` locally), so a
 later step, ``segue status`` and ``segue resume`` all find it without asking the server's history.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..video_utils.extend_plan import ExtendPlan
 from ..video_utils.join_plan import JoinPlan
 from ..video_utils.travel_plan import TravelPlan
 
@@ -20,8 +21,8 @@ FINAL = "final"
 
 @dataclass(frozen=True)
 class StepSpec:
-    id: str                      # "seg_000", "trans_002", "final"
-    kind: str                    # "segment" | "transition" | "final"
+    id: str                      # "seg_000", "trans_002", "ext_001", "final"
+    kind: str                    # "segment" | "transition" | "extension" | "final"
     index: int                   # segment / join index; -1 for final
     depends_on: tuple[str, ...]  # step ids whose output files this step reads
     file: str                    # output file name ("seg_000.mkv"), same in the run dir and on the server
@@ -55,6 +56,10 @@ def transition_id(j: int) -> str:
     return f"trans_{j:03d}"
 
 
+def extension_id(i: int) -> str:
+    return f"ext_{i:03d}"
+
+
 def travel_steps(plan: TravelPlan) -> list[StepSpec]:
     """Segments (chained: each needs the previous one's file; a loop's closing segment also
     segment 0's) then the stitch.  A segment's file holds its ``kept_frames``: segment 0's lead-in
@@ -65,7 +70,7 @@ def travel_steps(plan: TravelPlan) -> list[StepSpec]:
         steps.append(StepSpec(segment_id(s.index), "segment", s.index, deps,
                               segment_id(s.index) + LOSSLESS_EXT, s.kept_frames))
     steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_EXT,
-                          plan.total_frames))
+                          plan.output_total_frames))    # the stitch delivered at the run's rate
     return steps
 
 
@@ -77,3 +82,24 @@ def join_steps(plan: JoinPlan) -> list[StepSpec]:
     steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_EXT,
                           plan.total_frames))
     return steps
+
+
+def extend_steps(plan: ExtendPlan) -> list[StepSpec]:
+    """Extension segments (each continues the video so far: it reads every earlier segment's
+    file, and its file holds its blend frames plus its new frames) then the assembly."""
+    steps = []
+    for s in plan.segments:
+        deps = tuple(extension_id(k) for k in range(s.index))
+        steps.append(StepSpec(extension_id(s.index), "extension", s.index, deps, extension_id(s.index) + LOSSLESS_EXT,
+                              s.blend_frames + s.new_frames))
+    steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_EXT, plan.total_frames))
+    return steps
+
+
+def run_steps(plan) -> list[StepSpec]:
+    """The steps of any frame plan."""
+    if isinstance(plan, TravelPlan):
+        return travel_steps(plan)
+    if isinstance(plan, JoinPlan):
+        return join_steps(plan)
+    return extend_steps(plan)

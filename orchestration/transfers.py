@@ -17,7 +17,7 @@ from ..video_utils.errors import PlanError
 from .client import sha256_file
 from .errors import OutputMissing, StepFailed, write_error
 from .manifest import Manifest, StepState
-from .plan_files import probe_frame_count
+from .run_checks import probe_frame_count
 from .scheduling import Server
 from .steps import server_folder
 

@@ -9,9 +9,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import media
+from segue.video_utils.audio_io import read_audio
 from segue.video_utils.conform import conform_video
 from segue.video_utils.join_plan import JoinPlan
-from segue.video_utils.video_io import read_audio, read_frames
+from segue.video_utils.video_read import read_frames
 
 # name, stored width, height, fps, frames, rotation, tone (Hz, sample rate, layout) or None
 CLIPS = (

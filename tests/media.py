@@ -82,7 +82,7 @@ def write_clip(path, width: int, height: int, fps=24, frames: int = 24, *, times
         else:
             stream.time_base = 1 / fps
         # Tagged BT.709 limited range and converted that way, so a reader that honours the tags
-        # (video_io) gets the pictures back without a matrix mismatch.
+        # (video_read) gets the pictures back without a matrix mismatch.
         ctx = stream.codec_context
         ctx.colorspace = ctx.color_primaries = ctx.color_trc = _BT709
         ctx.color_range = _MPEG_RANGE

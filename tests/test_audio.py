@@ -16,9 +16,10 @@ import media  # noqa: E402
 
 from segue.video_utils.audio import (AudioSpan, assemble_soundtrack, fit_soundtrack, join_timeline,  # noqa: E402
                                      soundtrack_timeline)
+from segue.video_utils.audio_io import AudioClip, read_audio  # noqa: E402
 from segue.video_utils.errors import PlanError  # noqa: E402
 from segue.video_utils.probe import probe  # noqa: E402
-from segue.video_utils.video_io import AudioClip, VideoWriter, read_audio  # noqa: E402
+from segue.video_utils.video_write import VideoWriter  # noqa: E402
 
 RATE = 48_000
 

@@ -21,12 +21,12 @@ import pytest
 
 from segue.nodes import parse
 from segue.orchestration import graphs as orchestrator_graphs
-from segue.orchestration import plan_files
+from segue.orchestration import run_models
 from segue.orchestration.graphs import detached_prompt, step_prompt
-from segue.orchestration.plan_files import GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.run_models import GeneratorConfig, JoinRun, TravelRun
 from segue.orchestration.steps import join_steps, travel_steps
-from segue.video_utils.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts, TravelStepSettings,
-                                      join_graph, post_inputs, step_chain, travel_graph)
+from segue.video_utils.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts, TravelDelivery,
+                                      TravelStepSettings, join_graph, post_inputs, step_chain, travel_graph)
 from segue.video_utils.constants import DEFAULT_SEED_POLICY, FILE_FOLDERS, GENERATION_FPS
 from segue.video_utils.errors import PlanError
 from segue.video_utils.prompt_graph import Graph, is_link, load_template
@@ -520,7 +520,8 @@ def node_expansion(case: "Case", settings: dict | None, template: dict | None) -
     travel_graph(g, settings, plan.segments, plan.overlaps, recipe, src, texts, ["user_keys", 0],
                  [SaveTo("", FILE_FOLDERS[0])] * n,
                  EncodeSettings(case.curve, float(case.sharpen), int(case.crf), case.preset,
-                                filename_prefix="segue/travel"), float(GENERATION_FPS))
+                                filename_prefix="segue/travel"), float(GENERATION_FPS),
+                 TravelDelivery(loop=bool(case.loop)))       # SegueTravel's delivery widgets at their defaults
     return g.nodes
 
 
@@ -786,13 +787,13 @@ def node_join_expansion(settings: dict | None, seed: int, connected: tuple, w: d
             recipe.validate("recipe", has_low=src.model_low is not None)
     recipe.check_items(joins, "joins")
     texts = Texts(tuple(parse.per_segment_text(w["prompt"], joins, "prompt")), (w["negative_prompt"],) * joins)
-    width, height = wan_size(*CLIP_SIZE)
     g = Graph()
+    # the widgets as SegueJoinClips passes them: output size and rate 0 = the first clip's
     step = JoinStepSettings(int(w["context"]), int(w["gap"]), bool(w["replace"]), int(w["blend"]), w["per_join"],
-                            bool(w["bridging"]), width, height, "crop", False)
+                            bool(w["bridging"]), 0, 0, "crop", False, 0.0, 0, 0, 16.0, "blend", "crossfade")
     join_graph(g, step, joins, recipe, src, texts, [f"segue/clips/c{k} [temp]" for k in range(3)],
                [SaveTo("", "temp")] * joins, EncodeSettings("cosine", 0.0, 19, "medium", filename_prefix="segue/join"),
-               float(CLIP_FPS), True)
+               True)
     return g.nodes
 
 
@@ -828,7 +829,7 @@ def test_join_nodes_and_orchestrator_build_the_same_chains(tmp_path, name):
     expansion = node_join_expansion(settings, seed, connected, widgets)
     files = {"unet": "high.safetensors", "unet_low": "low.safetensors", "vae": "v.safetensors", "clip": "c.safetensors"}
     gen = GeneratorConfig.from_dict({**(settings or {"kind": "preview"}), **(files if settings else {})})
-    run = JoinRun(clips=[plan_files.ClipRef(f"/x/c{k}.mp4") for k in range(3)], context=6, gap=9, replace=True,
+    run = JoinRun(clips=[run_models.ClipRef(f"/x/c{k}.mp4") for k in range(3)], context=6, gap=9, replace=True,
                   per_join=[{"prompt": "first"}, {"gap": 13}], bridging=True, prompt="smooth",
                   negative_prompt="blurry", seed=seed, clip_frames=CLIP_FRAMES, generator=gen, run_id="j1")
     plan = run.plan()
@@ -872,7 +873,7 @@ BREAKS = {
         mp, lambda r: dataclasses.replace(r, shift=r.shift + 1))),
     # the orchestrator's per-step seeds follow another policy
     "orchestrator-seed-policy": ("wan21-defaults", lambda mp: mp.setattr(
-        plan_files, "item_seeds", lambda seed, count, policy="increment": [seed] * count)),
+        run_models, "item_seeds", lambda seed, count, policy="increment": [seed] * count)),
     # the orchestrator's recipe gets another default seed policy
     "orchestrator-seed-default": ("wan21-defaults", lambda mp: wrap_recipe(
         mp, lambda r: dataclasses.replace(r, seed_policy="fixed"))),

@@ -130,7 +130,7 @@ def test_join_end_to_end_frame_count(tmp_path, capsys, replace):
     argv = ["join", *clips, "--context", "4", "--gap", "9", "--method", "blend", "--out", str(out)]
     code, stdout, _ = run_cli(capsys, *(argv + (["--replace"] if replace else [])))
     assert code == 0
-    plan = plan_join([40, 40, 40], 4, 9, replace)
+    plan = plan_join([40, 40, 40], 4, 9, replace, generation_fps=16, output_fps=24)   # transitions made at 16 fps
     frames, rate = _decode(out)
     assert frames.shape[0] == plan.total_frames
     assert Fraction(rate) == 24

@@ -17,10 +17,13 @@ import numpy as np
 import pytest
 import torch
 
-from segue.nodes.parse import frame_selection
+from segue.video_utils.audio_io import AudioClip
 from segue.video_utils.join_plan import plan_join
+from segue.video_utils.probe import probe
+from segue.video_utils.retime import cfr_frame_map
 from segue.video_utils.travel_plan import plan_travel
-from segue.video_utils.video_io import AudioClip, VideoWriter, probe_video, read_frames
+from segue.video_utils.video_read import read_frames
+from segue.video_utils.video_write import VideoWriter
 
 pytestmark = pytest.mark.comfyui
 
@@ -34,7 +37,7 @@ COLOURS = [(230, 30, 30), (30, 200, 40), (40, 60, 230), (240, 220, 30), (200, 40
 # name -> (type, default or ...); optional inputs flagged by "?" in front of the name.
 CONTRACT = {
     "SegueLoadImages": ({"images": ("STRING", ...), "width": ("INT", 0), "height": ("INT", 0),
-                         "fit": (["crop", "stretch"], "crop")},
+                         "fit": (["crop", "pad", "stretch"], "crop")},
                         [("images", "IMAGE"), ("width", "INT"), ("height", "INT"), ("count", "INT")], False),
     "SegueLoadVideo": ({"video": ("STRING", ...), "start": ("INT", 0), "frame_count": ("INT", 0),
                         "last_frames": ("INT", 0)},
@@ -213,7 +216,7 @@ def test_preview_travel_with_the_single_node(comfy_server):
     assert final["frames"] == plan.total_frames
     [saved] = entry["outputs"]["save"]["images"]
     out = comfy_server.output_dir / saved["subfolder"] / saved["filename"]
-    info = probe_video(out)
+    info = probe(out)
     assert (info.frame_count, info.width, info.height, info.fps) == (plan.total_frames, SIZE, SIZE, 16)
     frames = read_frames(out)
     for k, at in enumerate(plan.keyframe_frames):
@@ -225,7 +228,7 @@ def test_preview_travel_with_the_single_node(comfy_server):
         [item] = segue_files(entry, f"seg_{seg.index:03d}.save")
         path = local(comfy_server, item)
         assert path.suffix == ".mkv" and item["type"] == "temp"
-        assert probe_video(path).frame_count == item["frames"] == seg.generate_frames - seg.trim_start
+        assert probe(path).frame_count == item["frames"] == seg.generate_frames - seg.trim_start
     assert plan.segments[0].trim_start > 0 or plan.exact_keyframes
 
 
@@ -243,7 +246,7 @@ def test_independent_travel_and_the_frame_check(comfy_server):
                                                         "format": "auto", "codec": "auto"}}}
     entry = comfy_server.run(p, timeout=120)
     [final] = segue_files(entry, "stitch")
-    assert final["frames"] == plan.total_frames == probe_video(local(comfy_server, final)).frame_count
+    assert final["frames"] == plan.total_frames == probe(local(comfy_server, final)).frame_count
     frames = read_frames(local(comfy_server, final))
     for k, at in enumerate(plan.keyframe_frames):
         assert np.abs(mean_colour(frames[at]) - np.array(COLOURS[k])).max() < 12, (k, at)
@@ -277,7 +280,7 @@ def test_output_images_is_blocked_unless_asked(comfy_server):
                                                             "preset": "ultrafast"}}}
     entry = comfy_server.run(p, timeout=120)
     [item] = entry["outputs"]["save"]["segue_files"]
-    info = probe_video(local(comfy_server, item))
+    info = probe(local(comfy_server, item))
     assert (info.frame_count, info.width, info.height, info.fps) == (13, 48, 32, 8)
     [stitched] = segue_files(entry, "stitch")
     assert stitched["type"] == "output"
@@ -304,7 +307,7 @@ def test_per_step_graphs_match_the_single_node(comfy_server):
     frames, then SegueStitchFiles) and the single SegueTravel node are built by the same builder:
     the segments are bit-identical and so is the final video."""
     from segue.orchestration.graphs import step_prompt
-    from segue.orchestration.plan_files import GeneratorConfig, TravelRun
+    from segue.orchestration.run_models import GeneratorConfig, TravelRun
     from segue.orchestration.steps import travel_steps
 
     names = write_keyframes(comfy_server, "steps", 3)
@@ -316,7 +319,7 @@ def test_per_step_graphs_match_the_single_node(comfy_server):
         [item] = entry["outputs"]["stitch" if step.kind == "final" else "save"]["segue_files"]
         assert item["filename"] == step.file and item["subfolder"] == "segue/steps1" and item["frames"] == step.frames
     stepped_final = comfy_server.output_dir / "segue/steps1/final.mp4"
-    assert probe_video(stepped_final).frame_count == plan.total_frames
+    assert probe(stepped_final).frame_count == plan.total_frames
 
     p = {"keys": {"class_type": "SegueLoadImages", "inputs": {"images": "\n".join(names), "width": 0, "height": 0,
                                                               "fit": "crop"}},
@@ -351,7 +354,7 @@ def test_travel_segment_nodes_chain_and_crossfade_stitch(comfy_server):
                                                         "format": "auto", "codec": "auto"}}}
     entry = comfy_server.run(p, timeout=120)
     [saved] = entry["outputs"]["save"]["images"]
-    info = probe_video(comfy_server.output_dir / saved["subfolder"] / saved["filename"])
+    info = probe(comfy_server.output_dir / saved["subfolder"] / saved["filename"])
     assert (info.frame_count, info.width, info.height, info.fps) == (plan.total_frames, SIZE, SIZE, 16)
 
 
@@ -380,13 +383,13 @@ def test_join_three_clips(comfy_server, join_clips, replace):
     entry = comfy_server.run(p, timeout=240)
 
     # clip b is conformed to 64x64, clip c resampled 24 -> 16 fps by frame selection
-    counts = [24, 20, len(frame_selection(30, 24, 16))]
+    counts = [24, 20, len(cfr_frame_map(30, 24, 16))]
     plan = plan_join(counts, context=4, gap=9, replace=replace)
     [final] = segue_files(entry, "assemble")
     assert final["frames"] == plan.total_frames and final["type"] == "output"
     if replace:
         assert plan.total_frames == sum(counts)
-    info = probe_video(local(comfy_server, final))
+    info = probe(local(comfy_server, final))
     assert (info.frame_count, info.width, info.height, info.fps) == (plan.total_frames, SIZE, SIZE, 16)
     assert info.has_audio  # the first clip's audio passed through
     for j in plan.joins:
@@ -468,7 +471,7 @@ def test_load_video_ranges_and_save_with_audio(comfy_server, join_clips):
     [item] = entry["outputs"]["save"]["segue_files"]
     assert item["filename"] == "range_00001_.mp4" and item["frames"] == 7
     out = local(comfy_server, item)
-    info = probe_video(out)
+    info = probe(out)
     assert (info.frame_count, info.fps, info.has_audio) == (7, 16, True)
     assert (read_frames(out) - source[5:12]).abs().mean() < 0.02
     [stats] = entry["outputs"]["stats"]["segue_test_stats"]
@@ -551,7 +554,7 @@ def test_template_recipe_runs_the_users_graph_in_the_ui_path(comfy_server):
              **travel_inputs(segment_frames="12", exact_keyframes=True, filename_prefix="segue/tpl")}}}
     entry = comfy_server.run(p, timeout=240)
     [final] = segue_files(entry, "stitch")
-    assert final["frames"] == plan.total_frames == probe_video(local(comfy_server, final)).frame_count
+    assert final["frames"] == plan.total_frames == probe(local(comfy_server, final)).frame_count
     assert len([k for k in entry["outputs"] if k.endswith(".save")]) == len(plan.segments)
     frames = read_frames(local(comfy_server, final))
     for k, at in enumerate(plan.keyframe_frames):

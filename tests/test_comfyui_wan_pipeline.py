@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from segue.video_utils.travel_plan import plan_travel
-from segue.video_utils.video_io import read_frames
+from segue.video_utils.video_read import read_frames
 from wan_tiny_weights import (install_tiny_wan, parameter_count, wan21_vace_dit_shapes,
                               wan21_vae_shapes)
 

@@ -277,9 +277,11 @@ def test_streaming_conform_memory_does_not_grow_with_the_clip(tmp_path):
 
 # --- keyframe images ------------------------------------------------------------------------------
 
-def test_conform_keyframes_targets_the_first_images_wan_size():
-    batch = conform_keyframes([torch.rand(718, 1280, 3), torch.rand(1, 400, 300, 3)])
-    assert batch.shape == (2, 720, 1280, 3)
+def test_conform_keyframes_targets_the_first_images_generation_size():
+    batch = conform_keyframes([torch.rand(462, 830, 3), torch.rand(1, 400, 300, 3)])
+    assert batch.shape == (2, 464, 832, 3)                  # snapped to 16
+    big = conform_keyframes([torch.rand(718, 1280, 3)])     # bigger than Wan's working area: generated small
+    assert big.shape == (1, *reversed(working_size(1280, 718)), 3) == (1, 464, 832, 3)
     assert conform_keyframes(torch.rand(3, 46, 100, 3)).shape == (3, 48, 96, 3)
     assert conform_keyframes([torch.rand(20, 20, 3)], size=(830, 470), fit="stretch").shape == (1, 464, 832, 3)
     padded = conform_keyframes([torch.ones(20, 40, 3)], size=(32, 32), fit="pad")

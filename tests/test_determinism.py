@@ -1,9 +1,9 @@
 """Same input, same bytes, for every writer (issue 12); and every frame comes back as written.
 
-Two causes were found (details where they are fixed, ``video_utils/video_io.py``, "Writing"):
-x264's AVX-512 MB-tree code reads uninitialised memory when the picture is not a multiple of
-128 pixels wide, so the bitstream depended on what earlier work left on the heap; and Matroska
-files carried random UIDs. A long-running process (ComfyUI) has different leftovers before
+Two causes were found (details where they are fixed: ``video_utils/video_write.py``, "Same
+input, same bytes"): x264's AVX-512 MB-tree code reads uninitialised memory when the picture is
+not a multiple of 128 pixels wide, so the bitstream depended on what earlier work left on the
+heap; and Matroska files carried random UIDs. A long-running process (ComfyUI) has different leftovers before
 every encode; here each write gets different ones on purpose (glibc's ``M_PERTURB`` fills what
 ``malloc`` hands out with a chosen byte), so the tests fail reliably when output depends on
 them, instead of now and then. Elsewhere the writes simply repeat.
@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 import torch
 
-from segue.video_utils import video_io as vio
+from segue.video_utils import video_write as vw
+from segue.video_utils.constants import LOSSLESS_SUFFIX
+from segue.video_utils.video_read import read_frames
 
 from test_video_io import coded_frames, frame_ids, sine_clip
 
@@ -29,8 +31,8 @@ W, H, FRAMES = 176, 96, 24
 WRITERS = {  # name -> (suffix, VideoWriter keywords); VideoWriter's own threading and preset
     "h264-mp4": (".mp4", {}),
     "h264-mkv": (".mkv", {}),
-    "lossless-mkv": (vio.LOSSLESS_SUFFIX, {"codec": vio.LOSSLESS_CODEC}),
-    "lossless-avi": (".avi", {"codec": vio.LOSSLESS_CODEC}),
+    "lossless-mkv": (LOSSLESS_SUFFIX, {"codec": vw.LOSSLESS_CODEC}),
+    "lossless-avi": (".avi", {"codec": vw.LOSSLESS_CODEC}),
 }
 _M_PERTURB = -6  # glibc mallopt parameter
 
@@ -62,7 +64,7 @@ def frames() -> np.ndarray:
 
 def write(path, frames, audio=None, reuse_array=False, **kw):
     """Write like the stitchers do: float chunks (or, reuse_array, one caller array per frame)."""
-    with vio.VideoWriter(path, 16, W, H, audio=audio, **kw) as writer:
+    with vw.VideoWriter(path, 16, W, H, audio=audio, **kw) as writer:
         if reuse_array:
             buffer = np.empty_like(frames[0])
             for frame in frames:
@@ -95,7 +97,7 @@ def test_h264_is_deterministic_at_other_presets_and_832_wide(tmp_path, preset):
     frames = coded_frames(12, 832, 48, seed=5)  # the production width, few rows: still fast
     digests = set()
     for i, byte in enumerate((0x2B, 0xE4, 0x77)):
-        with heap_leftovers(byte), vio.VideoWriter(tmp_path / f"{i}.mp4", 16, 832, 48, preset=preset) as writer:
+        with heap_leftovers(byte), vw.VideoWriter(tmp_path / f"{i}.mp4", 16, 832, 48, preset=preset) as writer:
             writer.write(frames)
         digests.add(digest(tmp_path / f"{i}.mp4"))
     assert len(digests) == 1, f"{preset}: {len(digests)} different files from the same input"
@@ -118,11 +120,11 @@ def test_every_frame_comes_back_as_written(tmp_path, frames, name):
     is close to its own input and much closer to it than to any other frame."""
     suffix, kw = WRITERS[name]
     path = write(tmp_path / f"f{suffix}", frames, reuse_array=True, **kw)
-    back = vio.read_frames(path)
+    back = read_frames(path)
     assert back.shape == (FRAMES, H, W, 3)
     assert frame_ids(back) == list(range(FRAMES))
     source = torch.from_numpy(frames).float() / 255
-    if kw.get("codec") == vio.LOSSLESS_CODEC:
+    if kw.get("codec") == vw.LOSSLESS_CODEC:
         assert torch.equal(back, source)
         return
     # mean squared error of decoded frame i against source frame j

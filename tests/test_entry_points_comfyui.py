@@ -10,9 +10,10 @@ import torch
 
 from memory_probe import travel_prompt, write_keyframes
 from segue.video_utils.join_plan import plan_join
+from segue.video_utils.probe import probe
 from segue.video_utils.retime import conformed_frame_count
 from segue.video_utils.travel_plan import plan_travel
-from segue.video_utils.video_io import probe_video, read_frames
+from segue.video_utils.video_read import read_frames
 
 pytestmark = pytest.mark.comfyui
 
@@ -33,7 +34,7 @@ def test_one_image_gives_frames_plus_one(comfy_server):
     names = write_keyframes(comfy_server.input_dir / "one", 1, 96, 64)
     entry = comfy_server.run(travel_prompt(names, 40, 8, tag="one"))
     path, item = final_file(comfy_server, entry, "stitch")
-    assert item["frames"] == probe_video(path).frame_count == 41 == plan_travel(1, 40, 8).total_frames
+    assert item["frames"] == probe(path).frame_count == 41 == plan_travel(1, 40, 8).total_frames
     assert mean_colour(read_frames(path, 0, 1)[0]) == pytest.approx(image_colour(comfy_server.input_dir / names[0]),
                                                                       abs=6)
 
@@ -45,7 +46,7 @@ def test_looping_travel_has_a_seamless_seam(comfy_server):
     entry = comfy_server.run(prompt)
     plan = plan_travel(3, 48, 8, exact_keyframes=True, loop=True)
     path, item = final_file(comfy_server, entry, "stitch")
-    assert item["frames"] == probe_video(path).frame_count == plan.total_frames == 144
+    assert item["frames"] == probe(path).frame_count == plan.total_frames == 144
     assert plan.keyframe_frames == [0, 48, 96]
     frames = read_frames(path)
     diffs = steps(frames)
@@ -67,13 +68,13 @@ def test_looping_join_of_the_sample_clips(comfy_server):
     entry = comfy_server.run(p, timeout=300)
     path, item = final_file(comfy_server, entry, "assemble")
     paths = [comfy_server.input_dir / c for c in clips]
-    rate = probe_video(paths[0]).fps          # the output rate: the first clip's (24 fps)
+    rate = probe(paths[0]).fps          # the output rate: the first clip's (24 fps)
     # clip 2 (30 fps) is conformed to 24 fps keeping its duration: 2 s -> 48 frames
     counts = [conformed_frame_count(p, rate) for p in paths]
     assert counts == [48, 48]
     plan = plan_join(counts, 4, 9, False, loop=True, generation_fps=16, output_fps=rate)
     assert len(plan.joins) == 2
-    assert item["frames"] == probe_video(path).frame_count == plan.total_frames
+    assert item["frames"] == probe(path).frame_count == plan.total_frames
     diffs = steps(read_frames(path))
     assert float(diffs[-1]) <= float(diffs[:-1].max()) * 1.5 + 1e-3
 
@@ -87,7 +88,7 @@ def test_twenty_keyframes_from_a_folder(comfy_server):
     entry = comfy_server.run(prompt, timeout=600)
     plan = plan_travel(20, 12, 4)
     path, item = final_file(comfy_server, entry, "stitch")
-    assert item["frames"] == probe_video(path).frame_count == plan.total_frames
+    assert item["frames"] == probe(path).frame_count == plan.total_frames
     assert len([k for k in entry["outputs"] if k.endswith(".save")]) == 19
     # natural name order (k2 before k10): keyframe k (a distinct colour) lands at its planned frame
     frames = read_frames(path)

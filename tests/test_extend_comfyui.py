@@ -16,14 +16,17 @@ import numpy as np
 import pytest
 import torch
 
+from segue.video_utils.audio_io import AudioClip, read_audio
 from segue.video_utils.chains import EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts, extend_assemble, \
     extend_step, step_chain
+from segue.video_utils.conform import conform_keyframes, load_image
 from segue.video_utils.extend_plan import plan_extend
 from segue.video_utils.local_render import render_extend
+from segue.video_utils.probe import probe
 from segue.video_utils.prompt_graph import Graph, out
 from segue.video_utils.recipe import Recipe
-from segue.video_utils.resize import conform_keyframes, load_image
-from segue.video_utils.video_io import AudioClip, VideoWriter, probe_video, read_audio, read_frames
+from segue.video_utils.video_read import read_frames
+from segue.video_utils.video_write import VideoWriter
 
 pytestmark = pytest.mark.comfyui
 
@@ -126,7 +129,7 @@ def test_extend_clip_without_keyframes_matches_the_local_render(comfy_server, tm
 
     [final] = segue_files(entry, "assemble")
     path = local(comfy_server, final)
-    info = probe_video(path)
+    info = probe(path)
     assert final["frames"] == plan.total_frames == 120
     assert (info.frame_count, info.width, info.height, info.fps, info.has_audio) == (120, 64, 64, 16, True)
     assert final["type"] == "output" and final["subfolder"] == "segue_ext" and final["filename"].startswith("free_")
@@ -155,7 +158,7 @@ def test_extend_clip_to_keyframes_at_an_odd_size(comfy_server, tmp_path):
 
     [final] = segue_files(entry, "assemble")
     path = local(comfy_server, final)
-    info = probe_video(path)
+    info = probe(path)
     assert (final["frames"], info.frame_count, info.width, info.height, info.has_audio) == (100, 100, 60, 44, False)
     assert plan.keyframe_frames == [59, 89]
     frames = read_frames(path)
@@ -198,7 +201,7 @@ def test_per_segment_prompts_match_the_single_node(comfy_server):
     entry = comfy_server.run(g.prompt(), timeout=120)
     [final] = entry["outputs"]["assemble"]["segue_files"]
     stepped = comfy_server.output_dir / "segue/ext_steps/final.mp4"
-    assert final["frames"] == plan.total_frames == probe_video(stepped).frame_count == 74
+    assert final["frames"] == plan.total_frames == probe(stepped).frame_count == 74
 
     p = {"keys": load_keys,
          "extend": {"class_type": "SegueExtendClip", "inputs": {

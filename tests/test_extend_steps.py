@@ -11,18 +11,21 @@ import pytest
 import torch
 
 from segue.video_utils.chains import EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts, extend_graph
+from segue.video_utils.audio_io import AudioClip, read_audio
 from segue.video_utils.conform import conform_frames
 from segue.video_utils.errors import PlanError
 from segue.video_utils.extend_assembly import assemble_extend_files
-from segue.video_utils.extend_plan import generation_size, plan_extend
+from segue.video_utils.extend_plan import plan_extend
+from segue.video_utils.sizes import generation_size
 from segue.video_utils.guides import OverlapAdjust, kept_frames
 from segue.video_utils.local_render import render_extend
 from segue.video_utils.postprocess import PostSettings
+from segue.video_utils.probe import probe
 from segue.video_utils.prompt_graph import Graph
 from segue.video_utils.recipe import Recipe
 from segue.video_utils.step_guides import ExtendStep
-from segue.video_utils.video_io import (LOSSLESS_CODEC, AudioClip, VideoWriter, probe_video, read_audio,
-                                        read_frames, write_video)
+from segue.video_utils.video_read import read_frames
+from segue.video_utils.video_write import LOSSLESS_CODEC, VideoWriter, write_video
 
 W, H = 64, 48
 FPS = Fraction(16)
@@ -72,7 +75,7 @@ def save_segment(step: ExtendStep, path) -> str:
     values = [(0.1 + (step.trim_start + i) / 100) for i in range(step.saved_frames(step.index))]
     frames = torch.tensor(values).view(-1, 1, 1, 1).expand(-1, step.height, step.width, 3)
     write_video(path, frames.contiguous(), step.fps, codec=LOSSLESS_CODEC)
-    assert probe_video(path).frame_count == seg.blend_frames + seg.new_frames
+    assert probe(path).frame_count == seg.blend_frames + seg.new_frames
     return str(path)
 
 
@@ -166,7 +169,7 @@ def test_render_extend_lossless_keeps_the_clip_exact_and_lands_on_keyframes(tmp_
     assert [s.leg for s in plan.segments] == [0, 0, 1] and all(s.generate_frames <= 81 for s in plan.segments)
     out = render_extend(clip, plan, tmp_path / "out.mkv", keyframes=keys, method="blend", codec=LOSSLESS_CODEC,
                         segments_dir=tmp_path / "segs")
-    info = probe_video(out)
+    info = probe(out)
     assert (info.frame_count, info.width, info.height, info.fps) == (24 + 160, W, H, FPS)
     assert plan.total_frames == 24 + 160 and plan.keyframe_frames == [24 + 99, 24 + 159]
     frames = read_frames(out)
@@ -174,7 +177,7 @@ def test_render_extend_lossless_keeps_the_clip_exact_and_lands_on_keyframes(tmp_
     for k, at in enumerate(plan.keyframe_frames):
         assert torch.equal(frames[at], keys[k]), (k, at)
     for seg in plan.segments:                                    # each file: blend + new frames
-        assert probe_video(tmp_path / "segs" / f"seg_{seg.index:03d}.mkv").frame_count == seg.new_frames
+        assert probe(tmp_path / "segs" / f"seg_{seg.index:03d}.mkv").frame_count == seg.new_frames
 
 
 def test_render_extend_h264_keeps_the_clips_frames_and_audio(tmp_path):
@@ -183,7 +186,7 @@ def test_render_extend_h264_keeps_the_clips_frames_and_audio(tmp_path):
     plan = plan_extend(32, 90, overlap=8)
     assert len(plan.segments) == 2 and plan.keyframe_frames == []
     out = render_extend(clip, plan, tmp_path / "out.mp4", crf=12, preset="ultrafast")
-    info = probe_video(out)
+    info = probe(out)
     assert (info.frame_count, info.width, info.height, info.has_audio) == (122, W, H, True)
     source = read_frames(clip)
     frames = read_frames(out)
@@ -192,7 +195,7 @@ def test_render_extend_h264_keeps_the_clips_frames_and_audio(tmp_path):
     assert abs(audio.samples / audio.sample_rate - original.samples / original.sample_rate) < 0.07
     assert audio.samples / audio.sample_rate < info.duration - 4   # the sound ends with the clip
     silent = render_extend(clip, plan, tmp_path / "silent.mp4", crf=12, preset="ultrafast", keep_audio=False)
-    assert not probe_video(silent).has_audio
+    assert not probe(silent).has_audio
 
 
 def test_render_extend_of_an_odd_sized_clip_keeps_its_size(tmp_path):
@@ -201,7 +204,7 @@ def test_render_extend_of_an_odd_sized_clip_keeps_its_size(tmp_path):
     keys = keyframe_images(1)
     out = render_extend(clip, plan, tmp_path / "out.mkv", keyframes=keys, method="blend", codec=LOSSLESS_CODEC,
                         segments_dir=tmp_path / "segs")
-    info = probe_video(out)
+    info = probe(out)
     assert (info.frame_count, info.width, info.height) == (28, 60, 44)
     frames = read_frames(out)
     assert torch.equal(frames[:12], pictures(12, 60, 44))      # never resized
@@ -225,7 +228,7 @@ def test_blend_cross_fades_only_the_frames_before_each_segment(tmp_path):
     assert torch.equal(frames[:17], clip_frames[:17])           # all but the last `blend` clip frames untouched
     darkening = [float((clip_frames[i] - frames[i]).mean()) for i in range(17, 20)]
     assert 0 < darkening[0] < darkening[1] < darkening[2]       # fading into the darker re-created frames
-    assert probe_video(tmp_path / "segs" / "seg_000.mkv").frame_count == 3 + seg.new_frames
+    assert probe(tmp_path / "segs" / "seg_000.mkv").frame_count == 3 + seg.new_frames
 
 
 def test_assembly_checks_every_file_before_writing(tmp_path):

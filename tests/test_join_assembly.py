@@ -128,7 +128,9 @@ def test_short_transition_names_the_join():
 
 
 def test_files_are_identical_to_in_memory(tmp_path):
-    from segue.video_utils.video_io import LOSSLESS_CODEC, LOSSLESS_SUFFIX, read_frames, write_video
+    from segue.video_utils.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.video_read import read_frames
+    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
 
     plan = plan_join([30, 26, 34], context=4, gap=9, per_join=[{"replace": True, "blend": 2}])
     g = torch.Generator().manual_seed(5)
@@ -218,7 +220,9 @@ def test_loop_stream_equals_in_memory_and_needs_reopenable_sources(kw):
 
 
 def test_loop_files_are_identical_to_in_memory(tmp_path):
-    from segue.video_utils.video_io import LOSSLESS_CODEC, LOSSLESS_SUFFIX, read_frames, write_video
+    from segue.video_utils.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.video_read import read_frames
+    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
 
     plan = plan_join([30, 26], context=4, gap=9, replace=True, blend=2, loop=True)
     g = torch.Generator().manual_seed(7)

@@ -201,21 +201,6 @@ def test_choices():
         parse.check_choice("sine", ("cosine", "linear"), "curve")
 
 
-def test_frame_selection():
-    assert parse.frame_selection(5, 16, 16) == [0, 1, 2, 3, 4]
-    # 32 -> 16 fps keeps every other frame, duration kept
-    assert parse.frame_selection(8, 32, 16) == [0, 2, 4, 6]
-    # 8 -> 16 fps shows every frame twice
-    assert parse.frame_selection(4, 8, 16) == [0, 0, 1, 1, 2, 2, 3, 3]
-    # NTSC 30000/1001 -> 16: duration within one output frame, indices sorted and in range
-    sel = parse.frame_selection(300, 30000 / 1001, 16)
-    assert abs(len(sel) / 16 - 300 / (30000 / 1001)) < 1 / 16
-    assert sel == sorted(sel) and sel[0] == 0 and sel[-1] <= 299
-    assert parse.frame_selection(1, 30, 16) == [0]
-    with pytest.raises(PlanError):
-        parse.frame_selection(0, 16, 16)
-
-
 # --- expansion graphs ------------------------------------------------------------------------------
 
 KEYFRAMES = ["user_keys", 0]                 # the user's Segue Load Images, outside the expansion
@@ -292,10 +277,10 @@ def test_wan_expansion_wires_the_users_loaders_in():
 
 def test_join_expansion():
     names = ["c0 [output]", "c1.mp4 [input]", "c2 [output]"]
-    settings = JoinStepSettings(6, 13, True, -1, '[{"gap": 15}]', True, 64, 48, "stretch")
+    settings = JoinStepSettings(6, 13, True, -1, '[{"gap": 15}]', True, 64, 48, "stretch", fps=24.0)
     g = Graph()
     video = join_graph(g, settings, 2, Recipe(saturation=0.9), Sources(), Texts(("a", "b"), ("", "")), names,
-                       [SaveTo("", "temp")] * 2, EncodeSettings(filename_prefix="segue/join"), 24.0, True)
+                       [SaveTo("", "temp")] * 2, EncodeSettings(filename_prefix="segue/join"), True)
     for j in (0, 1):
         step = g.nodes[f"join_00{j}.step"]["inputs"]
         assert step["join_index"] == j and step["clip_files"] == "\n".join(names)
@@ -310,4 +295,5 @@ def test_join_expansion():
     assert (asm["context"], asm["gap"], asm["replace"], asm["blend"], asm["per_join"]) == \
            (6, 13, True, -1, '[{"gap": 15}]')
     assert (asm["fps"], asm["keep_audio"], asm["filename_prefix"]) == (24.0, True, "segue/join")
-    assert "bridging" not in asm and "width" not in asm
+    assert (asm["width"], asm["height"], asm["fit"]) == (64, 48, "stretch")      # the output size
+    assert "bridging" not in asm and "work_width" not in asm                     # the generation's own

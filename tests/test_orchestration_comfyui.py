@@ -20,7 +20,8 @@ from segue.orchestration.client import ComfyClient
 from segue.orchestration.errors import ServerUnreachable
 from segue.orchestration.graphs import detached_prompt, load_template, step_prompt, validate_prompt
 from segue.orchestration.manifest import Manifest
-from segue.orchestration.plan_files import ClipRef, GeneratorConfig, JoinRun, TravelRun, save_plan
+from segue.orchestration.plan_files import save_plan
+from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
 from segue.orchestration.options import ConnectionOptions, PlanFileCommand, RunDirCommand, RunOptions
 from segue.orchestration.runner import Runner
 from segue.orchestration.steps import join_steps, travel_steps

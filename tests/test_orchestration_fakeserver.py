@@ -20,7 +20,7 @@ from fake_comfy import (CONTRACT_PATH, FakeComfy, contract_entry, count_frames, 
 
 from segue.orchestration.client import ComfyClient
 from segue.orchestration.graphs import all_step_prompts, detached_prompt
-from segue.orchestration.plan_files import ClipRef, GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.run_models import ClipRef, ExtendRun, GeneratorConfig, JoinRun, TravelRun
 
 TEMPLATE = {"1": {"class_type": "SegueGuideSlot", "inputs": {}},
             "2": {"class_type": "SeguePreviewGenerator",
@@ -29,7 +29,7 @@ TEMPLATE = {"1": {"class_type": "SegueGuideSlot", "inputs": {}},
 
 
 def contract_classes(tmp_path) -> list[str]:
-    """Every class the orchestrator's prompts use, for every generator, travel and join, per step
+    """Every class the orchestrator's prompts use, for every generator, travel, join and extend, per step
     and whole-run (so a class the graphs start using is caught here), plus the template slots."""
     (tmp_path / "tpl.json").write_text(json.dumps(TEMPLATE))
     files = dict(unet="u", vae="v", clip="c")
@@ -49,6 +49,13 @@ def contract_classes(tmp_path) -> list[str]:
         names = [f"segue/v/c{i}.mp4 [input]" for i in range(3)]
         for p in [*all_step_prompts(join, join.plan(), names).values(), detached_prompt(join, join.plan(), names)]:
             classes |= {n["class_type"] for n in p.values()}
+        for keyframes in ([], ["k.png"]):
+            extend = ExtendRun(clip=ClipRef("/c.mp4"), clip_frames=30, frames=100, overlap=4, keyframes=keyframes,
+                               run_id="v", generator=gen)
+            names = ["segue/v/c.mp4 [input]"] + [f"segue/v/k{i}.png [input]" for i in range(len(keyframes))]
+            for p in [*all_step_prompts(extend, extend.plan(), names).values(),
+                      detached_prompt(extend, extend.plan(), names)]:
+                classes |= {n["class_type"] for n in p.values()}
     return sorted(classes)
 
 

@@ -21,7 +21,8 @@ from segue.orchestration.client import ComfyClient
 from segue.orchestration.errors import ServerNotAnswering
 from segue.orchestration.manifest import Manifest
 from segue.orchestration.options import ConnectionOptions, PlanFileCommand, RunDirCommand, RunOptions
-from segue.orchestration.plan_files import TravelRun, save_plan
+from segue.orchestration.plan_files import save_plan
+from segue.orchestration.run_models import TravelRun
 from segue.orchestration.progress import Progress
 from segue.orchestration.runner import Runner
 from segue.orchestration.steps import travel_steps

@@ -23,7 +23,7 @@ from segue.orchestration.retry import RetryPolicy
 from segue.orchestration.errors import ServerNotAnswering
 from segue.orchestration.manifest import Manifest
 from segue.orchestration.options import ConnectionOptions, RunDirCommand
-from segue.orchestration.plan_files import GeneratorConfig, TravelRun
+from segue.orchestration.run_models import GeneratorConfig, TravelRun
 from segue.orchestration.progress import Progress
 from segue.orchestration.runner import Runner
 from segue.orchestration.steps import travel_steps

@@ -18,7 +18,8 @@ import torch
 from segue.nodes import parse
 from segue.orchestration.graphs import (detached_prompt, join_per_join_json, load_template, saving_nodes,
                                         step_prompt, validate_prompt)
-from segue.orchestration.plan_files import ClipRef, GeneratorConfig, JoinRun, TravelRun, run_from_dict
+from segue.orchestration.plan_files import run_from_dict
+from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
 from segue.orchestration.steps import join_steps, travel_steps
 from segue.video_utils.errors import PlanError
 from segue.video_utils.guides import OverlapAdjust
@@ -39,6 +40,7 @@ SAMPLERS, SCHEDULERS = ["uni_pc", "euler"], ["simple", "normal", "beta"]
 COLOUR = {"colour_match": ["none", "previous", "first_keyframe"], "colour_method": ["lab", "rgb"],
           "colour_strength": F, "saturation": F, "brightness": F}
 TARGET = {"filename": S, "folder": ["temp", "output"]}
+FITS, RETIME = ["crop", "pad", "stretch"], ["nearest", "blend"]
 ENCODE = {"curve": ["cosine", "linear"], "sharpen": F, "crf": I,
           "preset": ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]}
 # class: (required {name: type or combo options}, optional {...}, outputs)
@@ -52,8 +54,11 @@ CONTRACT = {
                         {"loop": B, "previous_video": "VIDEO", "first_video": "VIDEO", "strength": F, "desaturate": F,
                          "darken": F}, ["SEGUE_STEP"]),
     "SegueJoinStep": ({"clip_files": S, "join_index": I, "context": I, "gap": I, "replace": B, "blend": I,
-                       "per_join": S, "bridging": B, "width": I, "height": I, "fit": ["crop", "stretch"]},
-                      {"loop": B}, ["SEGUE_STEP"]),
+                       "per_join": S, "bridging": B, "width": I, "height": I, "fit": FITS, "fps": F},
+                      {"loop": B, "work_width": I, "work_height": I, "generation_fps": F}, ["SEGUE_STEP"]),
+    "SegueExtendStep": ({"clip_file": S, "segment_index": I, "frames": S, "overlap": I, "max_generation": I},
+                        {"blend": I, "keyframes": "IMAGE", "previous_files": S, "previous_video": "VIDEO",
+                         "strength": F, "desaturate": F, "darken": F}, ["SEGUE_STEP"]),
     "SegueStepGuide": ({"step": "SEGUE_STEP"}, {}, ["IMAGE", "MASK", "INT", "INT", "INT", "INT"]),
     "SegueVaceEncode": ({"positive": "CONDITIONING", "negative": "CONDITIONING", "vae": "VAE", "step": "SEGUE_STEP",
                          "strength": F}, {"reference_image": "IMAGE"},
@@ -66,12 +71,18 @@ CONTRACT = {
     "SeguePreviewStep": ({"step": "SEGUE_STEP", "method": ["flow", "blend"], **TARGET, **COLOUR}, {}, ["VIDEO"]),
     "SegueFileList": ({"video": "VIDEO"}, {"files": S}, ["STRING"]),
     "SegueStitchFiles": ({"segment_files": S, "overlaps": S, "trim_start": I, "fps": F, "filename": S, **ENCODE},
-                         {"filename_prefix": S, "after": "VIDEO"}, ["VIDEO"]),
+                         {"filename_prefix": S, "after": "VIDEO", "output_fps": F, "width": I, "height": I,
+                          "retime": RETIME, "loop": B, "soundtrack": S}, ["VIDEO"]),
     "SegueJoinAssembleFiles": ({"clip_files": S, "transition_files": S, "context": I, "gap": I, "replace": B,
                                 "blend": I, "per_join": S, "fps": F, "filename": S, "crf": I,
-                                "preset": ENCODE["preset"], "keep_audio": B},
+                                "preset": ENCODE["preset"], "keep_audio": B, "width": I, "height": I, "fit": FITS},
                                {"filename_prefix": S, "curve": ENCODE["curve"], "sharpen": F, "loop": B,
-                                "after": "VIDEO"}, ["VIDEO"]),
+                                "after": "VIDEO", "gap_audio": ["crossfade", "cut", "silence"], "generation_fps": F,
+                                "retime": RETIME}, ["VIDEO"]),
+    "SegueExtendAssemble": ({"clip_file": S, "segment_files": S, "frames": S, "overlap": I, "max_generation": I,
+                             "keyframe_count": I, "filename": S, "crf": I, "preset": ENCODE["preset"], "keep_audio": B},
+                            {"blend": I, "filename_prefix": S, "curve": ENCODE["curve"], "sharpen": F,
+                             "after": "VIDEO"}, ["VIDEO"]),
     "UNETLoader": ({"unet_name": ["wan_vace.safetensors", "high.safetensors", "low.safetensors"],
                     "weight_dtype": ["default", "fp8_e4m3fn"]}, {}, ["MODEL"]),
     "VAELoader": ({"vae_name": ["wan_vae.safetensors"]}, {}, ["VAE"]),

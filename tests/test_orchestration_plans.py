@@ -8,17 +8,19 @@ import av
 import numpy as np
 import pytest
 
-from segue.orchestration.plan_files import (ClipRef, GeneratorConfig, JoinRun, TravelRun, finalize_run,
-                                            from_orchestrator_payload, load_plan, probe_frame_count, save_plan)
+from segue.orchestration.plan_files import load_plan, read_plan, save_plan
+from segue.orchestration.run_checks import probe_frame_count
+from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun, finalize_run
 from segue.video_utils.errors import PlanError
 from segue.video_utils.travel_plan import plan_travel
 
 
-def images(tmp_path, n):
+def images(tmp_path, n, size=(32, 32)):
+    import cv2
     paths = []
     for i in range(n):
         p = tmp_path / f"key{i}.png"
-        p.write_bytes(b"\x89PNG fake")
+        cv2.imwrite(str(p), np.full((size[1], size[0], 3), 40 * i % 255, np.uint8))
         paths.append(str(p))
     return paths
 
@@ -101,10 +103,17 @@ def test_bad_travel_inputs_name_the_input(tmp_path):
         TravelRun(images=good, run_id="../evil").validate()
 
 
-def test_unknown_plan_keys_and_kinds_are_refused(tmp_path):
+def test_unknown_plan_keys_warn_typos_and_kinds_are_refused(tmp_path):
     path = tmp_path / "p.json"
-    path.write_text(json.dumps({"segue_plan": 1, "kind": "travel", "images": [], "frames": 3}))
-    with pytest.raises(PlanError, match=r"unknown keys \['frames'\]"):
+    path.write_text(json.dumps({"segue_plan": 1, "kind": "travel", "images": [], "frames": 3, "notes": "mine"}))
+    run, warnings = read_plan(path)
+    assert warnings == ["p.json: travel plan key 'frames' is not a Segue setting and is ignored",
+                        "p.json: travel plan key 'notes' is not a Segue setting and is ignored"]
+    with pytest.warns(UserWarning) as record:
+        load_plan(path)
+    assert [str(r.message) for r in record] == warnings
+    path.write_text(json.dumps({"segue_plan": 1, "kind": "travel", "images": [], "segment_frame": 3}))
+    with pytest.raises(PlanError, match="unknown key 'segment_frame': did you mean 'segment_frames'"):
         load_plan(path)
     path.write_text(json.dumps({"segue_plan": 1, "kind": "morph"}))
     with pytest.raises(PlanError, match="kind"):
@@ -129,27 +138,8 @@ def test_probe_counts_frames_of_mp4_and_mkv_without_torch(tmp_path):
     assert probe_frame_count(clip(tmp_path / "a.mp4", 21)) == 21
     assert probe_frame_count(clip(tmp_path / "b.mkv", 13, codec="ffv1")) == 13
     (tmp_path / "bad.mp4").write_bytes(b"not a video")
-    with pytest.raises(PlanError, match="cannot be read as a video"):
+    with pytest.raises(PlanError, match=r"clip 0: video .*bad.mp4.* cannot be opened"):
         probe_frame_count(tmp_path / "bad.mp4", "clip 0")
-
-
-def test_orchestrator_payloads_convert(tmp_path):
-    imgs = images(tmp_path, 3)
-    travel = from_orchestrator_payload({"orchestrator_details": {
-        "input_image_paths_resolved": imgs, "base_prompts_expanded": ["", "b"], "base_prompt": "fallback",
-        "negative_prompts_expanded": ["n1", "n2"], "segment_frames_expanded": [20, 24],
-        "frame_overlap_expanded": [6, 6], "parsed_resolution_wh": "832x480", "chain_segments": False,
-        "seed_base": 12345, "fps_helpers": 16, "desaturate_subsequent_starting_frames": 0.3,
-        "adjust_brightness_subsequent_starting_frames": 0.1, "run_id": "legacy"}}, "travel")
-    assert travel.prompts == ["fallback", "b"] and travel.mode == "independent"
-    assert (travel.width, travel.height, travel.seed, travel.overlap) == (832, 480, 12345, [6])
-    assert travel.validate().segments[1].overlap_from_previous == 6
-    c = [clip(tmp_path / f"c{i}.mp4", 30) for i in range(2)]
-    join = from_orchestrator_payload({"clip_list": [{"url": c[0], "name": "m"}, {"url": c[1], "name": "e"}],
-                                      "context_frame_count": 4, "gap_frame_count": 9, "replace_mode": True,
-                                      "blend_frames": 3, "prompt": "p", "run_id": "legacy-join"}, "join")
-    assert (join.context, join.gap, join.replace, join.blend, join.clips[0].name) == (4, 9, True, 3, "m")
-    assert join.validate().joins[0].replace
 
 
 def test_finalize_fixes_run_id_and_random_seed(tmp_path):
@@ -166,14 +156,19 @@ def test_orchestration_modules_never_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_join_through_a_server_needs_clips_of_one_size(tmp_path):
+def test_join_plans_at_the_output_rate_like_the_join_nodes(tmp_path):
+    """Clips of other sizes and rates are conformed by the nodes: counts are taken at the output
+    rate (the first clip's, or fps), transitions are generated at 16 fps."""
     clips = [ClipRef(clip(tmp_path / "a.mp4", 30, size=32), "a"), ClipRef(clip(tmp_path / "b.mp4", 30, size=48), "b")]
-    with pytest.raises(PlanError, match=r"clip 1 \(b\) is 48x48 but clip 0 \(a\) is 32x32"):
-        JoinRun(clips=clips, context=4, gap=9).validate()
+    run = JoinRun(clips=clips, context=4, gap=9)
+    plan = run.validate()
+    assert run.clip_frames == [30, 30] and run.clip_fps == "16" and plan.output_fps == 16
+    faster = JoinRun(clips=clips, context=4, gap=9, fps=24)
+    assert faster.validate().output_fps == 24 and faster.clip_frames == [45, 45]
 
 
 def test_join_aspect_ratio_must_match_the_clips(tmp_path):
     clips = [ClipRef(clip(tmp_path / f"{n}.mp4", 30, size=32), n) for n in ("a", "b")]
     JoinRun(clips=clips, context=4, gap=9, aspect_ratio="1:1").validate()
-    with pytest.raises(PlanError, match=r"aspect_ratio='16:9' differs from the clips' 32x32"):
+    with pytest.raises(PlanError, match=r"aspect_ratio='16:9' differs from the first clip's 32x32"):
         JoinRun(clips=clips, context=4, gap=9, aspect_ratio="16:9").validate()

@@ -19,7 +19,9 @@ from segue.orchestration import commands
 from segue.orchestration.client import ComfyClient
 from segue.orchestration.errors import ServerUnreachable, StepFailed
 from segue.orchestration.manifest import Manifest
-from segue.orchestration.plan_files import ClipRef, GeneratorConfig, JoinRun, TravelRun, save_plan
+from segue.orchestration.plan_files import save_plan
+from segue.orchestration.status import status_lines
+from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
 from segue.orchestration.options import ConnectionOptions, PlanFileCommand, RunDirCommand, RunOptions
 from segue.orchestration.runner import Runner
 from segue.orchestration.scheduling import ServerLoad, choose_server
@@ -286,7 +288,7 @@ def test_segue_run_then_run_again_resumes_and_writes_out(tmp_path, fake, capsys)
     assert commands.cmd_run(run_cmd(path, [fake.url], out=out)) == 0   # same run id: nothing to do
     assert len(fake.submitted) == n
     assert "resuming run c1" in capsys.readouterr().err
-    status = "\n".join(commands.status_lines(Manifest.load(tmp_path / "runs" / "c1"), live=False))
+    status = "\n".join(status_lines(Manifest.load(tmp_path / "runs" / "c1"), live=False))
     assert "final" in status and "keyframes at:" in status and "sha256" in status
 
 

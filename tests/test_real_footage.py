@@ -13,13 +13,12 @@ import pytest
 
 import footage
 import media
-from segue.video_utils.conform import output_format
+from segue.video_utils.conform import conform_keyframes, load_image, output_format
 from segue.video_utils.delivery import Output
 from segue.video_utils.join_plan import plan_join
 from segue.video_utils.lengths import retime_count
 from segue.video_utils.local_render import render_join, render_travel
 from segue.video_utils.probe import probe
-from segue.video_utils.resize import conform_keyframes, load_image
 from segue.video_utils.retime import conformed_frame_count
 from segue.video_utils.travel_plan import plan_travel
 

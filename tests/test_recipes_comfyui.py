@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from segue.orchestration.graphs import detached_prompt, load_template, step_prompt, validate_prompt
-from segue.orchestration.plan_files import ClipRef, GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
 from segue.orchestration.steps import join_steps, travel_steps
 
 from test_chains import LIGHTNING_PHASES, NODE_RECIPE_DEFAULTS

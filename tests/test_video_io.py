@@ -1,4 +1,5 @@
-"""video_io on tiny real videos written with PyAV: exact ranges, exact rates, no drift, atomicity."""
+"""video_read, video_write and audio_io on tiny real videos written with PyAV: exact ranges, exact
+rates, no drift, atomicity."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pytest
 import torch
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
-from segue.video_utils import atomic, video_io as vio
+from segue.video_utils import atomic, audio_io, video_read as vr, video_write as vw
+from segue.video_utils.constants import LOSSLESS_SUFFIX
 from segue.video_utils.errors import PlanError
+from segue.video_utils.lengths import as_fps
+from segue.video_utils.probe import probe
 
 W, H = 64, 48
 BITS = 8  # frame index coded as 8 black/white 8x8 blocks along the top
@@ -73,7 +77,7 @@ def foreign_mkv(tmp_path_factory):
 @pytest.fixture
 def always_seek(monkeypatch):
     """Make every start > 0 go through a seek, so tiny files exercise the seek path."""
-    monkeypatch.setattr(vio, "_SEQUENTIAL_READ_LIMIT", 0)
+    monkeypatch.setattr(vr, "_SEQUENTIAL_READ_LIMIT", 0)
 
 
 # -- probing -------------------------------------------------------------------------------
@@ -81,41 +85,31 @@ def always_seek(monkeypatch):
 
 @pytest.mark.parametrize("name", ["foreign_mp4", "foreign_mkv"])
 def test_probe_foreign_files(name, request):
-    info = vio.probe_video(request.getfixturevalue(name))
+    info = probe(request.getfixturevalue(name))
     assert (info.width, info.height, info.frame_count) == (W, H, 40)
     assert info.fps == Fraction(30000, 1001)
     assert info.codec == "h264" and not info.has_audio
 
 
-@pytest.mark.parametrize("suffix,codec", [(".mp4", "h264"), (".mkv", "h264"), (vio.LOSSLESS_SUFFIX, vio.LOSSLESS_CODEC),
-                                          (".avi", vio.LOSSLESS_CODEC)])
+@pytest.mark.parametrize("suffix,codec", [(".mp4", "h264"), (".mkv", "h264"), (LOSSLESS_SUFFIX, vw.LOSSLESS_CODEC),
+                                          (".avi", vw.LOSSLESS_CODEC)])
 @pytest.mark.parametrize("fps", [Fraction(30000, 1001), Fraction(16), 29.97, 12.5, Fraction(60000, 1001)])
 def test_frame_rate_and_count_survive_a_round_trip(tmp_path, suffix, codec, fps):
-    path = vio.write_video(tmp_path / f"v{suffix}", coded_frames(13), fps, codec=codec)
-    info = vio.probe_video(path)
-    assert info.fps == vio.as_fraction(fps)
+    path = vw.write_video(tmp_path / f"v{suffix}", coded_frames(13), fps, codec=codec)
+    info = probe(path)
+    assert info.fps == as_fps(fps)
     assert isinstance(info.fps, Fraction)
     assert info.frame_count == 13
-    assert frame_ids(vio.read_frames(path)) == list(range(13))
-
-
-def test_as_fraction():
-    assert vio.as_fraction(29.97) == Fraction(30000, 1001)
-    assert vio.as_fraction(23.976) == Fraction(24000, 1001)
-    assert vio.as_fraction(16.0) == 16
-    assert vio.as_fraction(12.5) == Fraction(25, 2)
-    assert vio.as_fraction("30000/1001") == Fraction(30000, 1001)
-    with pytest.raises(PlanError):
-        vio.as_fraction(0)
+    assert frame_ids(vr.read_frames(path)) == list(range(13))
 
 
 def test_probe_missing_file_names_the_path(tmp_path):
     with pytest.raises(PlanError, match="nope.mp4"):
-        vio.probe_video(tmp_path / "nope.mp4")
+        probe(tmp_path / "nope.mp4")
     bad = tmp_path / "bad.mp4"
     bad.write_text("not a video")
     with pytest.raises(PlanError, match="bad.mp4"):
-        vio.read_frames(bad)
+        vr.read_frames(bad)
 
 
 # -- frame-exact reading --------------------------------------------------------------------
@@ -124,49 +118,49 @@ def test_probe_missing_file_names_the_path(tmp_path):
 @pytest.mark.parametrize("name", ["foreign_mp4", "foreign_mkv"])
 def test_ranges_are_frame_exact_with_bframes_and_seeks(name, request, always_seek):
     path = request.getfixturevalue(name)
-    full = vio.read_frames(path)
+    full = vr.read_frames(path)
     assert full.dtype == torch.float32 and full.shape == (40, H, W, 3)
     assert frame_ids(full) == list(range(40))
     for start, end in [(0, 5), (7, 8), (8, 9), (9, 17), (15, 16), (23, 40), (39, 40), (5, 5)]:
-        part = vio.read_frames(path, start, end)
+        part = vr.read_frames(path, start, end)
         assert frame_ids(part) == list(range(start, end)), (start, end)
         assert torch.equal(part, full[start:end])
 
 
 def test_sequential_and_seek_paths_agree(foreign_mp4):
-    assert torch.equal(vio.read_frames(foreign_mp4, 20, 30), vio.read_frames(foreign_mp4)[20:30])
+    assert torch.equal(vr.read_frames(foreign_mp4, 20, 30), vr.read_frames(foreign_mp4)[20:30])
 
 
 def test_range_outside_the_file_is_a_clear_error(foreign_mp4):
     for start, end in [(-1, 3), (5, 4), (0, 41)]:
         with pytest.raises(PlanError, match="40 frames"):
-            vio.read_frames(foreign_mp4, start, end)
+            vr.read_frames(foreign_mp4, start, end)
 
 
 def test_iter_frames_chunks_bounded_and_exact(foreign_mp4, always_seek):
-    chunks = list(vio.iter_frames(foreign_mp4, 3, 38, chunk=8))
+    chunks = list(vr.iter_frames(foreign_mp4, 3, 38, chunk=8))
     assert [c.shape[0] for c in chunks] == [8, 8, 8, 8, 3]
     assert frame_ids(torch.cat(chunks)) == list(range(3, 38))
-    assert list(vio.iter_frames(foreign_mp4, 4, 4)) == []
+    assert list(vr.iter_frames(foreign_mp4, 4, 4)) == []
 
 
 def test_read_last_frames_matches_tail_without_decoding_from_start(tmp_path):
     path = write_pyav(tmp_path / "long.mp4", coded_frames(120, 48, 32), gop=10)
-    full = vio.read_frames(path)
+    full = vr.read_frames(path)
     for count in (1, 5, 10, 11):
-        before = vio.decoded_frame_count()
-        tail = vio.read_last_frames(path, count)
-        decoded = vio.decoded_frame_count() - before
+        before = vr.decoded_frame_count()
+        tail = vr.read_last_frames(path, count)
+        decoded = vr.decoded_frame_count() - before
         assert torch.equal(tail, full[-count:])
         assert decoded <= count + 2 * 10 + 3, f"decoded {decoded} frames for the last {count}"
-    assert torch.equal(vio.read_last_frames(path, 500), full)  # shorter file: all of it
-    assert vio.read_last_frames(path, 0).shape == (0, 32, 48, 3)
+    assert torch.equal(vr.read_last_frames(path, 500), full)  # shorter file: all of it
+    assert vr.read_last_frames(path, 0).shape == (0, 32, 48, 3)
 
 
 @pytest.mark.parametrize("name", ["foreign_mp4", "foreign_mkv"])
 def test_read_last_frames_foreign(name, request):
     path = request.getfixturevalue(name)
-    assert frame_ids(vio.read_last_frames(path, 6)) == list(range(34, 40))
+    assert frame_ids(vr.read_last_frames(path, 6)) == list(range(34, 40))
 
 
 # -- colour accuracy ------------------------------------------------------------------------
@@ -175,20 +169,20 @@ def test_read_last_frames_foreign(name, request):
 def test_lossless_round_trip_is_bit_exact(tmp_path):
     rng = np.random.default_rng(1)
     noise = rng.integers(0, 256, (12, 30, 42, 3), dtype=np.uint8)  # incompressible, odd-ish size
-    for suffix in (vio.LOSSLESS_SUFFIX, ".avi"):
+    for suffix in (LOSSLESS_SUFFIX, ".avi"):
         for frames in (noise, torch.from_numpy(noise).float() / 255):
-            path = vio.write_video(tmp_path / f"l{suffix}", frames, 16, codec=vio.LOSSLESS_CODEC)
-            back = vio.read_frames(path)
+            path = vw.write_video(tmp_path / f"l{suffix}", frames, 16, codec=vw.LOSSLESS_CODEC)
+            back = vr.read_frames(path)
             assert torch.equal(back, torch.from_numpy(noise).float() / 255), suffix
-            assert torch.equal(vio.read_last_frames(path, 3), back[-3:])
+            assert torch.equal(vr.read_last_frames(path, 3), back[-3:])
 
 
 def test_h264_round_trip_close_and_no_drift_over_generations(tmp_path):
     original = torch.from_numpy(coded_frames(9, 96, 64)).float() / 255
     current, path = original, tmp_path / "gen.mp4"
     for generation in range(1, 6):
-        vio.write_video(path, current, 16, crf=19, preset="veryfast")
-        current = vio.read_frames(path)
+        vw.write_video(path, current, 16, crf=19, preset="veryfast")
+        current = vr.read_frames(path)
         diff = (current - original) * 255
         if generation == 1:
             assert diff.abs().mean() < 3.0
@@ -202,8 +196,8 @@ def test_colour_conversion_error_does_not_accumulate(tmp_path):
     original = torch.from_numpy(coded_frames(6, 96, 64)).float() / 255
     current, errors = original, []
     for _ in range(5):
-        path = vio.write_video(tmp_path / "c.mp4", current, 16, crf=0, preset="ultrafast")
-        current = vio.read_frames(path)
+        path = vw.write_video(tmp_path / "c.mp4", current, 16, crf=0, preset="ultrafast")
+        current = vr.read_frames(path)
         errors.append(float(((current - original) * 255).abs().mean()))
     assert errors[0] < 1.0 and errors[-1] - errors[0] < 0.3, errors
 
@@ -225,7 +219,7 @@ def test_reader_honours_matrix_and_range_tags(tmp_path, colorspace, color_range)
     colour = np.array([200, 60, 40], np.uint8)  # saturated: 601 and 709 decode it very differently
     frames = np.broadcast_to(colour, (3, 32, 32, 3)).copy()
     path = write_pyav(tmp_path / "tagged.mp4", frames, colorspace=colorspace, color_range=color_range)
-    back = vio.read_frames(path)[1] * 255
+    back = vr.read_frames(path)[1] * 255
     assert (back - torch.from_numpy(colour).float()).abs().max() <= 3
 
 
@@ -235,16 +229,16 @@ def test_reader_honours_matrix_and_range_tags(tmp_path, colorspace, color_range)
 def test_writer_accepts_uint8_single_frames_and_chunks(tmp_path):
     frames = coded_frames(10)
     path = tmp_path / "w.mp4"
-    with vio.VideoWriter(path, 16, W, H, preset="ultrafast") as writer:
+    with vw.VideoWriter(path, 16, W, H, preset="ultrafast") as writer:
         writer.write(frames[0])  # one [H,W,3] uint8 frame
         writer.write(torch.from_numpy(frames[1:4]).float() / 255)
         writer.write(torch.from_numpy(frames[4:10]).half() / 255)
         assert writer.frames_written == 10
-    assert frame_ids(vio.read_frames(path)) == list(range(10))
+    assert frame_ids(vr.read_frames(path)) == list(range(10))
 
 
 def test_writer_output_is_tagged_bt709_limited(tmp_path):
-    path = vio.write_video(tmp_path / "t.mp4", coded_frames(3), 16)
+    path = vw.write_video(tmp_path / "t.mp4", coded_frames(3), 16)
     with av.open(str(path)) as c:
         frame = next(c.decode(video=0))
     assert (frame.format.name, frame.colorspace, frame.color_range) == ("yuv420p", 1, 1)
@@ -252,35 +246,35 @@ def test_writer_output_is_tagged_bt709_limited(tmp_path):
 
 def test_odd_size_h264_is_padded_to_even(tmp_path):
     frames = coded_frames(4, 63, 47)
-    path = vio.write_video(tmp_path / "odd.mp4", frames, 16)
-    info = vio.probe_video(path)
+    path = vw.write_video(tmp_path / "odd.mp4", frames, 16)
+    info = probe(path)
     assert (info.width, info.height) == (64, 48)
-    back = vio.read_frames(path)
+    back = vr.read_frames(path)
     assert frame_ids(back) == [0, 1, 2, 3]
     assert ((back[:, :47, :63] * 255 - torch.from_numpy(frames).float()).abs().mean()) < 3
 
 
 def test_writer_rejects_wrong_shapes_and_empty_videos(tmp_path):
     with pytest.raises(PlanError, match="64x48"):
-        with vio.VideoWriter(tmp_path / "x.mp4", 16, W, H) as writer:
+        with vw.VideoWriter(tmp_path / "x.mp4", 16, W, H) as writer:
             writer.write(np.zeros((2, 32, 32, 3), np.uint8))
     with pytest.raises(PlanError, match="no frames"):
-        with vio.VideoWriter(tmp_path / "x.mp4", 16, W, H):
+        with vw.VideoWriter(tmp_path / "x.mp4", 16, W, H):
             pass
     with pytest.raises(PlanError, match="codec"):
-        vio.VideoWriter(tmp_path / "x.mp4", 16, W, H, codec="prores")
+        vw.VideoWriter(tmp_path / "x.mp4", 16, W, H, codec="prores")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_exception_mid_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
     target = tmp_path / "out.mp4"
     with pytest.raises(RuntimeError, match="boom"):
-        with vio.VideoWriter(target, 16, W, H) as writer:
+        with vw.VideoWriter(target, 16, W, H) as writer:
             writer.write(coded_frames(5))
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
 
-    vio.write_video(target, coded_frames(3), 16)
+    vw.write_video(target, coded_frames(3), 16)
     old = target.read_bytes()
 
     def chunks():
@@ -288,21 +282,21 @@ def test_exception_mid_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        vio.write_video(target, chunks(), 16)
+        vw.write_video(target, chunks(), 16)
     assert target.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
 
 
 def test_writer_without_with_close_and_abort(tmp_path):
-    writer = vio.VideoWriter(tmp_path / "a.avi", 16, W, H, codec=vio.LOSSLESS_CODEC)
+    writer = vw.VideoWriter(tmp_path / "a.avi", 16, W, H, codec=vw.LOSSLESS_CODEC)
     writer.write(coded_frames(2))
     assert not (tmp_path / "a.avi").exists()  # only the hidden temporary so far
     assert writer.close() == tmp_path / "a.avi" and writer.close() == tmp_path / "a.avi"
     with pytest.raises(RuntimeError, match="closed"):
         writer.write(coded_frames(1))
-    assert vio.probe_video(tmp_path / "a.avi").frame_count == 2
+    assert probe(tmp_path / "a.avi").frame_count == 2
 
-    aborted = vio.VideoWriter(tmp_path / "b.mp4", 16, W, H)
+    aborted = vw.VideoWriter(tmp_path / "b.mp4", 16, W, H)
     aborted.write(coded_frames(2))
     aborted.abort()
     with pytest.raises(RuntimeError, match="aborted"):
@@ -314,45 +308,45 @@ def test_writer_writes_through_the_atomic_helper(tmp_path):
     """While open, the only file is atomic.py's hidden temporary (same folder, same suffix, so
     the muxer picks the container by it); closing renames it onto the target."""
     target = tmp_path / "sub" / "w.mkv"
-    writer = vio.VideoWriter(target, 16, W, H, codec=vio.LOSSLESS_CODEC)
+    writer = vw.VideoWriter(target, 16, W, H, codec=vw.LOSSLESS_CODEC)
     writer.write(coded_frames(2))
     (tmp,) = target.parent.iterdir()
     assert atomic.is_temp_name(tmp.name) and tmp.suffix == ".mkv" and not target.exists()
     writer.close()
     assert [p.name for p in target.parent.iterdir()] == ["w.mkv"]
-    assert vio.probe_video(target).frame_count == 2
+    assert probe(target).frame_count == 2
 
 
 # -- audio -----------------------------------------------------------------------------------
 
 
-def sine_clip(seconds: float, rate: int = 44100) -> vio.AudioClip:
+def sine_clip(seconds: float, rate: int = 44100) -> audio_io.AudioClip:
     t = np.arange(int(seconds * rate)) / rate
     wave = np.stack([0.5 * np.sin(2 * np.pi * (220 * t + 300 * t * t)), 0.3 * np.sin(2 * np.pi * 660 * t)])
-    return vio.AudioClip(torch.from_numpy(wave.astype(np.float32))[None], rate)
+    return audio_io.AudioClip(torch.from_numpy(wave.astype(np.float32))[None], rate)
 
 
-@pytest.mark.parametrize("suffix,codec,tolerance", [(".mp4", "h264", 0.05), (".avi", vio.LOSSLESS_CODEC, 1e-4)])
+@pytest.mark.parametrize("suffix,codec,tolerance", [(".mp4", "h264", 0.05), (".avi", vw.LOSSLESS_CODEC, 1e-4)])
 def test_audio_round_trip_trimmed_to_video(tmp_path, suffix, codec, tolerance):
     clip = sine_clip(1.6)
-    path = vio.write_video(tmp_path / f"a{suffix}", coded_frames(16), 16, codec=codec, audio=clip)  # 1.0 s of video
-    assert vio.probe_video(path).has_audio
-    back = vio.read_audio(path)
+    path = vw.write_video(tmp_path / f"a{suffix}", coded_frames(16), 16, codec=codec, audio=clip)  # 1.0 s of video
+    assert probe(path).has_audio
+    back = audio_io.read_audio(path)
     assert back.sample_rate == 44100 and back.waveform.shape[:2] == (1, 2)
     assert abs(back.waveform.shape[-1] - 44100) <= 1024
     n = 40000
     err = (back.waveform[0, :, :n] - clip.waveform[0, :, :n]).abs().mean()
     assert err < tolerance
-    assert frame_ids(vio.read_frames(path)) == list(range(16))
+    assert frame_ids(vr.read_frames(path)) == list(range(16))
 
 
 def test_audio_clip_comfy_layout_and_no_audio(foreign_mp4):
     clip = sine_clip(0.1)
     d = clip.as_comfy()
     assert set(d) == {"waveform", "sample_rate"} and d["waveform"].shape[:2] == (1, 2)
-    again = vio.AudioClip.from_comfy(d)
+    again = audio_io.AudioClip.from_comfy(d)
     assert again.sample_rate == 44100 and torch.equal(again.waveform, clip.waveform)
-    assert vio.read_audio(foreign_mp4) is None
+    assert audio_io.read_audio(foreign_mp4) is None
 
 
 def test_read_audio_from_an_audio_only_file(tmp_path):
@@ -364,6 +358,6 @@ def test_read_audio_from_an_audio_only_file(tmp_path):
         frame.sample_rate, frame.pts = 22050, 0
         for packet in [*stream.encode(frame), *stream.encode()]:
             container.mux(packet)
-    back = vio.read_audio(tmp_path / "s.wav")
+    back = audio_io.read_audio(tmp_path / "s.wav")
     assert back.sample_rate == 22050 and back.waveform.shape == clip.waveform.shape
     assert (back.waveform - clip.waveform).abs().max() < 1e-4

@@ -3,7 +3,7 @@
 Today's joins kept only the first clip's sound (cut short, the last clip's speech lost). Here
 the planner side describes the soundtrack as a **timeline**: a list of ``AudioSpan`` (which
 source, which seconds of it, where in the output, fades), and ``assemble_soundtrack`` renders
-it into one ``video_io.AudioClip`` that ``VideoWriter(audio=...)`` muxes:
+it into one ``audio_io.AudioClip`` that ``VideoWriter(audio=...)`` muxes:
 
 * every source is converted to one format (48 kHz stereo by default; PyAV's resampler, mono
   is copied to both channels at full level rather than swresample's -3 dB pan);
@@ -43,7 +43,8 @@ GAP_AUDIO_MODES = ("crossfade", "cut", "silence")
 FADE_CURVES = ("equal_power", "linear")
 EDGE_FADE = 0.005  # seconds of fade at every cut: removes the click, too short to hear as a fade
 
-_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "3.0": 3, "quad": 4, "5.0": 5, "5.1": 6, "6.1": 7, "7.1": 8}
+# FFmpeg channel layouts Segue reads and writes (also the tracks ``audio_io`` muxes) -> channels.
+LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "3.0": 3, "quad": 4, "5.0": 5, "5.1": 6, "6.1": 7, "7.1": 8}
 _MEMORY_CHUNK = 48_000  # samples of an in-memory source fed to the resampler at once
 
 
@@ -157,17 +158,17 @@ def soundtrack_timeline(video_duration: float, offset: float = 0.0, fade_out: fl
 def assemble_soundtrack(sources: Sequence, spans: Sequence[AudioSpan], duration, *,
                         sample_rate: int = OUTPUT_SAMPLE_RATE, layout: str = OUTPUT_LAYOUT,
                         curve: str = "equal_power"):
-    """Render ``spans`` into one ``video_io.AudioClip`` of exactly ``duration`` seconds.
+    """Render ``spans`` into one ``audio_io.AudioClip`` of exactly ``duration`` seconds.
 
     ``sources[i]``: a file path (a video, or a sound file for a soundtrack), a
-    ``video_io.AudioClip`` (e.g. ComfyUI AUDIO), or ``None`` for a clip without sound.
+    ``audio_io.AudioClip`` (e.g. ComfyUI AUDIO), or ``None`` for a clip without sound.
     """
     import torch
 
-    from .video_io import AudioClip
+    from .audio_io import AudioClip
 
-    if layout not in _LAYOUT_CHANNELS:
-        raise PlanError(f"layout={layout!r} is not an output layout: use one of {', '.join(_LAYOUT_CHANNELS)}")
+    if layout not in LAYOUT_CHANNELS:
+        raise PlanError(f"layout={layout!r} is not an output layout: use one of {', '.join(LAYOUT_CHANNELS)}")
     if curve not in FADE_CURVES:
         raise PlanError(f"curve={curve!r} is not a fade curve: use one of {', '.join(FADE_CURVES)}")
     if int(sample_rate) < 1:
@@ -176,7 +177,7 @@ def assemble_soundtrack(sources: Sequence, spans: Sequence[AudioSpan], duration,
     total = round(Fraction(duration) * rate)
     if total < 1:
         raise PlanError(f"duration={float(duration)} s is too short for a soundtrack: the video needs at least a frame")
-    out = np.zeros((_LAYOUT_CHANNELS[layout], total), np.float32)
+    out = np.zeros((LAYOUT_CHANNELS[layout], total), np.float32)
     by_source: dict[int, list[AudioSpan]] = {}
     for span in spans:
         if not 0 <= span.source < len(sources):
@@ -197,8 +198,28 @@ def assemble_soundtrack(sources: Sequence, spans: Sequence[AudioSpan], duration,
 def fit_soundtrack(source, video_duration, *, offset: float = 0.0, fade_out: float = 0.0,
                    sample_rate: int = OUTPUT_SAMPLE_RATE, layout: str = OUTPUT_LAYOUT):
     """A soundtrack file (or AudioClip) trimmed / padded with silence to the video's length."""
+    if isinstance(source, (str, Path)):
+        check_soundtrack(source)
     spans = soundtrack_timeline(float(video_duration), offset, fade_out)
     return assemble_soundtrack([source], spans, video_duration, sample_rate=sample_rate, layout=layout)
+
+
+def check_soundtrack(path) -> None:
+    """A soundtrack file must hold sound.  A clip without sound is silence where it is joined, but
+    a soundtrack without any (a picture, a silent video) is a mistake: refuse it by name, before
+    any frame is generated or written."""
+    import av
+
+    if not Path(path).is_file():
+        raise PlanError(f"soundtrack {str(path)!r} does not exist: check the path")
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as exc:
+        raise PlanError(f"soundtrack {str(path)!r} cannot be opened ({exc.strerror or exc}): give a sound file or a "
+                        f"video with sound") from None
+    with container:
+        if not container.streams.audio:
+            raise PlanError(f"soundtrack {str(path)!r} has no sound: give a sound file or a video with sound")
 
 
 class _SpanMixer:
@@ -299,7 +320,7 @@ def _decode_clip(clip, rate: int, layout: str) -> Iterator[tuple[int, np.ndarray
     waveform = clip.waveform.detach().cpu()
     waveform = (waveform[0] if waveform.dim() == 3 else waveform).float().numpy()
     channels = int(waveform.shape[0])
-    names = {v: k for k, v in _LAYOUT_CHANNELS.items()}
+    names = {v: k for k, v in LAYOUT_CHANNELS.items()}
     if channels not in names:
         raise PlanError(f"audio with {channels} channels is not supported: use 1 to 8 channels")
     resampler, duplicate = _resampler(channels, rate, layout)

@@ -17,7 +17,7 @@ the picture's displayed geometry (non-square pixels count at their displayed wid
 Resizing is bilinear, antialiased when shrinking, chunked into a preallocated output. The same
 function scales frames generated at the working size to the output size.
 
-``conform_video`` streams a file: it decodes a few frames at a time (``video_io.iter_frames``,
+``conform_video`` streams a file: it decodes a few frames at a time (``video_read.iter_frames``,
 accurate colour), keeps those the frame map asks for, orients and fits them, and yields
 float32 IMAGE chunks; memory stays at one source chunk plus one output chunk whatever the
 clip's length.
@@ -39,7 +39,7 @@ from .constants import GENERATION_FPS
 from .errors import PlanError
 from .probe import Orientation, probe
 from .retime import conform_frame_map
-from .sizes import CONFORM_FIT_MODES, DEFAULT_FIT, check_fit, wan_size
+from .sizes import CONFORM_FIT_MODES, DEFAULT_FIT, check_fit, generation_size, wan_size
 
 _CHUNK = 16
 # Source frames decoded at once by conform_video: as many as fit here (at least one), so a 4K
@@ -180,9 +180,9 @@ def conform_video(path, width: int, height: int, *, fps=None, fit: str = DEFAULT
 def _conformed_frames(path, info, wanted: list[int], width: int, height: int, fit: str) -> Iterator[torch.Tensor]:
     """One conformed [H,W,3] frame per entry of ``wanted`` (sorted source indices, may repeat);
     a repeated source frame is conformed once and yielded again."""
-    from .video_io import iter_frames  # decoding with accurate colour
+    from .video_read import iter_frames  # decoding with accurate colour
 
-    first = 0 if info.variable_rate else wanted[0]  # video_io seeks by a constant rate only
+    first = 0 if info.variable_rate else wanted[0]  # video_read seeks by a constant rate only
     source_chunk = max(1, min(_CHUNK, _SOURCE_BYTES // (info.stored_width * info.stored_height * 12)))
     k, offset = 0, first
     for frames in iter_frames(path, first, wanted[-1] + 1, chunk=source_chunk):
@@ -226,14 +226,15 @@ def conform_keyframes(images: Sequence[torch.Tensor] | torch.Tensor, size: tuple
 
     ``images``: a batch, or a list of [H,W,3] / [n,H,W,3] tensors (all their frames are used;
     ``load_image`` has already turned them upright). The target is ``size`` (width, height)
-    brought to a Wan size, else the first image's size brought to a Wan size (1280x718 ->
-    1280x720).
+    brought to a Wan size, else the generation size for the first image (``sizes.generation_size``:
+    its own size snapped to 16, 1280x718 -> 1280x720, unless it is bigger than Wan's working area).
     """
     check_fit(fit, CONFORM_FIT_MODES)
     frames = _as_image_list(images)
     if size is None:
-        size = (frames[0].shape[1], frames[0].shape[0])
-    width, height = wan_size(int(size[0]), int(size[1]))
+        width, height = generation_size(frames[0].shape[1], frames[0].shape[0])
+    else:
+        width, height = wan_size(int(size[0]), int(size[1]))
     out = torch.empty((len(frames), height, width, 3), dtype=torch.float32, device=frames[0].device)
     for i, image in enumerate(frames):
         out[i] = conform_frames(image[None], width, height, fit)[0]

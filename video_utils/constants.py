@@ -38,6 +38,10 @@ FINAL_SUFFIX = ".mp4"
 # this rate, then retimed to the output rate.
 GENERATION_FPS = Fraction(16)
 
+# Longest prompt accepted: Wan's umT5 encoder reads about 512 tokens, so a longer text is a
+# mistake (a pasted file), refused before it is stored in the history or tokenised.
+MAX_PROMPT_CHARS = 20_000
+
 # Where intermediate files of a one-node travel/join go.
 FILE_FOLDERS = ("temp", "output")
 

@@ -21,7 +21,9 @@ from .errors import PlanError
 from .lengths import as_fps, retime_count, retime_source
 from .retime import RETIME_MODES, Retimer
 from .stitch import Progress, stitch_length, stitch_segment_files, stitch_stream
-from .video_io import VideoWriter, iter_frames, probe_video
+from .probe import probe
+from .video_read import iter_frames
+from .video_write import VideoWriter
 
 
 @dataclass(frozen=True)
@@ -45,21 +47,21 @@ def deliver_segments(paths: Sequence[str | os.PathLike], overlaps: Sequence[int]
     if output.retime not in RETIME_MODES:
         raise PlanError(f"retime={output.retime!r} is not a retime mode: use one of {', '.join(RETIME_MODES)}")
     paths = [os.fspath(p) for p in paths]
-    infos = [probe_video(p) for p in paths]
+    infos = [probe(p) for p in paths]
     src = as_fps(fps)
     rate = as_fps(output.fps) if output.fps else src
-    width, height = (output.width, output.height) if output.width else (infos[0].width, infos[0].height)
+    width, height = (output.width, output.height) if output.width else infos[0].stored_size
     if bool(output.width) != bool(output.height):
         raise PlanError(f"output size {output.width}x{output.height}: give both sides, or 0 for the segments' size")
     lengths = [i.frame_count for i in infos]
     total = stitch_length(lengths, overlaps)
     count = retime_count(total, src, rate, output.loop)
     audio = fit_soundtrack(os.fspath(soundtrack), Fraction(count) / rate) if soundtrack else None
-    if rate == src and (width, height) == (infos[0].width, infos[0].height):
+    if rate == src and (width, height) == infos[0].stored_size:
         return stitch_segment_files(paths, overlaps, out_path, fps=src, curve=curve, sharpen=sharpen, crf=crf,
                                     preset=preset, audio=audio, chunk=chunk, progress=progress)
-    if any((i.width, i.height) != (infos[0].width, infos[0].height) for i in infos):
-        raise PlanError(f"the segments differ in size ({', '.join(f'{i.width}x{i.height}' for i in infos)}): all "
+    if any(i.stored_size != infos[0].stored_size for i in infos):
+        raise PlanError(f"the segments differ in size ({', '.join(f'{i.stored_width}x{i.stored_height}' for i in infos)}): all "
                         f"segments of a travel must have one size")
     positions = [retime_source(k, total, src, rate, output.loop) for k in range(count)]
     sources = [_file(p, chunk) for p in paths]

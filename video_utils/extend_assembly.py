@@ -6,7 +6,7 @@ The pieces are ``ExtendPlan.layout()``: the whole clip, then generated frames
 frames (``ExtendStep.trim_start`` dropped the rest), so every file is read once, whole.
 
 The clip's frames are decoded and written as they are, never resized; segments generated at
-another size (``extend_plan.generation_size``) are scaled back to the clip's size chunk by chunk
+another size (``sizes.generation_size``) are scaled back to the clip's size chunk by chunk
 with ``ROUND_TRIP_FIT``.  Memory stays at one chunk plus the blend frames however long the
 clip or the extension.  The clip's audio is kept for its own duration (the new frames are silent).
 """
@@ -22,7 +22,9 @@ from .conform import conform_frames
 from .errors import PlanError
 from .extend_plan import ROUND_TRIP_FIT, ExtendPlan
 from .stitch import Progress, stitch_stream
-from .video_io import H264_CODEC, VideoWriter, iter_frames, probe_video
+from .probe import probe
+from .video_read import iter_frames
+from .video_write import H264_CODEC, VideoWriter
 
 
 def extend_pieces(plan: ExtendPlan) -> tuple[list[int], list[int]]:
@@ -61,24 +63,24 @@ def assemble_extend_files(
         raise PlanError(f"{len(segment_paths)} segment files given but the extension has {len(plan.segments)} "
                         f"segments: generate every segment first")
     lengths, overlaps = extend_pieces(plan)
-    clip = probe_video(clip_path)
+    clip = probe(clip_path)
     if clip.frame_count != plan.clip_frames:
         raise PlanError(f"the clip {clip_path!r} has {clip.frame_count} frames but the extension was planned for "
                         f"{plan.clip_frames}: plan with the clip's real length")
-    infos = [probe_video(p) for p in segment_paths]
+    infos = [probe(p) for p in segment_paths]
     for k, (path, info) in enumerate(zip(segment_paths, infos)):
         if info.frame_count != lengths[k + 1]:
             raise PlanError(f"segment {k}'s file {path!r} has {info.frame_count} frames but the plan saves "
                             f"{lengths[k + 1]} (blend {plan.segments[k].blend_frames} + new "
                             f"{plan.segments[k].new_frames}): regenerate it with the same settings")
-        if (info.width, info.height) != (infos[0].width, infos[0].height):
-            raise PlanError(f"segment {k}'s file {path!r} is {info.width}x{info.height} but segment 0's is "
-                            f"{infos[0].width}x{infos[0].height}: generate every segment at one size")
-    size = (clip.width, clip.height)
+        if info.stored_size != infos[0].stored_size:
+            raise PlanError(f"segment {k}'s file {path!r} is {info.stored_width}x{info.stored_height} but segment 0's is "
+                            f"{infos[0].stored_width}x{infos[0].stored_height}: generate every segment at one size")
+    size = clip.stored_size  # the clip's frames as decoded
     sources = [lambda: iter_frames(clip_path, chunk=chunk)]
     sources += [_scaled(p, size, chunk) for p in segment_paths]
     names = ["the clip"] + [f"extension segment {k}" for k in range(len(segment_paths))]
-    with VideoWriter(out_path, clip.fps, clip.width, clip.height, codec=codec, crf=crf, preset=preset,
+    with VideoWriter(out_path, clip.fps, *size, codec=codec, crf=crf, preset=preset,
                      audio=audio) as writer:
         written = stitch_stream(sources, overlaps, writer.write, lengths=lengths, curve=curve, sharpen=sharpen,
                                 progress=progress, names=names)

@@ -27,7 +27,7 @@ Single frame rate: the clip's frames are the context as they are, so conform the
 generation rate first (or accept its rate as the generation rate).
 
 Single picture size: the output has the clip's size and the clip's frames are never resized.
-Generation runs at ``generation_size(clip)`` (multiples of 16); when that differs from the clip,
+Generation runs at ``sizes.generation_size(clip)`` (multiples of 16, about 832x480 at most); when that differs from the clip,
 the context frames are scaled to it for the guide and the generated frames scaled back to the
 clip's size in the assembly, both with ``ROUND_TRIP_FIT`` so the two scalings undo each other.
 """
@@ -48,18 +48,11 @@ from .lengths import (
     is_wan_length,
     whole_number,
 )
-from .sizes import wan_size
 
 MAX_CONTEXT_FLEX = 2
 # Clip -> generation size and back: "stretch" is its own inverse (crop both ways would zoom the
 # generated frames in relative to the clip); at footage sizes the aspect changes by under 1.5 %.
 ROUND_TRIP_FIT = "stretch"
-
-
-def generation_size(clip_width: int, clip_height: int) -> tuple[int, int]:
-    """The size an extension of a ``clip_width`` x ``clip_height`` clip is generated at: the
-    clip's own size when it is a multiple of 16, else the nearest one (``sizes.wan_size``)."""
-    return wan_size(int(clip_width), int(clip_height))
 
 
 @dataclass(frozen=True)

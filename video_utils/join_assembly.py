@@ -144,7 +144,7 @@ def assemble_join_files(
     from .probe import probe
     from .retime import conformed_frame_count
     from .sizes import even_size
-    from .video_io import VideoWriter
+    from .video_write import VideoWriter
 
     clip_paths = [os.fspath(p) for p in clip_paths]
     transition_paths = [os.fspath(p) for p in transition_paths]
@@ -179,7 +179,7 @@ def assemble_join_files(
 def _retimed(path: str, positions, mode: str, chunk: int):
     """The generated frames of ``path`` shown at ``positions`` (generation frames), streamed."""
     from .retime import Retimer
-    from .video_io import iter_frames
+    from .video_read import iter_frames
 
     ready: list = []
     retimer = Retimer(positions, ready.append, mode, chunk=chunk)
@@ -260,7 +260,7 @@ def _name(piece: tuple[str, int, int, int]) -> str:
 
 
 def join_soundtrack(clip_paths: Sequence[str | os.PathLike], plan: JoinPlan, gap_audio: str = "crossfade"):
-    """The joined video's sound (``video_io.AudioClip``), or None when no clip has any.
+    """The joined video's sound (``audio_io.AudioClip``), or None when no clip has any.
 
     Every clip's sound plays under its own kept pictures (``audio.join_timeline``: what the
     generated gaps sound like is ``gap_audio``: a cross-fade of the neighbours, the clips' own

@@ -38,6 +38,12 @@ MAX_ITEMS = 10_000                    # keyframes, clips, joins
 MAX_FPS = Fraction(1000)
 GENERATION_FPS = Fraction(16)         # Wan 2.1/2.2's native rate
 MAX_RATE_RATIO = 16                   # output/generation (either way) beyond this is refused
+# Frames one generation step holds at once: its guide (RGB + mask, float32) and the generated
+# frames (RGB, float32) = 28 bytes per pixel and frame.  A step above the limit is refused before
+# anything is read or allocated: a size typo must not take the machine down.  (81 frames at
+# 1280x720 need 2 GiB; 1025 frames at 832x480 11 GiB.)
+BYTES_PER_PIXEL_FRAME = 28
+MAX_STEP_MEMORY = 32 * 2 ** 30
 
 
 def is_wan_length(frames: int) -> bool:
@@ -97,6 +103,16 @@ def whole_number(value, name: str, minimum: int | None = 0, maximum: int = MAX_V
     if number > maximum:
         raise PlanError(f"{name}={number} is above the limit of {maximum}: use at most {maximum}")
     return number
+
+
+def check_frame_memory(width: int, height: int, frames: int, what: str) -> None:
+    """Refuse a generation step of ``frames`` frames at ``width`` x ``height`` whose frames would
+    need more than ``MAX_STEP_MEMORY`` (``BYTES_PER_PIXEL_FRAME`` per pixel and frame)."""
+    need = int(width) * int(height) * int(frames) * BYTES_PER_PIXEL_FRAME
+    if need > MAX_STEP_MEMORY:
+        raise PlanError(f"{what}: {frames} frames at {width}x{height} need {need / 2 ** 30:.1f} GiB of frame "
+                        f"memory, above the limit of {MAX_STEP_MEMORY / 2 ** 30:.0f} GiB: use a smaller size or "
+                        f"shorter segments")
 
 
 def flag(value, name: str) -> bool:

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from .audio_io import read_audio
 from .constants import LOSSLESS_SUFFIX
 from .delivery import Output, deliver_segments
 from .errors import PlanError
@@ -27,7 +28,7 @@ from .postprocess import PostSettings, finish_frames
 from .preview_generator import preview_generate
 from .step_guides import ExtendStep, JoinStep, TravelStep
 from .travel_plan import TravelPlan
-from .video_io import LOSSLESS_CODEC, read_audio, write_video
+from .video_write import LOSSLESS_CODEC, write_video
 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
 

@@ -21,7 +21,7 @@ What it reports, and why it is careful:
 
 A file that cannot be a clip (missing, empty, corrupt, truncated beyond repair, audio only, a
 still image) raises ``PlanError`` naming the file and the fix. Results are cached per file
-version (path, size, mtime), as ``video_io.probe_video`` does.
+version (path, size, mtime). ``video_read`` decodes with these numbers and ``open_media``.
 """
 
 from __future__ import annotations
@@ -143,6 +143,11 @@ class MediaInfo:
     def rotation(self) -> int:
         return self.orientation.rotation
 
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) of the pixels as stored: the size ``video_read`` decodes frames at."""
+        return self.stored_width, self.stored_height
+
 
 def probe(path) -> MediaInfo:
     """Everything the conform stage and the planners need to know about a video file."""
@@ -181,9 +186,9 @@ def _scan(path) -> _Scan:
 def _scan_cached(path: str, size: int, _mtime_ns: int) -> _Scan:
     if size == 0:
         raise PlanError(f"video {path!r} is an empty file (0 bytes): copy or export it again")
-    with _open(path) as container:  # one decoded frame: orientation, and proof that it decodes
+    with open_media(path) as container:  # one decoded frame: orientation, and proof that it decodes
         orientation = _orientation(_video_stream(container, path), path)
-    with _open(path) as container:  # one demux pass, no decoding: count and timestamps
+    with open_media(path) as container:  # one demux pass, no decoding: count and timestamps
         video = _video_stream(container, path)
         audio = container.streams.audio[0] if container.streams.audio else None
         try:
@@ -217,7 +222,8 @@ def _video_stream(container, path: str):
     return container.streams.video[0]
 
 
-def _open(path: str):
+def open_media(path: str):
+    """``av.open`` of a user's file, a ``PlanError`` naming it when FFmpeg refuses it."""
     try:
         return av.open(path)
     except av.FFmpegError as exc:

@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 
 from .atomic import atomic_path
-from .resize import conform_frames, load_image
-from .video_io import AudioClip, VideoWriter
+from .audio_io import AudioClip
+from .conform import conform_frames, load_image
+from .video_write import VideoWriter
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "keyframes"
 FOLDER = "segue_samples"

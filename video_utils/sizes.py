@@ -79,6 +79,15 @@ def output_size(displayed: Sequence[tuple[int, int]], size: tuple[int, int] | No
     return width, height
 
 
+def generation_size(width: int, height: int, area: int = WORKING_AREA) -> tuple[int, int]:
+    """Where a travel generates for pictures of ``width`` x ``height``: their own size snapped to
+    multiples of 16 when it is no bigger than about ``area`` (Wan's training size), else the
+    working size at their aspect (a 4000x3000 photo generates at 736x544, not 4000x3008)."""
+    if width * height <= area * 1.1:
+        return wan_size(width, height)
+    return working_size(width, height, area)
+
+
 def even_size(width: int, height: int) -> tuple[int, int]:
     """``width`` x ``height`` rounded down to even numbers (H.264 in yuv420p halves the chroma
     planes; odd sizes cannot be encoded), at least 2x2."""

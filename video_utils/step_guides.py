@@ -21,13 +21,16 @@ import torch
 
 from .constants import GENERATION_FPS
 from .errors import PlanError
-from .extend_plan import ROUND_TRIP_FIT, ExtendPlan, generation_size
+from .lengths import check_frame_memory
+from .extend_plan import ROUND_TRIP_FIT, ExtendPlan
+from .sizes import generation_size
 from .guides import OverlapAdjust, join_contexts, join_transition_guide, kept_frames, travel_segment_guide
 from .guides import extend_segment_guide
 from .join_plan import JoinPlan
 from .conform import conform_frames, conform_video
+from .probe import probe
 from .travel_plan import TravelPlan
-from .video_io import probe_video, read_frames, read_last_frames
+from .video_read import read_frames, read_last_frames
 
 
 @dataclass(eq=False)
@@ -48,6 +51,7 @@ class TravelStep:
         if not 0 <= self.index < len(self.plan.segments):
             raise PlanError(f"segment_index={self.index} is out of range: {self.keyframes.shape[0]} keyframes "
                             f"make segments 0..{len(self.plan.segments) - 1}")
+        check_frame_memory(self.width, self.height, self.length, self.label)
         seg = self.segment
         if seg.context_frames and self.previous_path is None:
             raise PlanError(f"segment {self.index} is chained and continues the previous segment's last "
@@ -56,7 +60,7 @@ class TravelStep:
             raise PlanError(f"previous_video was given for segment {self.index}, which continues nothing "
                             f"(mode {self.plan.mode}{', first segment' if self.index == 0 else ''}): disconnect it")
         if self.previous_path is not None:
-            have = probe_video(self.previous_path).frame_count
+            have = probe(self.previous_path).frame_count
             if have < seg.context_frames:
                 raise PlanError(f"previous_video has {have} frames but segment {self.index} needs its last "
                                 f"{seg.context_frames}: connect the whole previous segment")
@@ -140,6 +144,7 @@ class JoinStep:
         if not 0 <= self.index < len(self.plan.joins):
             raise PlanError(f"join_index={self.index} is out of range: {len(self.clips)} clips make joins "
                             f"0..{len(self.plan.joins) - 1}")
+        check_frame_memory(self.width, self.height, self.length, self.label)
 
     @property
     def spec(self):
@@ -230,13 +235,14 @@ class ExtendStep:
         if not 0 <= self.index < n:
             raise PlanError(f"segment_index={self.index} is out of range: this extension has segments 0..{n - 1}")
         self.previous_paths = [str(p) for p in self.previous_paths]
-        clip = probe_video(self.clip_path)
+        clip = probe(self.clip_path)
         if clip.frame_count != plan.clip_frames:
             raise PlanError(f"the clip {self.clip_path!r} has {clip.frame_count} frames but the extension was planned "
                             f"for {plan.clip_frames}: plan with the clip's real length")
-        self.clip_size = (clip.width, clip.height)
+        self.clip_size = clip.stored_size  # the clip's frames as decoded
         self.fps = clip.fps
-        self.width, self.height = generation_size(clip.width, clip.height)
+        self.width, self.height = generation_size(*self.clip_size)
+        check_frame_memory(self.width, self.height, self.length, self.label)
         given = len(self.previous_paths)
         if self.index == 0 and given:
             raise PlanError("previous videos were given for extension segment 0, which continues the clip itself: "
@@ -249,7 +255,7 @@ class ExtendStep:
                             f"{self.index} segments before it: connect segments 0..{self.index - 1} only")
         first = self.index - given
         for k, path in enumerate(self.previous_paths, start=first):
-            have, want = probe_video(path).frame_count, self.saved_frames(k)
+            have, want = probe(path).frame_count, self.saved_frames(k)
             if have != want:
                 raise PlanError(f"previous video {path!r} has {have} frames but extension segment {k} saves {want}: "
                                 f"connect segments {first}..{self.index - 1}'s files in order")
