@@ -17,7 +17,7 @@ import statistics
 import time
 
 from segue.orchestration.graphs import step_prompt
-from segue.orchestration.plan_files import GeneratorConfig, TravelRun
+from segue.orchestration.run_models import GeneratorConfig, TravelRun
 from segue.orchestration.steps import travel_steps
 from segue.video_utils.chains import EncodeSettings, SaveTo, Sources, Texts, TravelStepSettings, travel_graph
 from segue.video_utils.prompt_graph import Graph

@@ -2,7 +2,8 @@
 
     python bench/bench_orchestration.py [--segments 100] [--server URL | --start-comfyui] [--repeat 5]
 
-1. build: for a travel of ``--segments`` segments and a join of as many clips: validate the plan
+1. build: for a travel of ``--segments`` segments, a join of as many clips and an extension of as
+   many segments: validate the plan
    (the node's planner), build every step's prompt, the detached whole-run prompt, and validate
    them all against an ``/object_info`` (the server's when one is given, else a synthetic one with
    the same node classes); median of ``--repeat`` runs.  No server needed.
@@ -27,8 +28,8 @@ from pathlib import Path
 
 from segue.orchestration.client import ComfyClient
 from segue.orchestration.graphs import detached_prompt, step_prompt, validate_prompt
-from segue.orchestration.plan_files import ClipRef, GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.steps import join_steps, travel_steps
+from segue.orchestration.run_models import ClipRef, ExtendRun, GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.steps import extend_steps, join_steps, travel_steps
 
 REPO = Path(__file__).resolve().parents[1]
 WAN = GeneratorConfig(kind="wan21-vace", unet="wan.safetensors", vae="vae.safetensors", clip="t5.safetensors")
@@ -83,12 +84,21 @@ def bench_build(segments: int, repeat: int, info: dict | None) -> None:
         def build_join():
             state["jprompts"] = [step_prompt(join, state["jp"], s, clip_names) for s in join_steps(state["jp"])]
 
+        extend = ExtendRun(clip=ClipRef("/c/0.mp4"), clip_frames=120, frames=[72] * segments, overlap=8,
+                           keyframes=images[:segments], run_id="b", generator=gen)
+
+        def build_extend():
+            plan = extend.validate(check_files=False)
+            state["eprompts"] = [step_prompt(extend, plan, s, clip_names[:1] + names[:segments])
+                                 for s in extend_steps(plan)]
+
         t_plan = median_time(plan_travel_run, repeat)
         t_steps = median_time(build_travel, repeat)
         t_detached = median_time(build_travel_detached, repeat)
         j_plan = median_time(plan_join_run, repeat)
         j_steps = median_time(build_join, repeat)
-        all_prompts = state["tprompts"] + [state["tdet"]] + state["jprompts"]
+        e_steps = median_time(build_extend, repeat)
+        all_prompts = state["tprompts"] + [state["tdet"]] + state["jprompts"] + state["eprompts"]
         use_info = info if info is not None and label == "preview" else synthetic_object_info(all_prompts)
         t_validate = median_time(lambda: [validate_prompt(p, use_info) for p in all_prompts], repeat)
         size = len(json.dumps(state["tdet"]))
@@ -99,6 +109,7 @@ def bench_build(segments: int, repeat: int, info: dict | None) -> None:
         print(f"[{label}] join plan   {j_plan * 1e3:7.2f} ms | {segments + 1} step prompts {j_steps * 1e3:7.2f} ms | "
               f"validate all {len(all_prompts)} prompts {t_validate * 1e3:7.2f} ms "
               f"({'server' if use_info is info else 'synthetic'} object_info)")
+        print(f"[{label}] extend: plan + {len(state['eprompts'])} step prompts {e_steps * 1e3:7.2f} ms")
 
 
 def one_step_prompt(tmp: Path, client: ComfyClient, index: int) -> tuple[dict, str]:
