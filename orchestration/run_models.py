@@ -15,6 +15,9 @@ anything is written.  Clips are probed with ``video_utils.probe`` (PyAV, no torc
 
 from __future__ import annotations
 
+import functools
+import json
+
 import os
 import random
 import re
@@ -38,6 +41,12 @@ from .run_checks import (brief, broadcast_text, check_choice, check_file, check_
                          check_text, image_size, int_or_list, probe_clip)
 
 PLAN_VERSION = 1
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_recipe(settings_json: str) -> Recipe:
+    """``Recipe.from_dict`` of these settings, parsed once (a run builds a prompt per step)."""
+    return Recipe.from_dict(json.loads(settings_json), "generator")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 # Per-join override keys: the planner's own plus the ones only the prompt graph uses.
 JOIN_PROMPT_KEYS = ("prompt", "negative_prompt", "seed")
@@ -102,8 +111,8 @@ class GeneratorConfig:
     settings: dict = field(default_factory=dict)    # the Recipe's own keys (steps, cfg, phases, loras ...)
 
     def recipe(self, seed: int = 0, seed_policy: str = DEFAULT_SEED_POLICY) -> Recipe:
-        return Recipe.from_dict({**self.settings, "kind": self.kind, "seed": int(seed), "seed_policy": seed_policy},
-                                "generator")
+        return _parsed_recipe(json.dumps({**self.settings, "kind": self.kind, "seed": seed, "seed_policy": seed_policy},
+                                         sort_keys=True, default=str))
 
     def files(self) -> ModelFiles:
         return ModelFiles(self.unet, self.unet_low, self.vae, self.clip, self.clip_vision, self.weight_dtype)
