@@ -25,7 +25,7 @@ from ..video_utils.step_guides import ExtendStep
 from ..video_utils.video_read import read_last_frames
 from . import parse
 from .api import CATEGORY, STEP, Progress, folders, io
-from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, node_links, recipe_sources
+from .expansion import EXPAND_HIDDEN, check_step, check_steps_memory, expand, no_lazy_inputs, node_links, recipe_sources
 from .guide_nodes import adjust_inputs
 from .io_nodes import NAME_HELP, file_fingerprint, final_ui, prefix_folder
 from .paths import PathError, check_relative, resolve_input, to_annotated
@@ -130,8 +130,9 @@ class SegueExtendStep(io.ComfyNode):
         count = int(keyframes.shape[0]) if keyframes is not None else 0
         plan = extend_plan_from(probe(clip_path).frame_count, frames, overlap, count, max_generation,
                                 blend)
-        return io.NodeOutput(ExtendStep(plan, int(segment_index), clip_path, previous, keyframes,
-                                        OverlapAdjust(float(strength), float(desaturate), float(darken))))
+        return io.NodeOutput(check_step(ExtendStep(plan, int(segment_index), clip_path, previous, keyframes,
+                                                   OverlapAdjust(float(strength), float(desaturate),
+                                                                 float(darken)))))
 
 
 class SegueExtendAssemble(io.ComfyNode):

@@ -21,6 +21,7 @@ from ..video_utils.step_guides import JoinStep, TravelStep
 from ..video_utils.constants import VIDEO_EXTENSIONS
 from . import parse
 from .api import CATEGORY, STEP, folders, io
+from .expansion import check_step
 from .guide_nodes import (adjust_inputs, first_video_input, guide_outputs, join_core_inputs, travel_plan_from,
                           travel_settings_checks, travel_settings_inputs)
 from .paths import resolve_input
@@ -145,7 +146,7 @@ class SegueTravelStep(io.ComfyNode):
         step = TravelStep(plan, int(segment_index), keyframes, file_of(previous_video, "previous_video"),
                           OverlapAdjust(float(strength), float(desaturate), float(darken)),
                           first_path=file_of(first_video, "first_video"))
-        return io.NodeOutput(step)
+        return io.NodeOutput(check_step(step))
 
 
 class SegueJoinStep(io.ComfyNode):
@@ -184,8 +185,8 @@ class SegueJoinStep(io.ComfyNode):
         names, paths = clip_paths(clip_files)
         fmt = join_format(paths, width, height, fps, work_width, work_height, generation_fps)
         plan = join_plan_from(paths, names, context, gap, replace, blend, per_join, loop, fmt)
-        return io.NodeOutput(JoinStep(plan, int(join_index), paths, fmt.work_width, fmt.work_height, fit,
-                                      bool(bridging), fmt.generation_fps))
+        return io.NodeOutput(check_step(JoinStep(plan, int(join_index), paths, fmt.work_width, fmt.work_height, fit,
+                                                 bool(bridging), fmt.generation_fps)))
 
 
 class SegueStepGuide(io.ComfyNode):

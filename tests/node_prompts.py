@@ -101,13 +101,15 @@ def media(input_dir: Path) -> dict[str, str]:
                  sound=f"{SUB}/sound_only.mp4", image_as_video=f"{SUB}/image_as_video.mp4",
                  no_frames=f"{SUB}/no_frames.mp4", text=f"{SUB}/notes.txt", cut=f"{SUB}/cut.mp4",
                  corrupt=f"{SUB}/corrupt_middle.mp4", bad_png=f"{SUB}/garbage.png", t17=f"{SUB}/t17.mkv",
-                 seg12=f"{SUB}/seg12.mkv")
+                 seg12=f"{SUB}/seg12.mkv", tiny_clip=f"{SUB}/tiny_clip.mp4")
     if (folder / "done").exists():
         return names
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(4):
         write_image(folder / f"k{i}.png", COLOURS[i])
     write_image(folder / "tiny.png", (128, 128, 128), size=8)
+    with VideoWriter(folder / "tiny_clip.mp4", Fraction(16), 8, 8, crf=12, preset="ultrafast") as writer:
+        writer.write(torch.linspace(0, 1, 20).view(-1, 1, 1, 1).expand(20, 8, 8, 3).contiguous())
     write_clip(folder / "a.mp4", audio=True)
     write_clip(folder / "b.mp4", shift=90)
     write_clip(folder / "c.mp4", shift=170)

@@ -44,6 +44,9 @@ MAX_RATE_RATIO = 16                   # output/generation (either way) beyond th
 # 1280x720 need 2 GiB; 1025 frames at 832x480 11 GiB.)
 BYTES_PER_PIXEL_FRAME = 28
 MAX_STEP_MEMORY = 32 * 2 ** 30
+# Smallest side generated: 2 latent cells of Wan's 16-pixel grid; below it nothing recognisable
+# is made (an 8x8 keyframe is a mistake, not a picture to travel through).
+MIN_GENERATION_SIDE = 32
 
 
 def is_wan_length(frames: int) -> bool:
@@ -113,6 +116,14 @@ def check_frame_memory(width: int, height: int, frames: int, what: str) -> None:
         raise PlanError(f"{what}: {frames} frames at {width}x{height} need {need / 2 ** 30:.1f} GiB of frame "
                         f"memory, above the limit of {MAX_STEP_MEMORY / 2 ** 30:.0f} GiB: use a smaller size or "
                         f"shorter segments")
+
+
+def check_generation_size(width: int, height: int, what: str) -> None:
+    """Refuse generating at a size with a side below ``MIN_GENERATION_SIDE``."""
+    if min(int(width), int(height)) < MIN_GENERATION_SIDE:
+        raise PlanError(f"{what} would be generated at {width}x{height}, too small to generate: use images or a "
+                        f"working size of at least {MIN_GENERATION_SIDE}x{MIN_GENERATION_SIDE} (Wan is trained "
+                        f"at about 832x480)")
 
 
 def flag(value, name: str) -> bool:
