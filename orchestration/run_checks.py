@@ -12,41 +12,21 @@ from typing import Any, Sequence
 
 from ..video_utils.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from ..video_utils.errors import PlanError
-from ..video_utils.lengths import MAX_FPS
+from ..video_utils.constants import MAX_PROMPT_CHARS
+from ..video_utils.lengths import MAX_FPS, check_generation_size
+from ..video_utils.lengths import check_frame_memory as check_step_memory
 from ..video_utils.probe import MediaInfo, probe
 from ..video_utils.recipe import finite
-
-MAX_PROMPT_CHARS = 20_000        # umT5 reads 512 tokens; a prompt this long is a mistake (a pasted file)
-# Frames one step holds at once: the guide (RGB + mask, float32) and the generated frames (RGB
-# float32) = 28 bytes per pixel and frame.  A step above the limit is refused before anything
-# is loaded or allocated (a --size typo must not take the machine down).
-BYTES_PER_PIXEL_FRAME = 28
-MAX_STEP_MEMORY = 32 * 2 ** 30
-MIN_SIDE = 32                    # 2 latent cells at Wan's 16-pixel grid: below it nothing recognisable is made
-
 
 # --- value checks ---------------------------------------------------------------------------------
 
 def check_frame_memory(width: int, height: int, frames: int, what: str, generated: bool = True) -> None:
-    """Refuse a step whose frames (``width`` x ``height`` x ``frames``) exceed ``MAX_STEP_MEMORY``
-    and (``generated``: the size the model makes) a size too small to generate, before anything
-    is loaded."""
-    if generated and min(width, height) < MIN_SIDE:
-        raise PlanError(f"size {width}x{height} is too small to generate: use at least {MIN_SIDE}x{MIN_SIDE} "
-                        f"(Wan is trained at about 832x480)")
-    need = int(width) * int(height) * int(frames) * BYTES_PER_PIXEL_FRAME
-    if need > MAX_STEP_MEMORY:
-        raise PlanError(f"size {width}x{height} with {frames}-frame {what}s needs {_bytes(need)} of frame memory "
-                        f"per {what}, above the limit of {_bytes(MAX_STEP_MEMORY)}: use a smaller size (--size, "
-                        f"e.g. 832x480) or shorter {what}s")
-
-
-def _bytes(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)  # pragma: no cover
+    """The nodes' own limits, checked before anything is submitted: a step's frame memory and
+    (``generated``: the size the model makes) the smallest size Wan can generate."""
+    if generated:
+        check_generation_size(width, height, what)
+    check_step_memory(width, height, frames, what, fix="use a smaller size (--size, e.g. 832x480) or shorter "
+                                                       f"{what}s")
 
 
 def check_text(value: Any, name: str, limit: int = MAX_PROMPT_CHARS) -> str:

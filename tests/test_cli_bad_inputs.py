@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from media import write_clip, write_sound  # noqa: E402
 
 from segue.orchestration.cli import main  # noqa: E402
-from segue.orchestration.run_checks import MAX_STEP_MEMORY  # noqa: E402
+from segue.video_utils.lengths import MAX_STEP_MEMORY  # noqa: E402
 
 DOWN = "http://127.0.0.1:9"
 WAN = ["--generator", "wan21-vace", "--unet", "u.safetensors", "--vae", "v.safetensors", "--clip", "t.safetensors"]
@@ -89,7 +89,7 @@ CASES = [
                                 "--out", f"{t}/o.mp4"], ["16x16", "too small", "32x32"], 1),
     ("size-enormous", lambda d, t: ["travel", f"{d}/k0.png", f"{d}/k1.png", "--frames", "16", "--size",
                                     "100000x100000", "--out", f"{t}/o.mp4"],
-     ["100000x100000", "frame memory", f"{MAX_STEP_MEMORY // 2 ** 30}.0 GiB", "--size"], 1),
+     ["100000x100000", "frame memory", f"{MAX_STEP_MEMORY // 2 ** 30} GiB", "--size"], 1),
     ("size-enormous-server", lambda d, t: ["travel", f"{d}/k0.png", f"{d}/k1.png", "--frames", "16", "--size",
                                            "100000x100000", "--out", f"{t}/o.mp4", "--server", DOWN],
      ["frame memory"], 1),

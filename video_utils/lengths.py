@@ -108,14 +108,14 @@ def whole_number(value, name: str, minimum: int | None = 0, maximum: int = MAX_V
     return number
 
 
-def check_frame_memory(width: int, height: int, frames: int, what: str) -> None:
+def check_frame_memory(width: int, height: int, frames: int, what: str,
+                       fix: str = "use a smaller size or shorter segments") -> None:
     """Refuse a generation step of ``frames`` frames at ``width`` x ``height`` whose frames would
     need more than ``MAX_STEP_MEMORY`` (``BYTES_PER_PIXEL_FRAME`` per pixel and frame)."""
     need = int(width) * int(height) * int(frames) * BYTES_PER_PIXEL_FRAME
     if need > MAX_STEP_MEMORY:
         raise PlanError(f"{what}: {frames} frames at {width}x{height} need {need / 2 ** 30:.1f} GiB of frame "
-                        f"memory, above the limit of {MAX_STEP_MEMORY / 2 ** 30:.0f} GiB: use a smaller size or "
-                        f"shorter segments")
+                        f"memory, above the limit of {MAX_STEP_MEMORY / 2 ** 30:.0f} GiB: {fix}")
 
 
 def check_generation_size(width: int, height: int, what: str) -> None:
