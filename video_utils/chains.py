@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .constants import DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, GENERATION_FPS
 from .prompt_graph import Graph, Link, out, splice_template
 from .recipe import Lora, Recipe
 
@@ -203,10 +204,10 @@ class TravelStepSettings:
 class EncodeSettings:
     """The final H.264 video: cross-fade and encoder settings, and where it goes."""
 
-    curve: str = "cosine"
+    curve: str = DEFAULT_CURVE
     sharpen: float = 0.0
-    crf: int = 19
-    preset: str = "medium"
+    crf: int = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
     filename: str = ""           # exact annotated path without extension ...
     filename_prefix: str = ""    # ... or a counter-suffixed name under output/
 
@@ -285,7 +286,7 @@ class JoinStepSettings:
     fps: float = 0.0             # output rate; 0 = the first clip's
     work_width: int = 0          # generation size; 0 = about 832x480 at the output's aspect
     work_height: int = 0
-    generation_fps: float = 16.0
+    generation_fps: float = float(GENERATION_FPS)
     retime: str = "blend"        # transitions from the generation rate to the output rate
     gap_audio: str = "crossfade"
 
