@@ -123,7 +123,7 @@ def one_step_prompt(tmp: Path, client: ComfyClient, index: int) -> tuple[dict, s
         cv2.imwrite(str(path), img)
         names.append(client.upload(path, f"k{k}.png", "segue/bench", "input"))
     run = TravelRun(images=[str(tmp / "k0.png"), str(tmp / "k1.png")], segment_frames=16, run_id=f"bench{index}",
-                    generator=GeneratorConfig(preview_method="blend"))
+                    generator=GeneratorConfig.from_name("preview", preview_method="blend"))
     plan = run.validate()
     return step_prompt(run, plan, travel_steps(plan)[0], names), "seg_000.mkv"
 
@@ -181,7 +181,7 @@ def bench_run(url: str) -> None:
     """A 4-keyframe preview travel through the runner: wall time vs the server's execution time."""
     import cv2
     import numpy as np
-    from segue.orchestration import commands
+    from segue.orchestration.export import run_inputs
     from segue.orchestration.manifest import Manifest
     from segue.orchestration.runner import Runner
 
@@ -192,10 +192,10 @@ def bench_run(url: str) -> None:
             cv2.imwrite(f"{tmp}/k{k}.png", img)
             images.append(f"{tmp}/k{k}.png")
         run = TravelRun(images=images, segment_frames=16, overlap=4, run_id=f"benchrun-{uuid.uuid4().hex[:6]}",
-                        output_dir=f"{tmp}/runs", generator=GeneratorConfig(preview_method="blend"))
+                        output_dir=f"{tmp}/runs", generator=GeneratorConfig.from_name("preview", preview_method="blend"))
         plan = run.validate()
         manifest = Manifest.create(f"{tmp}/runs/{run.run_id}", run, plan.to_dict(), travel_steps(plan),
-                                   commands._inputs(run), f"segue-bench-{uuid.uuid4().hex[:6]}")
+                                   run_inputs(run), f"segue-bench-{uuid.uuid4().hex[:6]}")
         client = ComfyClient(url)
         t0 = time.perf_counter()
         Runner(manifest, [client]).execute()

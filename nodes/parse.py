@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import re
 
-from ..video_utils.constants import MAX_PROMPT_CHARS
 from ..video_utils.errors import PlanError
+from ..video_utils.prompt_text import check_prompt_text
 
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -55,18 +55,8 @@ def lines(text, name: str, required: bool = True) -> list[str]:
 
 
 def prompt_text(value, name: str) -> str:
-    """A prompt widget's text: UTF-8 (a JSON ``\\ud800`` escape arrives as a lone surrogate, which
-    no tokenizer or log can encode) and at most ``MAX_PROMPT_CHARS`` characters."""
-    text = str(value or "")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise PlanError(f"{name} is not UTF-8 text (character {e.start} cannot be encoded): "
-                        f"retype the prompt") from None
-    if len(text) > MAX_PROMPT_CHARS:
-        raise PlanError(f"{name} has {len(text)} characters ({text[:30]!r}...), above the limit of {MAX_PROMPT_CHARS}: "
-                        f"shorten it (Wan's text encoder reads about 512 tokens)")
-    return text
+    """A prompt widget's text (empty when unset), checked by ``video_utils.prompt_text``."""
+    return check_prompt_text(str(value or ""), name)
 
 
 def per_segment_text(text, count: int, name: str) -> list[str]:

@@ -25,11 +25,12 @@ from ..video_utils.constants import GENERATION_FPS
 from ..video_utils.errors import PlanError
 from ..video_utils.lengths import as_fps
 from . import commands
-from .status import frame_table
-from .options import (ExtendCommand, ExtendPlanOptions, JoinCommand, JoinPlanOptions, RenderOptions, TravelCommand,
-                      TravelDeliveryOptions,
-                      TravelPlanOptions, add_server_arguments, extend_command, join_command, travel_command)
+from .command_options import TravelCommand, extend_command, join_command, travel_command
+from .plan_options import ExtendPlanOptions, JoinPlanOptions, RenderOptions, TravelDeliveryOptions, TravelPlanOptions
+from .run_builders import extend_run, join_run, travel_run
 from .run_models import Run
+from .server_options import add_server_arguments
+from .status import frame_table
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -148,79 +149,82 @@ def _report(out: Path, extra: str) -> None:
     print(extra)
 
 
-def _cmd_travel(cmd: TravelCommand) -> int:
-    if _remote(cmd):
-        return commands.cmd_travel(cmd)
-    run = commands.travel_run(cmd)
-    plan = _local(run, cmd)
+def _with_progress(kind: str, render):
+    """``render(progress)`` under a progress display that is closed however it ends."""
+    from .progress import Progress
+
+    progress = Progress(kind)
+    try:
+        return render(progress)
+    finally:
+        progress.close()
+
+
+def _render_travel(run, plan) -> int:
     from ..video_utils.conform import conform_keyframes, load_image
     from ..video_utils.delivery import Output
     from ..video_utils.local_render import render_travel
-    from .progress import Progress
 
     _readable_images(run.images)
     recipe, post, adjust = _post(run)
     size = (run.width, run.height) if run.width else None
     keyframes = conform_keyframes([load_image(p) for p in run.images], size, run.fit)
-    progress = Progress("travel")
-    try:
-        out = render_travel(keyframes, plan, run.out, fps=GENERATION_FPS, method=recipe.preview_method,
-                            curve=run.curve, sharpen=run.sharpen, crf=run.crf, preset=run.preset, adjust=adjust,
-                            post=post, output=Output(as_fps(run.fps), run.out_width, run.out_height, run.retime,
-                                                     run.loop), soundtrack=run.soundtrack or None, progress=progress)
-    finally:
-        progress.close()
+    output = Output(as_fps(run.fps), run.out_width, run.out_height, run.retime, run.loop)
+    out = _with_progress("travel", lambda progress: render_travel(
+        keyframes, plan, run.out, fps=GENERATION_FPS, method=recipe.preview_method, curve=run.curve,
+        sharpen=run.sharpen, crf=run.crf, preset=run.preset, adjust=adjust, post=post, output=output,
+        soundtrack=run.soundtrack or None, progress=progress))
     _report(out, "keyframes at frames: " + " ".join(map(str, plan.output_keyframe_frames))
             + (" (a seamless loop)" if plan.loop else ""))
     return EXIT_OK
 
 
-def _cmd_join(cmd: JoinCommand) -> int:
-    if _remote(cmd):
-        return commands.cmd_join(cmd)
-    run = commands.join_run(cmd)
-    plan = _local(run, cmd)
+def _render_join(run, plan) -> int:
     from ..video_utils.local_render import render_join
-    from .progress import Progress
 
     recipe, post, _ = _post(run)
-    progress = Progress("join")
-    try:
-        out = render_join([c.path for c in run.clips], plan, run.out, size=(run.width, run.height) if run.width else None,
-                          work_size=(run.work_width, run.work_height) if run.work_width else None,
-                          fit=run.fit, method=recipe.preview_method, bridging=run.bridging, curve=run.curve,
-                          sharpen=run.sharpen, crf=run.crf, preset=run.preset, keep_audio=run.keep_audio, post=post,
-                          progress=progress)
-    finally:
-        progress.close()
+    out = _with_progress("join", lambda progress: render_join(
+        [c.path for c in run.clips], plan, run.out, size=(run.width, run.height) if run.width else None,
+        work_size=(run.work_width, run.work_height) if run.work_width else None, fit=run.fit,
+        method=recipe.preview_method, bridging=run.bridging, curve=run.curve, sharpen=run.sharpen, crf=run.crf,
+        preset=run.preset, keep_audio=run.keep_audio, post=post, progress=progress))
     _report(out, "transitions at frames: " + " ".join(str(j.transition_start) for j in plan.joins)
             + (" (a seamless loop)" if plan.loop else ""))
     return EXIT_OK
 
 
-def _cmd_extend(cmd: ExtendCommand) -> int:
-    if _remote(cmd):
-        return commands.cmd_extend(cmd)
-    run = commands.extend_run(cmd)
-    plan = _local(run, cmd)
-    from ..video_utils.local_render import render_extend
+def _render_extend(run, plan) -> int:
     from ..video_utils.conform import conform_keyframes, load_image
-    from .progress import Progress
+    from ..video_utils.local_render import render_extend
 
     _readable_images(run.keyframes)
     recipe, post, adjust = _post(run)
     keyframes = conform_keyframes([load_image(p) for p in run.keyframes]) if run.keyframes else None
-    progress = Progress("extend")
-    try:
-        out = render_extend(run.clip.path, plan, run.out, keyframes=keyframes, method=recipe.preview_method,
-                            curve=run.curve, sharpen=run.sharpen, crf=run.crf, preset=run.preset,
-                            keep_audio=run.keep_audio, adjust=adjust, post=post, progress=progress)
-    finally:
-        progress.close()
+    out = _with_progress("extend", lambda progress: render_extend(
+        run.clip.path, plan, run.out, keyframes=keyframes, method=recipe.preview_method, curve=run.curve,
+        sharpen=run.sharpen, crf=run.crf, preset=run.preset, keep_audio=run.keep_audio, adjust=adjust, post=post,
+        progress=progress))
     landing = f"; keyframes at frames: {' '.join(map(str, plan.keyframe_frames))}" if plan.keyframe_frames else ""
     _report(out, f"clip frames 0..{plan.clip_frames - 1}, new frames {plan.clip_frames}..{plan.total_frames - 1}"
                  + landing)
     return EXIT_OK
+
+
+def _render_command(remote, build, render):
+    """A ``travel`` / ``join`` / ``extend`` handler: through ComfyUI (``--server`` or
+    ``--export-prompts``: ``remote``), else the run ``build`` makes, checked for this machine and
+    rendered here by ``render``."""
+    def handler(cmd) -> int:
+        if _remote(cmd):
+            return remote(cmd)
+        run = build(cmd)
+        return render(run, _local(run, cmd))
+    return handler
+
+
+_cmd_travel = _render_command(commands.cmd_travel, travel_run, _render_travel)
+_cmd_join = _render_command(commands.cmd_join, join_run, _render_join)
+_cmd_extend = _render_command(commands.cmd_extend, extend_run, _render_extend)
 
 
 def _cmd_demo(args) -> int:

@@ -5,9 +5,8 @@ What it relies on (spec comfyui-engine.md §2-§4): ``POST /prompt`` with our ow
 ``GET /history/{id}`` (``{}`` until the prompt finished; everything is lost on a restart);
 ``POST /queue {"delete"}`` for our pending prompts and ``POST /interrupt {"prompt_id"}`` for our
 running one (checked first, because servers before 0.3.57 ignore the id and interrupt whatever
-runs); ``POST /upload/image`` (any file type, into input/ or output/, ``overwrite``; aiohttp
-refuses bodies over ``--max-upload-size``, 100 MB by default); ``GET /view`` (also ``HEAD``) for
-downloads; ``/ws?clientId=`` for events (the ``websocket-client`` package).
+runs); ``/ws?clientId=`` for events (the ``websocket-client`` package).  Uploads and downloads
+(``POST /upload/image``, ``GET``/``HEAD /view``) are ``client_files.ServerFiles``.
 
 Transient failures (HTTP 502/503/504, connection refused or reset) are retried a few times with
 jittered exponential backoff, honouring ``Retry-After``.  ``POST /prompt`` is not idempotent, so
@@ -18,27 +17,21 @@ accepts connections but does not answer within the timeout raises ``ServerNotAns
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
-import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import websocket
 
-from ..video_utils.atomic import atomic_path
-from .errors import PromptRejected, ServerError, ServerNotAnswering, ServerUnreachable, UploadRejected
+from .client_files import ServerFiles
+from .errors import PromptRejected, ServerError, ServerNotAnswering, ServerUnreachable
 from .records import format_node_errors, history_outcome, strip_server_paths
-from .retry import MAYBE_SENT, NOT_SENT, RETRY_STATUSES, MaybeDelivered, RetryPolicy
-
-DEFAULT_UPLOAD_LIMIT_MB = 100
-CHUNK = 1 << 20
+from .retry import MAYBE_SENT, NOT_SENT, RETRY_STATUSES, MaybeDelivered, RetryPolicy, failure_reason
 
 
 def normalize_url(url: str) -> str:
@@ -51,7 +44,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-class ComfyClient:
+class ComfyClient(ServerFiles):
     """One server.  Every network failure becomes ``ServerUnreachable`` (or a subclass) naming it."""
 
     def __init__(self, url: str, client_id: str | None = None, timeout: float = 30.0,
@@ -102,7 +95,7 @@ class ComfyClient:
                     raise self._not_answering(method, path, timeout) from None
                 transient = isinstance(reason, NOT_SENT) or (idempotent and isinstance(reason, MAYBE_SENT))
                 if not idempotent and isinstance(reason, MAYBE_SENT):
-                    raise MaybeDelivered(_reason(reason)) from None
+                    raise MaybeDelivered(failure_reason(reason)) from None
                 if not transient or last:
                     raise self._unreachable(reason) from None
                 wait = self.retry.delay(attempt)
@@ -111,7 +104,7 @@ class ComfyClient:
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _unreachable(self, reason: Any) -> ServerUnreachable:
-        return ServerUnreachable(f"ComfyUI server {self.url} is unreachable ({_reason(reason)})")
+        return ServerUnreachable(f"ComfyUI server {self.url} is unreachable ({failure_reason(reason)})")
 
     def _not_answering(self, method: str, path: str, timeout: float) -> ServerNotAnswering:
         return ServerNotAnswering(f"ComfyUI server {self.url} did not answer {method} {path.split('?')[0]} "
@@ -131,7 +124,7 @@ class ComfyClient:
                     return e.code, e.read()
             except (OSError, http.client.HTTPException) as e:     # the answer broke off
                 if not idempotent:
-                    raise MaybeDelivered(_reason(e)) from None
+                    raise MaybeDelivered(failure_reason(e)) from None
                 if isinstance(e, TimeoutError):
                     raise self._not_answering(method, path, timeout or self.timeout) from None
                 if attempt + 1 >= self.retry.attempts:
@@ -253,92 +246,6 @@ class ComfyClient:
             return "interrupted"
         return "not queued"
 
-    # --- files ---
-    def upload(self, path: str | os.PathLike, name: str, subfolder: str, kind: str = "input") -> str:
-        """Upload a local file as ``<kind>/<subfolder>/<name>`` (overwriting); returns the annotated name."""
-        path = Path(path)
-        size = path.stat().st_size
-        boundary = f"segue{uuid.uuid4().hex}"
-        head = b""
-        for field, value in (("type", kind), ("subfolder", subfolder), ("overwrite", "true")):
-            head += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n").encode()
-        head += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{name}\"\r\n"
-                 f"Content-Type: application/octet-stream\r\n\r\n").encode()
-        tail = f"\r\n--{boundary}--\r\n".encode()
-
-        def body() -> Iterator[bytes]:
-            yield head
-            with open(path, "rb") as f:
-                while chunk := f.read(CHUNK):
-                    yield chunk
-            yield tail
-
-        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
-                   "Content-Length": str(len(head) + size + len(tail))}
-        too_big = (f"{path} ({size / 1e6:.0f} MB) is too large for {self.label}'s upload limit "
-                   f"(ComfyUI's default is {DEFAULT_UPLOAD_LIMIT_MB} MB)")
-        big_hint = f"start the server with --max-upload-size N (MB) or copy the file into its input/{subfolder}/ folder"
-        try:
-            with self._open("POST", "/upload/image", body, headers, timeout=self.timeout) as r:
-                reply = json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            with e:
-                if e.code == 413:
-                    raise UploadRejected(too_big, hint=big_hint) from None
-                raise UploadRejected(f"{self.label} refused the upload of {path} ({e.code}): "
-                                     f"{e.read()[:200].decode(errors='replace')}") from None
-        except ServerUnreachable:
-            if size > DEFAULT_UPLOAD_LIMIT_MB * 1024 * 1024:
-                # aiohttp may drop the connection instead of answering 413 on a large body.
-                raise UploadRejected(too_big, hint=big_hint) from None
-            raise
-        sub = reply.get("subfolder") or ""
-        return f"{sub}/{reply['name']} [{reply.get('type', kind)}]" if sub else f"{reply['name']} [{reply.get('type', kind)}]"
-
-    def file_size(self, filename: str, subfolder: str, kind: str = "output") -> int | None:
-        """Size of a file on the server (``HEAD /view``), ``None`` if it is not there."""
-        query = urllib.parse.urlencode({"filename": filename, "subfolder": subfolder, "type": kind})
-        try:
-            with self._open("HEAD", f"/view?{query}") as r:
-                return int(r.headers.get("Content-Length", -1))
-        except urllib.error.HTTPError as e:
-            e.close()
-            if e.code in RETRY_STATUSES:
-                raise ServerError(f"{self.label} answered {e.code} to HEAD /view") from None
-            return None
-
-    def download(self, filename: str, subfolder: str, dest: str | os.PathLike, kind: str = "output") -> str:
-        """Stream a server file into ``dest`` (atomically: ``dest`` is complete or untouched); returns its sha256.
-
-        ``FileNotFoundError`` when the server does not have the file; a connection broken off
-        mid-file is retried from the start; a local write error (disk full) propagates as ``OSError``.
-        """
-        query = urllib.parse.urlencode({"filename": filename, "subfolder": subfolder, "type": kind})
-        for attempt in range(self.retry.attempts):
-            digest = hashlib.sha256()
-            try:
-                with atomic_path(dest) as tmp, \
-                        self._open("GET", f"/view?{query}", timeout=self.timeout) as r, open(tmp, "wb") as f:
-                    expected, size = r.headers.get("Content-Length"), 0
-                    while chunk := _read(r):
-                        digest.update(chunk)
-                        f.write(chunk)
-                        size += len(chunk)
-                    if expected is not None and size != int(expected):
-                        raise _BrokenOff(f"got {size} of {expected} bytes")
-                return digest.hexdigest()
-            except urllib.error.HTTPError as e:
-                e.close()
-                if e.code in RETRY_STATUSES:
-                    raise ServerError(f"{self.label} answered {e.code} to GET /view of {filename}") from None
-                raise FileNotFoundError(f"{self.label} has no {kind}/{subfolder}/{filename} (HTTP {e.code})") from None
-            except _BrokenOff as e:
-                if attempt + 1 >= self.retry.attempts:
-                    raise self._unreachable(e.reason) from None
-                self.retries_done += 1
-                self.sleep(self.retry.delay(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
-
     # --- events ---
     def websocket(self, timeout: float = 10.0) -> "EventStream":
         scheme = "wss" if self.url.startswith("https") else "ws"
@@ -347,22 +254,7 @@ class ComfyClient:
         try:
             return EventStream(websocket.create_connection(url, timeout=timeout, suppress_origin=True))
         except (websocket.WebSocketException, OSError) as e:
-            raise ServerUnreachable(f"ComfyUI server {self.url} websocket is unreachable ({_reason(e)})") from None
-
-
-class _BrokenOff(Exception):
-    def __init__(self, reason: BaseException | str):
-        super().__init__(str(reason))
-        self.reason = reason
-
-
-def _read(response) -> bytes:
-    """The next chunk of a download; a connection that breaks off mid-file is ``_BrokenOff``
-    (retried), while local write errors stay ``OSError`` (they are not the network's)."""
-    try:
-        return response.read(CHUNK)
-    except (OSError, http.client.HTTPException) as e:
-        raise _BrokenOff(e) from None
+            raise ServerUnreachable(f"ComfyUI server {self.url} websocket is unreachable ({failure_reason(e)})") from None
 
 
 class EventStream:
@@ -379,7 +271,7 @@ class EventStream:
         except websocket.WebSocketTimeoutException:
             return None
         except (websocket.WebSocketException, OSError) as e:
-            raise EventsClosed(_reason(e)) from None
+            raise EventsClosed(failure_reason(e)) from None
 
     def close(self) -> None:
         try:
@@ -390,20 +282,3 @@ class EventStream:
 
 class EventsClosed(Exception):
     """The websocket connection ended (server stopped, network dropped, closed by the server)."""
-
-
-def _reason(error: Any) -> str:
-    """A network failure in words: ``Connection refused``, ``RemoteDisconnected: ...``."""
-    if isinstance(error, str):
-        return error
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

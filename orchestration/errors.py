@@ -19,8 +19,9 @@ the plan does not expect) say what to fix instead of offering a resume.
 from __future__ import annotations
 
 import errno
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from ..video_utils.errors import PlanError
 
@@ -156,3 +157,24 @@ def error_lines(error: BaseException, run_dir: str | None = None) -> list[str]:
         resume = f"`segue resume {run_dir}` continues (finished steps are kept)"
         hint = f"{hint}; then {resume}" if hint else resume
     return lines + ([f"hint: {hint}"] if hint else [])
+
+
+def print_lines(prefix: str, lines: Sequence[str]) -> None:
+    """``segue: <prefix>: line`` on stderr for each line (warnings never change the exit code)."""
+    for line in lines:
+        print(f"segue: {prefix}: {line}", file=sys.stderr)
+
+
+def guarded(fn: Callable[..., int]) -> Callable[..., int]:
+    """A server command whose expected failures become ``segue: error:`` / ``segue: hint:`` lines
+    and an exit code; bugs keep their traceback."""
+    def wrapper(cmd) -> int:
+        try:
+            return fn(cmd)
+        except (PlanError, OrchestrationError, KeyboardInterrupt) as e:
+            for line in error_lines(e, getattr(e, "run_dir", None)):
+                print(f"segue: {line}", file=sys.stderr)
+            return exit_code_for(e)
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..video_utils import atomic
 from ..video_utils.errors import PlanError
-from .client import sha256_file
+from .client_files import sha256_file
 from .graphs import all_step_prompts, detached_prompt, load_template
 from .run_models import Run, finalize_run, run_inputs_paths
 from .steps import server_folder

@@ -32,7 +32,7 @@ from typing import Iterator
 
 from ..video_utils import atomic
 from ..video_utils.errors import PlanError
-from .client import sha256_file
+from .client_files import sha256_file
 from .errors import RunBusy, write_error
 from .plan_files import run_from_dict
 from .run_models import Run

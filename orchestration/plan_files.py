@@ -35,7 +35,9 @@ from ..video_utils import atomic
 from ..video_utils.errors import PlanError
 from ..video_utils.recipe import Recipe
 from .run_checks import brief
-from .run_models import FILE_KEYS, PLAN_VERSION, REFERENCE_KEYS, RUN_CLASSES, ClipRef, GeneratorConfig, Run
+from .generator_config import FILE_KEYS, REFERENCE_KEYS, GeneratorConfig
+from .run_common import PLAN_VERSION, ClipRef
+from .run_models import RUN_CLASSES, Run
 
 # Every key a plan's "generator" may hold (seed / seed_policy are refused by GeneratorConfig with
 # a pointer to the plan's own seed, so they count as known here).

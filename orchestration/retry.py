@@ -15,7 +15,7 @@ import http.client
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 # Failures where the request surely never reached the server (safe to send again) ...
@@ -65,3 +65,10 @@ class MaybeDelivered(Exception):
         self.reason, self.retry_after = reason, retry_after
 
 
+def failure_reason(error: Any) -> str:
+    """A network failure in words: ``Connection refused``, ``RemoteDisconnected: ...``."""
+    if isinstance(error, str):
+        return error
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

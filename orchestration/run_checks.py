@@ -12,10 +12,10 @@ from typing import Any, Sequence
 
 from ..video_utils.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from ..video_utils.errors import PlanError
-from ..video_utils.constants import MAX_PROMPT_CHARS
 from ..video_utils.lengths import MAX_FPS, check_generation_size
 from ..video_utils.lengths import check_frame_memory as check_step_memory
 from ..video_utils.probe import MediaInfo, probe
+from ..video_utils.prompt_text import check_prompt_text
 from ..video_utils.recipe import finite
 
 # --- value checks ---------------------------------------------------------------------------------
@@ -29,20 +29,11 @@ def check_frame_memory(width: int, height: int, frames: int, what: str, generate
                                                        f"{what}s")
 
 
-def check_text(value: Any, name: str, limit: int = MAX_PROMPT_CHARS) -> str:
-    """A prompt: a string of UTF-8-encodable text (command-line bytes that are not UTF-8 arrive
-    as lone surrogates) of at most ``limit`` characters."""
+def check_text(value: Any, name: str) -> str:
+    """A prompt of a plan: a string (``video_utils.prompt_text`` checks the text itself)."""
     if not isinstance(value, str):
         raise PlanError(f"{name}={brief(value)} must be text")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise PlanError(f"{name} is not UTF-8 text (an undecodable byte at character {e.start}): "
-                        f"write the prompt in UTF-8") from None
-    if len(value) > limit:
-        raise PlanError(f"{name} has {len(value)} characters ({brief(value)}), above the limit of {limit}: "
-                        f"shorten it (Wan's text encoder reads about 512 tokens)")
-    return value
+    return check_prompt_text(value, name)
 
 
 def brief(value: Any) -> str:

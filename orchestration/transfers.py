@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..video_utils import atomic
 from ..video_utils.errors import PlanError
-from .client import sha256_file
+from .client_files import sha256_file
 from .errors import OutputMissing, StepFailed, write_error
 from .manifest import Manifest, StepState
 from .run_checks import probe_frame_count

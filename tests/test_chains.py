@@ -21,9 +21,9 @@ import pytest
 
 from segue.nodes import parse
 from segue.orchestration import graphs as orchestrator_graphs
-from segue.orchestration import run_models
+from segue.orchestration import run_common
 from segue.orchestration.graphs import detached_prompt, step_prompt
-from segue.orchestration.run_models import GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
 from segue.orchestration.steps import join_steps, travel_steps
 from segue.video_utils.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts, TravelDelivery,
                                       TravelStepSettings, join_graph, post_inputs, step_chain, travel_graph)
@@ -829,7 +829,7 @@ def test_join_nodes_and_orchestrator_build_the_same_chains(tmp_path, name):
     expansion = node_join_expansion(settings, seed, connected, widgets)
     files = {"unet": "high.safetensors", "unet_low": "low.safetensors", "vae": "v.safetensors", "clip": "c.safetensors"}
     gen = GeneratorConfig.from_dict({**(settings or {"kind": "preview"}), **(files if settings else {})})
-    run = JoinRun(clips=[run_models.ClipRef(f"/x/c{k}.mp4") for k in range(3)], context=6, gap=9, replace=True,
+    run = JoinRun(clips=[ClipRef(f"/x/c{k}.mp4") for k in range(3)], context=6, gap=9, replace=True,
                   per_join=[{"prompt": "first"}, {"gap": 13}], bridging=True, prompt="smooth",
                   negative_prompt="blurry", seed=seed, clip_frames=CLIP_FRAMES, generator=gen, run_id="j1")
     plan = run.plan()
@@ -873,7 +873,7 @@ BREAKS = {
         mp, lambda r: dataclasses.replace(r, shift=r.shift + 1))),
     # the orchestrator's per-step seeds follow another policy
     "orchestrator-seed-policy": ("wan21-defaults", lambda mp: mp.setattr(
-        run_models, "item_seeds", lambda seed, count, policy="increment": [seed] * count)),
+        run_common, "item_seeds", lambda seed, count, policy="increment": [seed] * count)),
     # the orchestrator's recipe gets another default seed policy
     "orchestrator-seed-default": ("wan21-defaults", lambda mp: wrap_recipe(
         mp, lambda r: dataclasses.replace(r, seed_policy="fixed"))),

@@ -17,12 +17,14 @@ import pytest
 
 from segue.orchestration import commands
 from segue.orchestration.client import ComfyClient
+from segue.orchestration.export import run_inputs
 from segue.orchestration.errors import ServerUnreachable
 from segue.orchestration.graphs import detached_prompt, load_template, step_prompt, validate_prompt
 from segue.orchestration.manifest import Manifest
 from segue.orchestration.plan_files import save_plan
 from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.options import ConnectionOptions, PlanFileCommand, RunDirCommand, RunOptions
+from segue.orchestration.command_options import PlanFileCommand, RunDirCommand
+from segue.orchestration.server_options import ConnectionOptions, RunOptions
 from segue.orchestration.runner import Runner
 from segue.orchestration.steps import join_steps, travel_steps
 
@@ -160,7 +162,7 @@ def test_killed_server_resume_skips_finished_steps_and_matches_an_uninterrupted_
         run.validate()
         steps = travel_steps(run.plan())
         manifest = Manifest.create(tmp_path / "runs" / "killed", run, run.plan().to_dict(), steps,
-                                   commands.run_inputs(run), "segue-kill-test")
+                                   run_inputs(run), "segue-kill-test")
         runner = Runner(manifest, [ComfyClient(server.url)], server_timeout=2.0, poll_s=0.1)
         outcome = {}
 

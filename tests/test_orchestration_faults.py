@@ -18,9 +18,11 @@ import pytest
 
 from segue.orchestration import commands
 from segue.orchestration.client import ComfyClient
+from segue.orchestration.export import run_inputs
 from segue.orchestration.errors import ServerNotAnswering
 from segue.orchestration.manifest import Manifest
-from segue.orchestration.options import ConnectionOptions, PlanFileCommand, RunDirCommand, RunOptions
+from segue.orchestration.command_options import PlanFileCommand, RunDirCommand
+from segue.orchestration.server_options import ConnectionOptions, RunOptions
 from segue.orchestration.plan_files import save_plan
 from segue.orchestration.run_models import TravelRun
 from segue.orchestration.progress import Progress
@@ -71,7 +73,7 @@ def resume(run_dir, servers=()):
 def new_runner(run, servers, stream=None, timeout=5.0, **kw):
     plan = run.validate()
     manifest = Manifest.create(Path(run.output_dir) / run.run_id, run, plan.to_dict(), travel_steps(plan),
-                               commands.run_inputs(run), "fault-client")
+                               run_inputs(run), "fault-client")
     progress = Progress(f"travel {run.run_id}", list(manifest.steps), stream=stream or io.StringIO())
     kw.setdefault("poll_s", 0.05)
     kw.setdefault("server_timeout", 2.0)

@@ -19,10 +19,12 @@ import pytest
 
 from segue.orchestration import commands
 from segue.orchestration.client import ComfyClient
+from segue.orchestration.export import run_inputs
 from segue.orchestration.retry import RetryPolicy
 from segue.orchestration.errors import ServerNotAnswering
 from segue.orchestration.manifest import Manifest
-from segue.orchestration.options import ConnectionOptions, RunDirCommand
+from segue.orchestration.command_options import RunDirCommand
+from segue.orchestration.server_options import ConnectionOptions
 from segue.orchestration.run_models import GeneratorConfig, TravelRun
 from segue.orchestration.progress import Progress
 from segue.orchestration.runner import Runner
@@ -124,7 +126,7 @@ def test_progress_comes_from_the_real_servers_websocket(tmp_path, comfy_server):
     run = travel(tmp_path, "rprog", n=2)
     plan = run.validate()
     manifest = Manifest.create(tmp_path / "runs" / "rprog", run, plan.to_dict(), travel_steps(plan),
-                               commands.run_inputs(run), "segue-progress-test")
+                               run_inputs(run), "segue-progress-test")
     stream = io.StringIO()
     runner = Runner(manifest, [ComfyClient(comfy_server.url)], Progress("travel rprog", list(manifest.steps),
                     stream=stream), poll_s=5.0, silence_s=60.0)
@@ -283,7 +285,7 @@ def test_websocket_dropped_mid_run_on_a_real_server_falls_back_to_polling(tmp_pa
     run = travel(tmp_path, "rws", n=4)
     plan = run.validate()
     manifest = Manifest.create(tmp_path / "runs" / "rws", run, plan.to_dict(), travel_steps(plan),
-                               commands.run_inputs(run), "segue-ws-test")
+                               run_inputs(run), "segue-ws-test")
     runner = Runner(manifest, [ComfyClient(proxy.url)], poll_s=0.1)
     outcome = {}
     thread = threading.Thread(target=lambda: outcome.setdefault("final", runner.execute()))
@@ -300,7 +302,7 @@ def test_a_real_server_that_stops_answering_ends_the_run_clearly(tmp_path, comfy
     run = travel(tmp_path, "rsilent", n=4)
     plan = run.validate()
     manifest = Manifest.create(tmp_path / "runs" / "rsilent", run, plan.to_dict(), travel_steps(plan),
-                               commands.run_inputs(run), "segue-silent-test")
+                               run_inputs(run), "segue-silent-test")
     client = ComfyClient(proxy.url, timeout=1.0, retry=RetryPolicy(attempts=2, base_s=0.1))
     runner = Runner(manifest, [client], poll_s=0.1, silence_s=0.5, server_timeout=2.0)
     outcome = {}

@@ -17,12 +17,15 @@ import pytest
 
 from segue.orchestration import commands
 from segue.orchestration.client import ComfyClient
+from segue.orchestration.export import run_inputs
 from segue.orchestration.errors import ServerUnreachable, StepFailed
 from segue.orchestration.manifest import Manifest
 from segue.orchestration.plan_files import save_plan
 from segue.orchestration.status import status_lines
 from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.options import ConnectionOptions, PlanFileCommand, RunDirCommand, RunOptions
+from segue.orchestration.command_options import PlanFileCommand, RunDirCommand
+from segue.orchestration.server_options import ConnectionOptions, RunOptions
+from segue.orchestration.run_start import server_clients
 from segue.orchestration.runner import Runner
 from segue.orchestration.scheduling import ServerLoad, choose_server
 from segue.orchestration.steps import join_steps, travel_steps
@@ -70,7 +73,7 @@ def clips(tmp_path, n, frames=24):
 def new_manifest(run):
     plan = run.validate()
     steps = travel_steps(plan) if isinstance(run, TravelRun) else join_steps(plan)
-    inputs = commands.run_inputs(run)
+    inputs = run_inputs(run)
     return Manifest.create(f"{run.output_dir}/{run.run_id}", run, plan.to_dict(), steps, inputs, "test-client")
 
 
@@ -349,7 +352,7 @@ def test_server_arguments_parse_once_into_typed_options(tmp_path):
     assert (run.generator.unet, run.generator.unet_low, run.generator.vae, run.generator.clip) == ("hi", "lo", "v", "c")
     assert run.prompts == ["a", "b"] and run.segment_seed(1) == 5
     run.validate()
-    assert [c.url for c in commands._clients(cmd.connection)] == ["http://h1:8188", "http://h2:8188"]
+    assert [c.url for c in server_clients(cmd.connection)] == ["http://h1:8188", "http://h2:8188"]
     # the defaults of a bare command line are the options objects' own defaults (written once)
     bare = parse("travel", "a.png", "b.png", "--frames", "16", "--out", "x.mp4")
     assert bare.connection == ConnectionOptions() and bare.run == RunOptions(runs_dir="segue_runs", out=Path("x.mp4"))

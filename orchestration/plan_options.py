@@ -1,0 +1,175 @@
+"""Options of the commands that render on this machine (and, with ``--server``, on servers):
+the travel, join and extension frame plans, the encoder settings and a travel's delivery (rate,
+generation size, retiming, soundtrack).  ``segue plan`` prints the frame plans these describe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..video_utils.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, DEFAULT_PREVIEW_METHOD,
+                                     PRESETS, PREVIEW_METHODS)
+from ..video_utils.errors import PlanError
+from ..video_utils.join_plan import JoinPlan, plan_join
+from ..video_utils.lengths import DEFAULT_MAX_GENERATION
+from ..video_utils.retime import RETIME_MODES
+from ..video_utils.sizes import DEFAULT_FIT, FIT_MODES
+from ..video_utils.travel_plan import MODES, TravelPlan, plan_travel
+from .options import Options, one_or_list
+
+
+def parse_per_join(text: str | None) -> list[dict]:
+    """``--per-join '[{}, {"gap": 21}]'``: a JSON list of override objects, one per join."""
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise PlanError(f"--per-join {text!r} is not JSON ({e.msg}): write a list like '[{{}}, {{\"gap\": 21}}]'") from None
+    if not isinstance(value, list) or not all(isinstance(d, dict) for d in value):
+        raise PlanError(f"--per-join {text!r} must be a JSON list of objects, one per join")
+    return value
+
+
+@dataclass(frozen=True)
+class TravelPlanOptions(Options):
+    frames: list[int] = field(default_factory=lambda: [32])
+    overlap: list[int] = field(default_factory=lambda: [8])
+    mode: str = "chained"
+    exact_keyframes: bool = False
+    loop: bool = False
+
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser, frames_required: bool = True) -> None:
+        d = TravelPlanOptions.defaults()
+        p.add_argument("--frames", type=int, nargs="+", required=frames_required, default=d["frames"], metavar="F",
+                       help="frames between successive keyframes (segment_frames): one value for all segments or one per segment")
+        p.add_argument("--overlap", type=int, nargs="+", default=d["overlap"], metavar="O",
+                       help="frames cross-faded at each boundary: one value or one per boundary (default %(default)s)")
+        p.add_argument("--mode", choices=MODES, default=d["mode"],
+                       help="chained: each segment continues the previous one's last frames (sequential); "
+                            "independent: each segment anchored on its own keyframes (parallel)")
+        p.add_argument("--exact-keyframes", action="store_true",
+                       help="flex each overlap by up to 2 frames so every keyframe lands exactly on its requested frame")
+        p.add_argument("--loop", action="store_true",
+                       help="a seamless loop: one more segment from the last keyframe back to the first")
+
+    def plan(self, keyframes: int) -> TravelPlan:
+        return plan_travel(keyframes, one_or_list(self.frames), one_or_list(self.overlap), self.mode,
+                           self.exact_keyframes, loop=self.loop)
+
+
+@dataclass(frozen=True)
+class JoinPlanOptions(Options):
+    context: int = 8
+    gap: int = 53
+    replace: bool = False
+    blend: int | None = None
+    per_join: list[dict] = field(default_factory=list)
+    allow_shrink: bool = False
+    loop: bool = False
+
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        d = JoinPlanOptions.defaults()
+        p.add_argument("--context", type=int, default=d["context"], help="frames of each clip around a join kept as context (default %(default)s)")
+        p.add_argument("--gap", type=int, default=d["gap"], help="frames generated between the contexts (default %(default)s; absorbs 4n+1 rounding)")
+        p.add_argument("--replace", action="store_true",
+                       help="replace mode: the gap replaces frames around the cut, total length unchanged (default: insert)")
+        p.add_argument("--blend", type=int, default=d["blend"], help="frames cross-faded on each side (default: the whole context)")
+        p.add_argument("--per-join", default=None, metavar="JSON",
+                       help='per-join overrides as a JSON list, e.g. \'[{}, {"gap": 21, "replace": true}]\'')
+        p.add_argument("--allow-shrink", action="store_true",
+                       help="shrink context and gap of joins around a too-short clip instead of failing")
+        p.add_argument("--loop", action="store_true",
+                       help="a seamless loop: also join the last clip back to the first (one clip: to itself)")
+
+    @classmethod
+    def from_namespace(cls, ns: argparse.Namespace, **overrides: Any) -> "JoinPlanOptions":
+        return super().from_namespace(ns, per_join=parse_per_join(ns.per_join), **overrides)
+
+    def plan(self, lengths: list[int], names: list[str] | None = None) -> JoinPlan:
+        return plan_join(lengths, self.context, self.gap, self.replace, self.blend, self.per_join or None,
+                         self.allow_shrink, names, loop=self.loop)
+
+
+@dataclass(frozen=True)
+class ExtendPlanOptions(Options):
+    """``segue extend CLIP``: new frames after the clip, optionally landing on ``--to`` images."""
+
+    frames: list[int] = field(default_factory=lambda: [48])
+    to: list[Path] = field(default_factory=list)
+    overlap: int = 8
+    max_generation: int = DEFAULT_MAX_GENERATION
+    blend: int = 0
+
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        d = ExtendPlanOptions.defaults()
+        p.add_argument("--frames", type=int, nargs="+", required=True, metavar="F",
+                       help="new frames after the clip: one total, or one per --to image (plus an optional last "
+                            "one for frames after the last image)")
+        p.add_argument("--to", type=Path, nargs="+", default=d["to"], metavar="IMAGE",
+                       help="images the extension lands on, in order (each leg ends exactly on its image)")
+        p.add_argument("--overlap", type=int, default=d["overlap"], metavar="O",
+                       help="the video's last frames each new segment continues (default %(default)s)")
+        p.add_argument("--max-generation", type=int, default=d["max_generation"], metavar="N",
+                       help="longest single generation, overlap included (default %(default)s); longer "
+                            "extensions are split into several segments")
+        p.add_argument("--blend", type=int, default=d["blend"],
+                       help="frames before each segment cross-faded into its re-creation of them (default 0: the "
+                            "clip is kept untouched)")
+
+
+@dataclass(frozen=True)
+class RenderOptions(Options):
+    out: Path | None = None
+    size: str | None = None
+    fit: str = DEFAULT_FIT
+    method: str = DEFAULT_PREVIEW_METHOD
+    curve: str = DEFAULT_CURVE
+    sharpen: float = 0.0
+    crf: int = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
+
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        d = RenderOptions.defaults()
+        p.add_argument("--out", required=True, type=Path, help="output .mp4 path")
+        p.add_argument("--size", default=d["size"], metavar="WxH", help="output size, snapped to multiples of 16 (default: the first input's)")
+        p.add_argument("--fit", choices=FIT_MODES, default=d["fit"],
+                       help="how inputs of another shape are brought to the size: crop = centre-crop to the aspect then resize (default), stretch")
+        p.add_argument("--method", choices=PREVIEW_METHODS, default=d["method"],
+                       help="preview generator: flow = optical-flow morph, blend = cross-dissolve (default %(default)s)")
+        p.add_argument("--curve", choices=CURVES, default=d["curve"], help="cross-fade curve (default %(default)s)")
+        p.add_argument("--sharpen", type=float, default=d["sharpen"], help="sharpening inside cross-fades, 0..1 (default %(default)s)")
+        p.add_argument("--crf", type=int, default=d["crf"], help="H.264 quality, lower is better (default %(default)s)")
+        p.add_argument("--preset", choices=PRESETS, default=d["preset"], help="H.264 preset (default %(default)s)")
+
+
+@dataclass(frozen=True)
+class TravelDeliveryOptions(Options):
+    """How a travel is delivered: rate, generation size, retiming, soundtrack (``--size`` is the
+    delivered size, in RenderOptions)."""
+
+    fps: float = 16.0
+    work_size: str | None = None
+    retime: str = "blend"
+    soundtrack: Path | None = None
+
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        d = TravelDeliveryOptions.defaults()
+        p.add_argument("--fps", type=float, default=d["fps"],
+                       help="delivered frame rate (default %(default)s = Wan's own; others retime the 16 fps frames)")
+        p.add_argument("--work-size", default=d["work_size"], metavar="WxH",
+                       help="generation size, multiples of 16 (default: from --size or the first image, at most "
+                            "about 832x480 pixels)")
+        p.add_argument("--retime", choices=RETIME_MODES, default=d["retime"],
+                       help="16 fps -> --fps: blend neighbouring frames (default) or nearest (repeat/drop)")
+        p.add_argument("--soundtrack", type=Path, default=d["soundtrack"], metavar="FILE",
+                       help="a sound or video file played under the travel (trimmed or padded to its length)")
