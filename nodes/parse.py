@@ -9,6 +9,7 @@ import json
 import re
 
 from ..video_utils.errors import PlanError
+from ..video_utils.recipe import check_choice  # noqa: F401 - the nodes' combo check
 from ..video_utils.prompt_text import check_prompt_text
 
 _SPLIT = re.compile(r"[\s,;]+")
@@ -106,8 +107,4 @@ def validated(*checks) -> bool | str:
     return True
 
 
-def check_choice(value, options, name: str) -> str:
-    """V3 combos are not checked by ComfyUI's validation: check them here."""
-    if value not in options:
-        raise PlanError(f"{name}={value!r} is not one of {', '.join(map(str, options))}")
-    return value
+

@@ -16,7 +16,7 @@ from ..video_utils.lengths import MAX_FPS, check_generation_size
 from ..video_utils.lengths import check_frame_memory as check_step_memory
 from ..video_utils.probe import MediaInfo, probe
 from ..video_utils.prompt_text import check_prompt_text
-from ..video_utils.recipe import finite
+from ..video_utils.recipe import check_choice, finite  # noqa: F401 - check_choice: shared with run modules
 
 # --- value checks ---------------------------------------------------------------------------------
 
@@ -44,12 +44,6 @@ def brief(value: Any) -> str:
 def check_name(value: Any, name: str, empty: bool = True) -> str:
     if not isinstance(value, str) or (not empty and not value):
         raise PlanError(f"{name}={brief(value)} must be {'a' if empty else 'a non-empty'} text value")
-    return value
-
-
-def check_choice(value: Any, options: Sequence[str], name: str) -> str:
-    if value not in options:
-        raise PlanError(f"{name}={brief(value)} is not one of {', '.join(options)}")
     return value
 
 

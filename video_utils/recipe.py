@@ -199,10 +199,10 @@ class Recipe:
         finite(self.saturation, f"{where}.saturation", 0.0, 4.0)
         finite(self.brightness, f"{where}.brightness", -1.0, 1.0)
         whole(self.seed, f"{where}.seed", 0, 2 ** 64 - 1)
-        _choice(self.preview_method, PREVIEW_METHODS, f"{where}.preview_method")
-        _choice(self.colour_match, COLOUR_MATCH_MODES, f"{where}.colour_match")
-        _choice(self.colour_method, COLOUR_METHODS, f"{where}.colour_method")
-        _choice(self.seed_policy, SEED_POLICIES, f"{where}.seed_policy")
+        check_choice(self.preview_method, PREVIEW_METHODS, f"{where}.preview_method")
+        check_choice(self.colour_match, COLOUR_MATCH_MODES, f"{where}.colour_match")
+        check_choice(self.colour_method, COLOUR_METHODS, f"{where}.colour_method")
+        check_choice(self.seed_policy, SEED_POLICIES, f"{where}.seed_policy")
         for name in ("sampler", "scheduler"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise PlanError(f"{where}.{name}={getattr(self, name)!r} must be a name like \"euler\" / \"simple\"")
@@ -263,7 +263,7 @@ class Recipe:
 
 def item_seeds(seed: int, count: int, policy: str = DEFAULT_SEED_POLICY) -> list[int]:
     """Seed of every segment/transition: the same one (``fixed``) or ``seed + i`` (wrapping at 2**64)."""
-    _choice(policy, SEED_POLICIES, "seed_policy")
+    check_choice(policy, SEED_POLICIES, "seed_policy")
     if policy == "fixed":
         return [int(seed)] * count
     return [(int(seed) + i) % (2 ** 64) for i in range(count)]
@@ -293,9 +293,17 @@ def whole(value: Any, name: str, low: int | None = None, high: int | None = None
     return value
 
 
-def _choice(value: Any, options: Sequence[str], name: str) -> str:
-    if value not in options:
-        raise PlanError(f"{name}={value!r} is not one of {', '.join(options)}")
+def check_choice(value: Any, options: Sequence, name: str) -> str:
+    """A value from a fixed list (combos, modes, methods) - the one such check of the pack: V3
+    combos are not checked by ComfyUI, and plan files and the command line reach the same lists."""
+    try:
+        known = value in options
+    except TypeError:          # an unhashable value (a list, an object) against a set of names
+        known = False
+    if not known:
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        raise PlanError(f"{name}={shown} is not one of {', '.join(map(str, options))}")
     return value
 
 
