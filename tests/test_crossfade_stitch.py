@@ -37,8 +37,11 @@ def chunked(frames: torch.Tensor, size: int):
     return source
 
 
-def streamed(segments, overlaps, chunk=3, **kw) -> torch.Tensor:
+def streamed(segments, overlaps, chunk=3, known=False, **kw) -> torch.Tensor:
+    """Stream-stitch chunked sources; ``known`` passes their lengths (the path real callers take)."""
     out = []
+    if known:
+        kw["lengths"] = [s.shape[0] for s in segments]
     n = stitch_stream([chunked(s, chunk) for s in segments], overlaps, lambda f: out.append(f.clone()), **kw)
     result = torch.cat(out) if out else torch.empty(0)
     assert n == result.shape[0]
@@ -104,6 +107,21 @@ def test_crossfade_in_place_output_and_sharpen():
     assert float(hot.min()) >= 0.0 and float(hot.max()) <= 1.0
 
 
+@pytest.mark.parametrize("curve", ["cosine", "linear"])
+def test_crossfade_of_frames_in_range_stays_in_range_without_clipping(curve):
+    """The unsharpened blend is not clipped: lerp must not round out of 0..1 (extremes included)."""
+    g = torch.Generator().manual_seed(5)
+    edges = torch.tensor([0.0, 1.0, 1e-30, 1.0 - 2 ** -24, 2 ** -24, 0.5])
+    a = torch.cat([torch.rand(40_000, generator=g), edges.repeat_interleave(6), edges.repeat(6)])
+    b = torch.cat([torch.rand(40_000, generator=g), edges.repeat(6), edges.repeat_interleave(6)])
+    a, b = a.view(1, -1, 1, 1).expand(33, -1, 3, 3).contiguous(), b.view(1, -1, 1, 1).expand(33, -1, 3, 3).contiguous()
+    out = crossfade(a, b, curve)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert torch.all(out >= torch.minimum(a, b)) and torch.all(out <= torch.maximum(a, b))
+    wild = crossfade(flat(-0.5, 5), flat(1.5, 5), curve)
+    assert float(wild.min()) < 0 and float(wild.max()) > 1, "out-of-range input passes through unclipped"
+
+
 def test_crossfade_shape_mismatch():
     with pytest.raises(PlanError, match="same size"):
         crossfade(flat(0, 3), flat(1, 4))
@@ -159,14 +177,26 @@ def test_stitch_validation_errors():
 
 # ---- streamed stitch ----------------------------------------------------------------------------
 
+@pytest.mark.parametrize("known", [False, True])
 @pytest.mark.parametrize("sharpen", [0.0, 0.3])
-def test_stream_equals_in_memory(sharpen):
+def test_stream_equals_in_memory(sharpen, known):
     segs = [torch.rand(n, 24, 24, 3) for n in (17, 21, 9, 30)]
     overlaps = [6, 4, 5]
     expected = stitch_segments(segs, overlaps, sharpen=sharpen)
-    for chunk in (1, 4, 16, 100):
-        got = streamed(segs, overlaps, chunk=chunk, sharpen=sharpen)
+    for chunk in (1, 4, 5, 16, 100):
+        got = streamed(segs, overlaps, chunk=chunk, known=known, sharpen=sharpen)
         assert torch.equal(got, expected), f"chunk {chunk}"
+
+
+def test_stream_equals_in_memory_on_big_frames_whatever_the_chunking():
+    """Frames big enough for multi-threaded, vectorised kernels; overlaps cut across chunks."""
+    g = torch.Generator().manual_seed(1)
+    segs = [torch.rand(n, 96, 160, 3, generator=g, dtype=torch.float64).float() for n in (13, 15, 12)]
+    overlaps = [7, 5]
+    expected = stitch_segments(segs, overlaps)
+    assert torch.equal(expected[6:13], crossfade(segs[0][6:], segs[1][:7]))
+    for chunk in (2, 3, 7):
+        assert torch.equal(streamed(segs, overlaps, chunk=chunk, known=True), expected), f"chunk {chunk}"
 
 
 def test_stream_accepts_tensors_and_reports_progress():
@@ -205,6 +235,7 @@ def test_stitch_property(data):
     out = stitch_segments(segs, overlaps, curve)
     assert out.shape[0] == sum(lengths) - sum(overlaps) == stitch_length(lengths, overlaps)
     assert torch.equal(streamed(segs, overlaps, chunk, curve=curve), out)
+    assert torch.equal(streamed(segs, overlaps, chunk, known=True, curve=curve), out)
     pos = 0
     for i, seg in enumerate(segs):
         head = overlaps[i - 1] if i else 0
@@ -242,7 +273,9 @@ def test_travel_stitch_puts_keyframes_where_the_plan_says(mode, exact):
 # ---- files: streamed == in-memory, bit-exact ----------------------------------------------------
 
 def test_file_stitch_is_bit_identical_to_in_memory(tmp_path):
-    from segue.video_utils.video_io import LOSSLESS_CODEC, LOSSLESS_SUFFIX, read_frames, write_video
+    from segue.video_utils.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.video_read import read_frames
+    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
 
     g = torch.Generator().manual_seed(3)
     lengths, overlaps = [21, 17, 25], [5, 6]
@@ -274,7 +307,8 @@ def test_file_stitch_is_bit_identical_to_in_memory(tmp_path):
 
 
 def test_file_stitch_size_mismatch_names_the_file(tmp_path):
-    from segue.video_utils.video_io import LOSSLESS_CODEC, LOSSLESS_SUFFIX, write_video
+    from segue.video_utils.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
 
     a, b = tmp_path / f"a{LOSSLESS_SUFFIX}", tmp_path / f"b{LOSSLESS_SUFFIX}"
     write_video(a, torch.rand(5, 16, 16, 3), 16, codec=LOSSLESS_CODEC)

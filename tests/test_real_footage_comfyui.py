@@ -40,3 +40,22 @@ def test_ui_join_of_mixed_footage_equals_the_local_join(comfy_server, tmp_path):
     assert (a.frame_count, a.duration, a.width, a.height) == (b.frame_count, b.duration, 1920, 1080)
     assert node_out.read_bytes() == local.read_bytes()     # same settings, same bitstream on both paths
     footage.check_sound_under_pictures(node_out, plan)
+
+
+def test_server_join_of_mixed_footage_equals_the_local_join(comfy_server, tmp_path):
+    """The orchestrator's path (one prompt per transition, then the assembly, files up and down)
+    with the same settings gives the same bitstream as the local join."""
+    from segue.orchestration.commands import run_plan
+    from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun
+
+    clips = footage.write_footage(tmp_path / "footage")
+    out = tmp_path / "server.mp4"
+    run = JoinRun(clips=[ClipRef(str(c), c.stem) for c in clips], context=6, gap=11, crf=14, preset="ultrafast",
+                  generator=GeneratorConfig.from_name("preview"), run_id="footage8", output_dir=str(tmp_path / "runs"),
+                  out=str(out))
+    assert run_plan(run, [comfy_server.url], progress=False) == 0
+    plan = plan_join([conformed_frame_count(c, 30) for c in clips], 6, 11, False, generation_fps=16, output_fps=30)
+    local = render_join(clips, plan, tmp_path / "local.mp4", method="flow", preset="ultrafast", crf=14)
+    assert probe(out).frame_count == plan.total_frames
+    assert out.read_bytes() == local.read_bytes()
+    footage.check_sound_under_pictures(out, plan)

@@ -5,9 +5,11 @@ reach exactly 1 on the last frame, so that frame is the later video's own (in a 
 keyframe).  The original sharpened the blend (a cross-dissolve of two slightly different frames
 looks soft), more toward the end of the overlap; ``sharpen`` reproduces that, 0 turns it off.
 
-The blend is one fused ``torch.lerp`` per overlap, optionally straight into the caller's output
-slice, so stitching costs little more than copying.  In-memory and streamed stitches call this
-with the same whole-overlap tensors, which keeps their results bit-identical.
+The blend is one fused ``torch.lerp`` per frame (then the optional sharpening and the clip, while
+the frame is still in cache), optionally straight into the caller's output slice, so stitching
+costs little more than copying.  Frame by frame also keeps the in-memory and the streamed stitch
+bit-identical by construction: both call ``blend_frame`` on the same single frames, so no result
+can depend on how a stream happened to be chunked.
 """
 
 from __future__ import annotations
@@ -39,6 +41,38 @@ def crossfade_weights(n: int, curve: str = "cosine") -> torch.Tensor:
     return w
 
 
+def check_options(curve: str, sharpen: float) -> None:
+    """Reject a bad curve or sharpening before any work (a stitch calls this up front)."""
+    crossfade_weights(0, curve)
+    if not math.isfinite(sharpen) or sharpen < 0:     # NaN passes every comparison: refuse it by name
+        raise PlanError(f"sharpen={sharpen} must be a number of 0 or more (the original used 0.3)")
+
+
+def frame_weights(n: int, curve: str = "cosine", sharpen: float = 0.0) -> list[tuple[float, float]]:
+    """``(alpha_k, sharpen amount_k)`` for each of the n frames of an overlap, as Python floats."""
+    check_options(curve, sharpen)
+    alpha = crossfade_weights(n, curve)
+    return list(zip(alpha.tolist(), (alpha * float(sharpen)).tolist()))
+
+
+def blend_frame(a: torch.Tensor, b: torch.Tensor, alpha: float, amount: float, out: torch.Tensor) -> None:
+    """One overlap frame: ``out = (1-alpha)*a + alpha*b``, sharpened by ``amount`` and then clipped.
+
+    ``out`` is a contiguous float32 [H,W,3]; it may be ``a`` itself (blend in place).  Only a
+    sharpened frame needs clipping: ``torch.lerp`` with alpha in 0..1 never leaves the range of
+    its two inputs (its roundings included), so frames in 0..1 blend to 0..1, and out-of-range
+    input stays as it is, like the frames outside the overlaps (a saved pass over the frame).
+    """
+    if a.dtype != torch.float32 or not a.is_contiguous():
+        a = a.to(torch.float32).contiguous()
+    if b.dtype != torch.float32 or not b.is_contiguous():
+        b = b.to(torch.float32).contiguous()
+    torch.lerp(a, b, alpha, out=out)
+    if amount:
+        _sharpen_(out, amount)
+        out.clamp_(0.0, 1.0)
+
+
 def crossfade(
     a_tail: torch.Tensor,
     b_head: torch.Tensor,
@@ -46,9 +80,10 @@ def crossfade(
     sharpen: float = 0.0,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Blend ``(1-alpha)*a_tail + alpha*b_head`` frame by frame ([n,H,W,3] each), clipped to 0..1.
+    """Blend ``(1-alpha)*a_tail + alpha*b_head`` frame by frame ([n,H,W,3] each).
 
-    ``sharpen`` > 0 adds an unsharp mask (Gaussian sigma 3) of strength ``sharpen*alpha_k``.
+    ``sharpen`` > 0 adds an unsharp mask (Gaussian sigma 3) of strength ``sharpen*alpha_k``,
+    clipped to 0..1 (an unsharpened blend of frames in 0..1 is in 0..1 already).
     ``out`` (same shape, float32, contiguous) receives the result in place, e.g. a slice of a
     preallocated stitch output.
     """
@@ -57,9 +92,7 @@ def crossfade(
             f"cross-fade needs two equal [n,H,W,3] frame stacks, got {tuple(a_tail.shape)} and "
             f"{tuple(b_head.shape)}: give both videos the same size and overlap"
         )
-    if sharpen < 0:
-        raise PlanError(f"sharpen={sharpen} must be 0 or more (the original used 0.3)")
-    n = a_tail.shape[0]
+    weights = frame_weights(a_tail.shape[0], curve, sharpen)
     if out is None:
         out = torch.empty(a_tail.shape, dtype=torch.float32, device=a_tail.device)
     elif out.shape != a_tail.shape or out.dtype != torch.float32 or not out.is_contiguous():
@@ -67,22 +100,14 @@ def crossfade(
             f"cross-fade output has shape {tuple(out.shape)} {out.dtype}, needs a contiguous "
             f"{tuple(a_tail.shape)} float32 tensor"
         )
-    if n == 0:
-        return out
-    alpha = crossfade_weights(n, curve).to(a_tail.device)
-    torch.lerp(a_tail.to(torch.float32), b_head.to(torch.float32), alpha.view(n, 1, 1, 1), out=out)
-    if sharpen:
-        _sharpen_(out, alpha * float(sharpen))
-    return out.clamp_(0.0, 1.0)
+    for k, (alpha, amount) in enumerate(weights):
+        blend_frame(a_tail[k], b_head[k], alpha, amount, out[k])
+    return out
 
 
-def _sharpen_(frames: torch.Tensor, amounts: torch.Tensor) -> None:
-    """In place: ``f + amount*(f - gaussian(f))`` per frame (one OpenCV blur per frame)."""
-    for k, amount in enumerate(amounts.tolist()):
-        if amount == 0.0:
-            continue
-        frame = frames[k]
-        pixels = frame.cpu().numpy() if frame.device.type != "cpu" else frame.numpy()
-        blur = cv2.GaussianBlur(pixels, (0, 0), SHARPEN_SIGMA, borderType=cv2.BORDER_REFLECT_101)
-        sharp = cv2.addWeighted(pixels, 1.0 + amount, blur, -amount, 0.0)
-        frame.copy_(torch.from_numpy(np.ascontiguousarray(sharp)))
+def _sharpen_(frame: torch.Tensor, amount: float) -> None:
+    """In place: ``f + amount*(f - gaussian(f))`` for one [H,W,3] frame (one OpenCV blur)."""
+    pixels = frame.cpu().numpy() if frame.device.type != "cpu" else frame.numpy()
+    blur = cv2.GaussianBlur(pixels, (0, 0), SHARPEN_SIGMA, borderType=cv2.BORDER_REFLECT_101)
+    sharp = cv2.addWeighted(pixels, 1.0 + amount, blur, -amount, 0.0)
+    frame.copy_(torch.from_numpy(np.ascontiguousarray(sharp)))

@@ -5,9 +5,12 @@ Segments ``0..S-1`` (already trimmed) are laid end to end; boundary ``i`` cross-
 (see ``crossfade``), so the result has ``sum(lengths) - sum(overlaps)`` frames.
 
 The in-memory stitch writes into ONE preallocated output (a growing ``torch.cat`` per segment
-costs 10x the time and several GB of peak RAM).  The streamed stitch never holds more than one
-overlap tail, one overlap head and one decoded chunk, so a long travel is bounded by the encoder,
-not by RAM.  Both blend whole overlaps with the same kernel call, so their frames are identical.
+costs 10x the time and several GB of peak RAM).  The streamed stitch passes the sources' own
+chunks on as views and copies only what it must keep: the tail of each segment (the overlap with
+the next one), into one buffer allocated once, where the next segment's head is blended in place
+as it arrives.  It never holds more than that buffer and one decoded chunk, so a long travel is
+bounded by the encoder, not by RAM (measured in ``bench/bench_stitch.py``).  Both stitches blend
+with the same per-frame kernel (``crossfade.blend_frame``), so their frames are identical.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 import numpy as np
 import torch
 
-from .crossfade import crossfade, crossfade_weights
+from .crossfade import blend_frame, check_options, crossfade, frame_weights
 from .errors import PlanError
 from .travel_plan import TravelPlan
 
@@ -71,7 +74,7 @@ def stitch_segments(
     progress: Progress | None = None,
 ) -> torch.Tensor:
     """Stitch in-memory segments [N_i,H,W,3] into one new float32 tensor."""
-    crossfade_weights(0, curve)     # reject a bad curve before any work
+    check_options(curve, sharpen)     # reject a bad curve before any work
     shape = None
     for i, seg in enumerate(segments):
         shape = _check_frames(f"segment {i}", seg, shape)
@@ -106,8 +109,8 @@ def stitch_stream(
 ) -> int:
     """Stream the stitch of ``sources`` into ``sink`` in output order; returns frames sent.
 
-    ``sink`` receives [n,H,W,3] chunks (often views of a source's chunk: consume or copy them
-    before returning).  ``lengths`` (frames each source yields) are optional: given, the layout
+    ``sink`` receives [n,H,W,3] chunks (views of a source's chunk or of the stitch's own overlap
+    buffer: consume or copy them before returning).  ``lengths`` (frames each source yields) are optional: given, the layout
     is validated before anything reaches the sink and each source's count is checked; without
     them a source that is too short fails when it ends.  ``progress(done, total)`` gets total 0
     when ``lengths`` are unknown.
@@ -129,34 +132,53 @@ def stitch_stream(
             if progress:
                 progress(written, total)
 
-    crossfade_weights(0, curve)     # reject a bad curve before anything reaches the sink
+    check_options(curve, sharpen)     # reject a bad curve before anything reaches the sink
     shape: tuple | None = None
-    prev_tail: torch.Tensor | None = None
+    tail = _Tail(max(overlaps, default=0))
     for i, source in enumerate(sources):
         head_n = overlaps[i - 1] if i else 0
         tail_n = overlaps[i] if i < len(overlaps) else 0
-        head = _Head(head_n)
-        hold = _Holdback(tail_n)
-        count = 0
+        expected = int(lengths[i]) if lengths is not None else None
+        weights = frame_weights(head_n, curve, sharpen)
+        if not head_n:
+            tail.clear()
+        count = 0                       # frames of this source seen so far
         for chunk in iter_chunks(source):
             shape = _check_frames(names[i], chunk, shape)
-            count += chunk.shape[0]
-            rest = head.fill(chunk)
-            if head.just_filled:
-                emit(crossfade(prev_tail, head.frames, curve, sharpen))
-            for piece in hold.push(rest):
-                emit(piece)
+            n = chunk.shape[0]
+            if expected is not None and count + n > expected:
+                count += n              # too long: only count, the error below names it
+                continue
+            if count < head_n:          # head: blend into the held tail in place, pass it on
+                take = min(head_n - count, n)
+                for k in range(take):
+                    frame = tail.frame(count + k)
+                    blend_frame(frame, chunk[k], *weights[count + k], out=frame)
+                for run in tail.runs(count, count + take):
+                    emit(run)
+                chunk, count = chunk[take:], count + take
+                if count == head_n:
+                    tail.clear()
+                n = chunk.shape[0]
+            if not n:
+                continue
+            if expected is not None:    # known length: only the real tail is copied
+                body = max(0, min(n, expected - tail_n - count))
+                emit(chunk[:body])
+                tail.put(chunk[body:], count + body - (expected - tail_n))
+            else:                       # unknown length: hold back the latest tail_n frames
+                tail.hold(chunk, tail_n, emit)
+            count += n
         if count < head_n + tail_n:
             raise PlanError(
                 f"{names[i]} has {count} frames but its overlaps need {head_n} + {tail_n}: "
                 f"lower the overlaps around it or check that the whole segment was written"
             )
-        if lengths is not None and count != int(lengths[i]):
+        if expected is not None and count != expected:
             raise PlanError(
-                f"{names[i]} yielded {count} frames but {int(lengths[i])} were expected: the file or "
+                f"{names[i]} yielded {count} frames but {expected} were expected: the file or "
                 f"source changed or its frame count is wrong"
             )
-        prev_tail = hold.frames()
     return written
 
 
@@ -182,7 +204,9 @@ def stitch_segment_files(
     (a travel's segment-0 lead-in), a sequence gives one value per file.  The output is written
     atomically by ``VideoWriter`` and its frames equal ``stitch_segments`` on the decoded inputs.
     """
-    from .video_io import VideoWriter, iter_frames, probe_video  # PyAV only for the file path
+    from .probe import probe as probe_video  # PyAV only for the file path
+    from .video_read import iter_frames
+    from .video_write import VideoWriter
 
     paths = [os.fspath(p) for p in paths]
     if isinstance(trim_start, int):
@@ -256,60 +280,61 @@ def _check_frames(name: str, frames: torch.Tensor, shape: tuple | None) -> tuple
     return tuple(frames.shape[1:])
 
 
-class _Head:
-    """Collects a segment's first ``n`` frames (copied: a source may reuse its chunk buffer)."""
+class _Tail:
+    """The frames kept for the next overlap: a ring of ``capacity`` frames allocated once.
 
-    def __init__(self, n: int) -> None:
-        self.n, self.have, self.frames, self.just_filled = n, 0, None, False
+    Frames are copied in (a source may reuse its chunk buffer); logical frame k is the k-th oldest
+    held frame.  The next segment's head is blended into these frames in place and passed on.
+    """
 
-    def fill(self, chunk: torch.Tensor) -> torch.Tensor:
-        """Take what the head still needs from ``chunk``; returns the rest."""
-        self.just_filled = False
-        take = min(self.n - self.have, chunk.shape[0])
-        if take <= 0:
-            return chunk
-        if self.frames is None:
-            self.frames = torch.empty((self.n, *chunk.shape[1:]), dtype=torch.float32, device=chunk.device)
-        self.frames[self.have: self.have + take].copy_(chunk[:take])
-        self.have += take
-        self.just_filled = self.have == self.n
-        return chunk[take:]
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.buf, self.start, self.count = capacity, None, 0, 0
 
+    def clear(self) -> None:
+        self.start = self.count = 0
 
-class _Holdback:
-    """Passes frames through but always holds back the latest ``keep`` (the overlap tail)."""
+    def frame(self, k: int) -> torch.Tensor:
+        return self.buf[(self.start + k) % self.capacity]
 
-    def __init__(self, keep: int) -> None:
-        self.keep, self.parts, self.count = keep, [], 0
-
-    def push(self, chunk: torch.Tensor) -> list[torch.Tensor]:
-        if self.keep == 0:
-            return [chunk]
-        if chunk.shape[0] == 0:
-            return []
-        self.parts.append(chunk)
-        self.count += chunk.shape[0]
-        new = len(self.parts) - 1           # index of the part that is a view of this chunk
+    def runs(self, a: int, b: int) -> list[torch.Tensor]:
+        """Logical frames [a, b) as at most two contiguous views of the buffer."""
         out = []
-        excess = self.count - self.keep
-        while excess > 0:
-            part = self.parts[0]
-            if part.shape[0] <= excess:
-                out.append(part)
-                self.parts.pop(0)
-                new -= 1
-                taken = part.shape[0]
-            else:
-                out.append(part[:excess])
-                self.parts[0] = part[excess:]
-                taken = excess
-            self.count -= taken
-            excess -= taken
-        if new >= 0:
-            self.parts[new] = self.parts[new].clone()
+        while a < b:
+            p = (self.start + a) % self.capacity
+            n = min(b - a, self.capacity - p)
+            out.append(self.buf[p: p + n])
+            a += n
         return out
 
-    def frames(self) -> torch.Tensor | None:
-        if not self.keep:
-            return None
-        return self.parts[0] if len(self.parts) == 1 else torch.cat(self.parts)
+    def put(self, frames: torch.Tensor, at: int) -> None:
+        """Copy ``frames`` to logical positions ``at, at+1, ...``."""
+        n = frames.shape[0]
+        if not n:
+            return
+        if self.buf is None:
+            self.buf = torch.empty((self.capacity, *frames.shape[1:]), dtype=torch.float32, device=frames.device)
+        done = 0
+        for run in self.runs(at, at + n):
+            run.copy_(frames[done: done + run.shape[0]])
+            done += run.shape[0]
+        self.count = max(self.count, at + n)
+
+    def hold(self, chunk: torch.Tensor, keep: int, emit: Callable[[torch.Tensor], None]) -> None:
+        """Pass on all but the latest ``keep`` frames seen (held ones first), keep those."""
+        n = chunk.shape[0]
+        if keep == 0:
+            emit(chunk)
+        elif n >= keep:
+            for run in self.runs(0, self.count):
+                emit(run)
+            emit(chunk[: n - keep])
+            self.clear()
+            self.put(chunk[n - keep:], 0)
+        else:
+            excess = self.count + n - keep
+            if excess > 0:
+                for run in self.runs(0, excess):
+                    emit(run)
+                self.start = (self.start + excess) % self.capacity
+                self.count -= excess
+            self.put(chunk, self.count)
