@@ -48,3 +48,15 @@ FILE_FOLDERS = ("temp", "output")
 # Colour correction of generated frames (video_utils.postprocess).
 COLOUR_MATCH_MODES = ("none", "previous", "first_keyframe")
 COLOUR_METHODS = ("lab", "rgb")
+
+# Plan defaults, the same for the nodes' widgets, plan files and the command line.
+DEFAULT_SEGMENT_FRAMES = 48          # frames from one keyframe to the next (3 s at 16 fps)
+DEFAULT_OVERLAP = 8                  # frames shared (cross-faded) by neighbouring segments
+DEFAULT_JOIN_CONTEXT = 8             # frames of each clip kept around a transition
+DEFAULT_JOIN_GAP = 53                # frames generated between them (the original's default)
+DEFAULT_JOIN_PROMPT = "smooth transition"
+DEFAULT_EXTEND_FRAMES = 48
+DEFAULT_FIT = "crop"
+DEFAULT_RETIME = "blend"             # generated frames to the output rate
+DEFAULT_GAP_AUDIO = "crossfade"      # what a join's generated gaps sound like
+MAX_SHARPEN = 1.0                    # unsharp mask over cross-faded frames (the original's 0.3)

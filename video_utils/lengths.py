@@ -20,6 +20,7 @@ import math
 import numbers
 from fractions import Fraction
 
+from .constants import GENERATION_FPS
 from .errors import PlanError
 
 WAN_TEMPORAL_STRIDE = 4
@@ -36,7 +37,6 @@ MAX_SEGMENT_FRAMES = 1024             # requested distance between keyframes / o
 MAX_VIDEO_FRAMES = 1_000_000          # a whole plan or one input clip (~11.5 h at 24 fps)
 MAX_ITEMS = 10_000                    # keyframes, clips, joins
 MAX_FPS = Fraction(1000)
-GENERATION_FPS = Fraction(16)         # Wan 2.1/2.2's native rate
 MAX_RATE_RATIO = 16                   # output/generation (either way) beyond this is refused
 # Frames one generation step holds at once: its guide (RGB + mask, float32) and the generated
 # frames (RGB, float32) = 28 bytes per pixel and frame.  A step above the limit is refused before

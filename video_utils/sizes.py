@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from .constants import DEFAULT_FIT  # noqa: F401 - crop: centre-crop to the aspect, then resize
 from .errors import PlanError
 from .lengths import WAN_SPATIAL_MULTIPLE
 
 FIT_MODES = ("crop", "stretch")
-DEFAULT_FIT = "crop"   # centre-crop to the target aspect, then resize: no distortion (as WanVaceToVideo)
 # What the conform stage can do; "pad" letterboxes / pillarboxes with black (nothing cut off).
 CONFORM_FIT_MODES = ("crop", "pad", "stretch")
 
