@@ -21,7 +21,6 @@ from segue.orchestration.run_models import GeneratorConfig, TravelRun
 from segue.orchestration.steps import travel_steps
 from segue.video_utils.chains import EncodeSettings, SaveTo, Sources, Texts, TravelStepSettings, travel_graph
 from segue.video_utils.prompt_graph import Graph
-from segue.video_utils.travel_plan import plan_travel
 
 LIGHTNING = {"steps": 6, "phases": [
     {"model": "high", "end_step": 2, "cfg": 3.0},

@@ -10,17 +10,15 @@ with ``plan_extend`` from the same settings, so steps and assembly always agree.
 
 from __future__ import annotations
 
-from ..video_utils.audio_io import read_audio
 from ..video_utils.chains import EncodeSettings, ExtendStepSettings, SaveTo, Texts, extend_graph
-from ..video_utils.constants import FILE_FOLDERS, VIDEO_EXTENSIONS
+from ..video_utils.constants import DEFAULT_EXTEND_FRAMES, DEFAULT_OVERLAP, FILE_FOLDERS, VIDEO_EXTENSIONS
 from ..video_utils.errors import PlanError
-from ..video_utils.extend_assembly import assemble_extend_files
+from ..video_utils.extend_assembly import assemble_extend_files, extend_format, extend_soundtrack
 from ..video_utils.extend_plan import ExtendPlan, plan_extend
-from ..video_utils.sizes import generation_size
 from ..video_utils.guides import OverlapAdjust
 from ..video_utils.lengths import DEFAULT_MAX_GENERATION, MAX_GENERATION_FRAMES, MIN_WAN_LENGTH
-from ..video_utils.probe import probe
 from ..video_utils.prompt_graph import Graph
+from ..video_utils.retime import conformed_frame_count
 from ..video_utils.step_guides import ExtendStep
 from ..video_utils.video_read import read_last_frames
 from . import parse
@@ -34,27 +32,30 @@ from .stitch_nodes import blend_inputs, check_encode, encode_checks, encode_inpu
 from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input
 from .video_adapters import file_video, source_path
 
-KEEP_AUDIO_HELP = "Keep the clip's sound (it ends where the clip ends; the new frames are silent)."
+KEEP_AUDIO_HELP = ("Keep the clip's sound, under its own pictures and resampled to 48 kHz stereo as a join's clips "
+                   "are; the new frames are silent (the sound track lasts as long as the video).")
 
 
 def extend_setting_inputs() -> list:
     """The settings every extend node plans with (SegueExtendStep, SegueExtendAssemble, SegueExtendClip)."""
     return [
-        io.String.Input("frames", default="48",
-                        tooltip="How many new frames to add after the clip, e.g. '48'. With keyframes: one total "
-                                "(split evenly between them) or one number per keyframe ('40, 32'), plus an "
-                                "optional last number for frames after the last keyframe ('40, 32, 16')."),
-        io.Int.Input("overlap", default=8, min=1, max=MAX_GENERATION_FRAMES,
-                     tooltip="How many of the video's last frames each new segment sees and continues (the model "
-                             "re-creates them; the video keeps the originals). More = smoother motion, fewer new "
-                             "frames per generation."),
+        io.String.Input("frames", default=str(DEFAULT_EXTEND_FRAMES),
+                        tooltip="How many new frames to add after the clip, counted at Wan's 16 fps (48 = 3 s; "
+                                "the video gets as many seconds at the clip's rate: 90 frames at 30 fps). With "
+                                "keyframes: one total (split evenly between them) or one number per keyframe "
+                                "('40, 32'), plus an optional last number for frames after the last keyframe "
+                                "('40, 32, 16')."),
+        io.Int.Input("overlap", default=DEFAULT_OVERLAP, min=1, max=MAX_GENERATION_FRAMES,
+                     tooltip="How many of the video's last frames (at 16 fps) each new segment sees and continues "
+                             "(the model re-creates them; the video keeps the originals). More = smoother motion, "
+                             "fewer new frames per generation."),
         io.Int.Input("max_generation", default=DEFAULT_MAX_GENERATION, min=MIN_WAN_LENGTH, max=MAX_GENERATION_FRAMES,
                      tooltip="Longest single generation in frames, overlap included (81 for Wan). Longer extensions "
                              "are split into several segments automatically."),
         io.Int.Input("blend", default=0, min=0, max=MAX_GENERATION_FRAMES, optional=True,
                      tooltip="0 = a plain cut after the clip (its frames stay untouched). N > 0 cross-fades the last "
-                             "N frames before each segment into the model's version of them, hiding a small jump "
-                             "(this changes the clip's last N frames). At most the overlap."),
+                             "N frames (at 16 fps) before each segment into the model's version of them, hiding a "
+                             "small jump (this changes the clip's last frames). At most the overlap."),
     ]
 
 
@@ -65,12 +66,15 @@ def extend_checks(frames=None, clip_file=None) -> list:
     ]
 
 
-def extend_plan_from(clip_frames: int, frames, overlap, keyframe_count: int, max_generation, blend) -> ExtendPlan:
-    """The extension plan of these widget values (SegueExtendStep and SegueExtendAssemble both
-    plan with this, so the segments and the assembly agree)."""
+def extend_plan_from(clip_path: str, frames, overlap, keyframe_count: int, max_generation, blend) -> ExtendPlan:
+    """The extension plan of these widget values for the clip file ``clip_path`` at its output rate
+    (``extend_format``; SegueExtendStep, SegueExtendAssemble and SegueExtendClip all plan with
+    this, so the segments and the assembly agree)."""
     legs = parse.scalar_or_list(parse.int_list(frames, "frames", minimum=1))
-    return plan_extend(int(clip_frames), legs, overlap=int(overlap), keyframe_count=int(keyframe_count),
-                       max_generation=int(max_generation), blend=int(blend))
+    fmt = extend_format(clip_path)
+    return plan_extend(conformed_frame_count(clip_path, fmt.fps), legs, overlap=int(overlap),
+                       keyframe_count=int(keyframe_count), max_generation=int(max_generation), blend=int(blend),
+                       generation_fps=fmt.generation_fps, output_fps=fmt.fps)
 
 
 def clip_input_path(clip_file: str) -> str:
@@ -128,8 +132,7 @@ class SegueExtendStep(io.ComfyNode):
             previous = [file_of(previous_video, "previous_video")]
         clip_path = clip_input_path(clip_file)
         count = int(keyframes.shape[0]) if keyframes is not None else 0
-        plan = extend_plan_from(probe(clip_path).frame_count, frames, overlap, count, max_generation,
-                                blend)
+        plan = extend_plan_from(clip_path, frames, overlap, count, max_generation, blend)
         return io.NodeOutput(check_step(ExtendStep(plan, int(segment_index), clip_path, previous, keyframes,
                                                    OverlapAdjust(float(strength), float(desaturate),
                                                                  float(darken)))))
@@ -143,8 +146,9 @@ class SegueExtendAssemble(io.ComfyNode):
             display_name="Segue Extend Assemble",
             category=CATEGORY,
             description="Write the clip's own frames followed by every extension segment's new frames into one "
-                        "H.264 MP4 at the clip's size and frame rate, streamed (bounded RAM), keeping the clip's "
-                        "audio. Generated frames made at another size are scaled to the clip's.",
+                        "H.264 MP4 at the clip's size as displayed (a portrait phone clip upright) and its frame "
+                        "rate, streamed (bounded RAM), keeping the clip's sound. The new frames, generated at "
+                        "16 fps at the working size, are retimed and scaled to the clip's rate and size.",
             inputs=[
                 io.String.Input("clip_file", default="", tooltip=f"The clip that was extended, {NAME_HELP}."),
                 io.String.Input("segment_files", multiline=True, default="",
@@ -186,9 +190,8 @@ class SegueExtendAssemble(io.ComfyNode):
         clip_path = clip_input_path(clip_file)
         segments = [resolve_input(n, folders(), "segment_files", extensions=VIDEO_EXTENSIONS)
                     for n in parse.lines(segment_files, "segment_files")]
-        plan = extend_plan_from(probe(clip_path).frame_count, frames, overlap, keyframe_count,
-                                max_generation, blend)
-        audio = read_audio(clip_path) if keep_audio else None
+        plan = extend_plan_from(clip_path, frames, overlap, keyframe_count, max_generation, blend)
+        audio = extend_soundtrack(clip_path, plan) if keep_audio else None
         out_path, kind, relative = final_path(filename, filename_prefix)
         written = assemble_extend_files(clip_path, segments, plan, out_path, audio=audio, curve=curve,
                                         sharpen=float(sharpen), crf=int(crf), preset=preset, progress=Progress(1))
@@ -223,8 +226,10 @@ class SegueExtendClip(io.ComfyNode):
             category=CATEGORY,
             description="Make a clip longer in one node: new frames continue from its end (optionally arriving at "
                         "keyframe images), generated by the recipe in as many segments as needed, then the clip "
-                        "and the new frames are written into one MP4 with the clip's audio. The clip's own frames "
-                        "are kept as they are. Memory stays flat however long the extension.",
+                        "and the new frames are written into one MP4 with the clip's sound, at its size as displayed "
+                        "and its frame rate. The clip's own frames are only conformed (a portrait phone clip "
+                        "upright, a variable-rate clip by its timestamps). Memory stays flat however long the "
+                        "extension.",
             inputs=[
                 io.Video.Input("clip", optional=True,
                                tooltip="The clip to extend, from Load Video or Segue Load Video (a file inside "
@@ -278,10 +283,11 @@ class SegueExtendClip(io.ComfyNode):
         prefix_folder(filename_prefix, "filename_prefix")
         name = clip_name(clip, clip_file)
         count = int(keyframes.shape[0]) if keyframes is not None else 0
-        info = probe(clip_input_path(name))
-        read_last_frames(info.path, 1)    # a truncated clip fails now, not after the extension is generated
-        plan = extend_plan_from(info.frame_count, frames, overlap, count, max_generation, blend)
-        check_steps_memory(*generation_size(*info.stored_size), [s.generate_frames for s in plan.segments],
+        path = clip_input_path(name)
+        read_last_frames(path, 1)    # a truncated clip fails now, not after the extension is generated
+        plan = extend_plan_from(path, frames, overlap, count, max_generation, blend)
+        fmt = extend_format(path)
+        check_steps_memory(fmt.work_width, fmt.work_height, [s.generate_frames for s in plan.segments],
                            "extension segment")
         segments = len(plan.segments)
         recipe, sources = recipe_sources(cls, recipe, "SegueExtendClip")

@@ -7,6 +7,7 @@ is resampled or padded on the way (video_utils.guides holds the maths).
 
 from __future__ import annotations
 
+from ..video_utils.constants import DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP, DEFAULT_OVERLAP, DEFAULT_SEGMENT_FRAMES
 from ..video_utils.errors import PlanError
 from ..video_utils.guides import OverlapAdjust, join_contexts, join_transition_guide, travel_segment_guide
 from ..video_utils.join_plan import plan_join
@@ -38,10 +39,10 @@ def guide_outputs() -> list:
 def travel_settings_inputs() -> list:
     """The plan inputs SegueTravelGuide, SegueTravelSegment and SegueTravel share."""
     return [
-        io.String.Input("segment_frames", default="80",
-                        tooltip="Frames from one keyframe to the next: one number for every segment ('80') or one "
-                                "per segment ('80, 64, 80'). Lengths are chosen so keyframes land within 2 frames."),
-        io.String.Input("overlap", default="8",
+        io.String.Input("segment_frames", default=str(DEFAULT_SEGMENT_FRAMES),
+                        tooltip="Frames from one keyframe to the next: one number for every segment ('48') or one "
+                                "per segment ('48, 64, 48'). Lengths are chosen so keyframes land within 2 frames."),
+        io.String.Input("overlap", default=str(DEFAULT_OVERLAP),
                         tooltip="Frames cross-faded at each boundary: one number ('8') or one per boundary "
                                 "('8, 10, 8'). In chained mode these frames continue the previous segment."),
         io.Combo.Input("mode", options=list(MODES), default="chained",
@@ -65,9 +66,9 @@ def first_video_input() -> io.Input:
 def join_core_inputs() -> list:
     """The join settings SegueJoinGuide, SegueJoinClips and SegueJoinAssembleFiles share."""
     return [
-        io.Int.Input("context", default=8, min=1, max=1000,
+        io.Int.Input("context", default=DEFAULT_JOIN_CONTEXT, min=1, max=1000,
                      tooltip="Frames of each clip kept on both sides of a transition (and cross-faded back)."),
-        io.Int.Input("gap", default=53, min=0, max=10_000,
+        io.Int.Input("gap", default=DEFAULT_JOIN_GAP, min=0, max=10_000,
                      tooltip="Frames generated between the contexts; shrinks by up to 3 so the transition is 4n+1."),
         io.Boolean.Input("replace", default=False,
                          tooltip="Replace: the gap replaces frames at each cut (half from A's end, half from B's "
@@ -104,10 +105,6 @@ def travel_settings_checks(segment_frames=None, overlap=None, mode=None) -> list
     ]
 
 
-def validate_travel_settings(segment_frames=None, overlap=None, mode=None) -> bool | str:
-    return parse.validated(*travel_settings_checks(segment_frames, overlap, mode))
-
-
 class SegueTravelGuide(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -137,7 +134,7 @@ class SegueTravelGuide(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, segment_frames=None, overlap=None, mode=None):
-        return validate_travel_settings(segment_frames, overlap, mode)
+        return parse.validated(*travel_settings_checks(segment_frames, overlap, mode))
 
     @classmethod
     def execute(cls, keyframes, segment_index, segment_frames, overlap, mode, exact_keyframes, loop=False,
@@ -207,9 +204,9 @@ class SegueJoinGuide(io.ComfyNode):
         return io.NodeOutput(guide, masks, int(spec.transition_frames), int(guide.shape[2]), int(guide.shape[1]))
 
 
-SLOT_ERROR = ("{node} is a placeholder for the orchestrator (segue --template): it marks where {what} in a "
-              "template and is replaced before the prompt is queued, so it cannot run. To generate in ComfyUI "
-              "itself, connect {instead} instead.")
+SLOT_ERROR = ("{node} is a placeholder in a sampler template (a Segue Recipe's template, or segue --generator "
+              "TEMPLATE.json): it marks where {what} and is replaced when the template is used, so it cannot run "
+              "by itself. Save the graph as an API-format template for a recipe, or connect {instead} instead.")
 
 
 class SegueGuideSlot(io.ComfyNode):
@@ -219,8 +216,8 @@ class SegueGuideSlot(io.ComfyNode):
             node_id="SegueGuideSlot",
             display_name="Segue Guide Slot (template)",
             category=CATEGORY,
-            description="Template marker: the orchestrator replaces its outputs with a real guide node's "
-                        "(SegueTravelGuide / SegueJoinGuide). It cannot run by itself.",
+            description="Template marker: where a template is used (a Segue Recipe's template, the orchestrator), "
+                        "its outputs are replaced by the step's guide (SegueStepGuide). It cannot run by itself.",
             inputs=[],
             outputs=guide_outputs(),
         )
@@ -228,7 +225,7 @@ class SegueGuideSlot(io.ComfyNode):
     @classmethod
     def execute(cls) -> io.NodeOutput:
         raise PlanError(SLOT_ERROR.format(node="SegueGuideSlot", what="the guide enters",
-                                          instead="SegueTravelGuide or SegueJoinGuide"))
+                                          instead="SegueStepGuide (or SegueTravelGuide / SegueJoinGuide)"))
 
 
 class SegueFramesSlot(io.ComfyNode):
@@ -238,8 +235,8 @@ class SegueFramesSlot(io.ComfyNode):
             node_id="SegueFramesSlot",
             display_name="Segue Frames Slot (template)",
             category=CATEGORY,
-            description="Template marker: the orchestrator rewires its input into SegueSaveSegment. "
-                        "It cannot run by itself.",
+            description="Template marker: where a template is used, its input is rewired into the step's "
+                        "saver (SegueSaveStep). It cannot run by itself.",
             inputs=[io.Image.Input("images", lazy=True,
                                    tooltip="The generated frames (e.g. VAEDecode's output).")],
             outputs=[],
@@ -253,7 +250,7 @@ class SegueFramesSlot(io.ComfyNode):
     @classmethod
     def execute(cls, images=None) -> io.NodeOutput:
         raise PlanError(SLOT_ERROR.format(node="SegueFramesSlot", what="the generated frames leave",
-                                          instead="SegueSaveSegment or SegueSaveVideo"))
+                                          instead="SegueSaveStep or SegueSaveVideo"))
 
 
 NODES = [SegueTravelGuide, SegueJoinGuide, SegueGuideSlot, SegueFramesSlot]

@@ -16,7 +16,8 @@ from ..video_utils.audio_io import AudioClip, read_audio
 from ..video_utils.conform import conform_keyframes, load_image
 from ..video_utils.errors import PlanError
 from ..video_utils.probe import probe
-from ..video_utils.sizes import DEFAULT_FIT, CONFORM_FIT_MODES, wan_size
+from ..video_utils.constants import DEFAULT_FIT
+from ..video_utils.sizes import CONFORM_FIT_MODES, wan_size
 from ..video_utils.video_read import iter_frames, read_last_frames
 from ..video_utils.video_write import LOSSLESS_CODEC, VideoWriter
 from . import parse

@@ -17,12 +17,12 @@ import torch
 from ..video_utils.audio import GAP_AUDIO_MODES
 from ..video_utils.audio_io import AudioClip
 from ..video_utils.chains import EncodeSettings, JoinStepSettings, SaveTo, Texts, join_graph
-from ..video_utils.constants import FILE_FOLDERS, GENERATION_FPS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS
+from ..video_utils.constants import (DEFAULT_CURVE, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_PROMPT, DEFAULT_RETIME,
+                                     FILE_FOLDERS, GENERATION_FPS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS)
 from ..video_utils.errors import PlanError
 from ..video_utils.join_assembly import assemble_join_files, join_soundtrack
 from ..video_utils.prompt_graph import Graph
 from ..video_utils.retime import RETIME_MODES
-from ..video_utils.video_read import read_last_frames
 from ..video_utils.sizes import CONFORM_FIT_MODES
 from ..video_utils.video_write import LOSSLESS_CODEC, VideoWriter
 from . import parse
@@ -45,10 +45,10 @@ def sound_inputs() -> list:
         io.Boolean.Input("keep_audio", default=True,
                          tooltip="Keep the clips' sound: each clip's sound plays under its own pictures; clips "
                                  "without sound are silent there."),
-        io.Combo.Input("gap_audio", options=list(GAP_AUDIO_MODES), default="crossfade", optional=True,
+        io.Combo.Input("gap_audio", options=list(GAP_AUDIO_MODES), default=DEFAULT_GAP_AUDIO, optional=True,
                        tooltip="What the generated transitions sound like: crossfade = the neighbours' sound "
                                "cross-faded, cut = each clip's own sound up to the cut, silence = silent."),
-        io.Combo.Input("retime", options=list(RETIME_MODES), default="blend", optional=True,
+        io.Combo.Input("retime", options=list(RETIME_MODES), default=DEFAULT_RETIME, optional=True,
                        tooltip="How transitions generated at the model's rate reach the output rate: blend = mix "
                                "neighbouring frames (smooth), nearest = repeat/drop frames (sharp)."),
     ]
@@ -106,7 +106,7 @@ class SegueJoinAssembleFiles(io.ComfyNode):
     @classmethod
     def execute(cls, clip_files, transition_files, context, gap, replace, blend, per_join, width, height, fit, fps,
                 filename, crf, preset, keep_audio, filename_prefix="", generation_fps=float(GENERATION_FPS),
-                gap_audio="crossfade", retime="blend", curve="cosine", sharpen=0.0, loop=False,
+                gap_audio=DEFAULT_GAP_AUDIO, retime=DEFAULT_RETIME, curve=DEFAULT_CURVE, sharpen=0.0, loop=False,
                 after=None) -> io.NodeOutput:
         check_encode(preset, curve, filename, filename_prefix)
         clip_names, clips = clip_paths(clip_files)
@@ -174,8 +174,9 @@ class SegueJoinClips(io.ComfyNode):
                                         "every video in it in name order."),
                 *segment_inputs("clip", MAX_SEGMENT_INPUTS, "Clip (or list them in clip_files)", required=0),
                 recipe_input(),
-                io.String.Input("prompt", multiline=True, default="",
-                                tooltip="What happens in the transitions: one line per join; fewer lines repeat the last."),
+                io.String.Input("prompt", multiline=True, default=DEFAULT_JOIN_PROMPT,
+                                tooltip="What happens in the transitions: one line for every join, or one line per "
+                                        "join."),
                 io.String.Input("negative_prompt", multiline=True, default="", tooltip="What to avoid."),
                 *join_setting_inputs(),
                 io.Boolean.Input("bridging", default=False,
@@ -213,7 +214,7 @@ class SegueJoinClips(io.ComfyNode):
     def execute(cls, context, gap, replace, blend, per_join, bridging, width, height, fit, fps, prompt,
                 negative_prompt, curve, sharpen, filename_prefix, keep_segments, crf, preset, keep_audio,
                 output_images, recipe=None, loop=False, clip_files="", work_width=0, work_height=0,
-                generation_fps=float(GENERATION_FPS), gap_audio="crossfade", retime="blend",
+                generation_fps=float(GENERATION_FPS), gap_audio=DEFAULT_GAP_AUDIO, retime=DEFAULT_RETIME,
                 **kwargs) -> io.NodeOutput:
         check_encode(preset, curve, filename_prefix=filename_prefix, sharpen=sharpen)
         prefix_folder(filename_prefix, "filename_prefix")
@@ -232,15 +233,13 @@ class SegueJoinClips(io.ComfyNode):
         joins = len(items) if loop else len(items) - 1
         recipe, sources = recipe_sources(cls, recipe, "SegueJoinClips")
         recipe.check_items(joins, "joins")
-        texts = Texts(tuple(parse.per_segment_text(prompt, joins, "prompt")),
+        texts = Texts(tuple(parse.per_segment_text(prompt, joins, "prompt", "join")),
                       (parse.prompt_text(negative_prompt, "negative_prompt"),) * joins)
         parse.per_join_overrides(per_join)
         folder = FILE_FOLDERS[1] if keep_segments else FILE_FOLDERS[0]
         image_fps = fps if fps > 0 else GENERATION_FPS
         names = [clip_file(item, f"clip_{k + 1}", k, folder, image_fps) for k, item in enumerate(items)]
         paths = [resolve_input(n, folders(), "clip files") for n in names]
-        for path in paths:              # a truncated clip fails now, not after its transitions are generated
-            read_last_frames(path, 1)
         fmt = join_format(paths, width, height, fps, work_width, work_height, generation_fps)
         plan = join_plan_from(paths, names, context, gap, replace, blend, per_join, loop, fmt)   # fails here, not later
         check_steps_memory(fmt.work_width, fmt.work_height, [j.generation_frames for j in plan.joins], "join")

@@ -10,7 +10,7 @@ import re
 
 from ..video_utils.errors import PlanError
 from ..video_utils.recipe import check_choice  # noqa: F401 - the nodes' combo check
-from ..video_utils.prompt_text import check_prompt_text
+from ..video_utils.prompt_text import check_prompt_text, segment_prompts
 
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -60,17 +60,11 @@ def prompt_text(value, name: str) -> str:
     return check_prompt_text(str(value or ""), name)
 
 
-def per_segment_text(text, count: int, name: str) -> list[str]:
-    """One line per segment; fewer lines repeat the last one, more lines are an error."""
+def per_segment_text(text, count: int, name: str, what: str = "segment") -> list[str]:
+    """One prompt per line: one line for every item, or exactly one line per item
+    (``video_utils.prompt_text.segment_prompts``, the rule of plan files and the command line)."""
     items = [ln.strip() for ln in prompt_text(text, name).splitlines() if ln.strip()]
-    if not items:
-        return [""] * count
-    if len(items) > count:
-        raise PlanError(
-            f"{name} has {len(items)} lines but there {'is' if count == 1 else 'are'} only {count} "
-            f"segment{'s' if count != 1 else ''}: give at most one line per segment (fewer lines repeat the last)"
-        )
-    return items + [items[-1]] * (count - len(items))
+    return segment_prompts(items, count, name, what)
 
 
 def per_join_overrides(text, name: str = "per_join") -> list[dict]:

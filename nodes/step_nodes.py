@@ -16,7 +16,8 @@ from ..video_utils.join_plan import JoinPlan, plan_join
 from ..video_utils.conform import OutputFormat, output_format
 from ..video_utils.constants import GENERATION_FPS
 from ..video_utils.retime import conformed_frame_count
-from ..video_utils.sizes import CONFORM_FIT_MODES, DEFAULT_FIT
+from ..video_utils.constants import DEFAULT_FIT
+from ..video_utils.sizes import CONFORM_FIT_MODES
 from ..video_utils.step_guides import JoinStep, TravelStep
 from ..video_utils.constants import VIDEO_EXTENSIONS
 from . import parse
@@ -78,7 +79,8 @@ def format_inputs(what: str = "clip", working: bool = True) -> list:
                                f"duration (frames repeated or dropped, never interpolated)."),
         io.Int.Input("work_width", default=0, min=0, max=4096, step=16, optional=True,
                      tooltip="Size the model generates at; 0 = about 832x480 pixels at the output's shape "
-                             "(Wan's training size). Generated frames are scaled to the output size."),
+                             "(Wan's training size). Generated frames are brought to the output size with the "
+                             "same fit."),
         io.Int.Input("work_height", default=0, min=0, max=4096, step=16, optional=True,
                      tooltip="Height the model generates at; 0 = automatic (see work_width)."),
         io.Float.Input("generation_fps", default=float(GENERATION_FPS), min=1.0, max=120.0, step=1.0, optional=True,

@@ -3,12 +3,12 @@ overlap plus one decoded chunk in RAM, however long the travel."""
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import torch
 
 from ..video_utils.crossfade import check_options
-from ..video_utils.constants import CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, PRESETS
+from ..video_utils.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_OVERLAP, DEFAULT_PRESET,
+                                     DEFAULT_RETIME, GENERATION_FPS, MAX_SHARPEN, PRESETS)
+from ..video_utils.sizes import CONFORM_FIT_MODES
 from ..video_utils.errors import PlanError
 from ..video_utils.lengths import as_fps
 from ..video_utils.delivery import Output, deliver_segments
@@ -50,7 +50,7 @@ def blend_inputs(optional: bool = False) -> list:
     return [
         io.Combo.Input("curve", options=list(CURVES), default=DEFAULT_CURVE, optional=optional,
                        tooltip="Cross-fade weights: cosine eases in and out, linear is a straight ramp."),
-        io.Float.Input("sharpen", default=0.0, min=0.0, max=2.0, step=0.05, optional=optional,
+        io.Float.Input("sharpen", default=0.0, min=0.0, max=MAX_SHARPEN, step=0.05, optional=optional,
                        tooltip="Unsharp mask over the cross-faded frames, stronger toward the end of each overlap "
                                "(a dissolve of two slightly different frames looks soft); 0 = off, 0.3 = the original's."),
     ]
@@ -112,13 +112,13 @@ class SegueStitchFiles(io.ComfyNode):
                                 tooltip="Segment files in order, one per line, relative to input/ or with ' [output]' "
                                         "/ ' [temp]', e.g. 'segue/run1/seg_000.mkv [output]'. Can be linked from "
                                         "SegueFileList."),
-                io.String.Input("overlaps", default="8",
+                io.String.Input("overlaps", default=str(DEFAULT_OVERLAP),
                                 tooltip="Frames cross-faded at each boundary: one value ('8') or one per boundary "
                                         "('8, 10, 8'). Use the travel plan's overlaps."),
                 io.Int.Input("trim_start", default=0, min=0, max=100_000,
                              tooltip="Frames dropped from the start of the FIRST segment (a lead-in not trimmed at save)."),
                 *blend_inputs(),
-                io.Float.Input("fps", default=16.0, min=0.01, max=1000.0, step=0.01, tooltip="Output frame rate."),
+                io.Float.Input("fps", default=float(GENERATION_FPS), min=0.01, max=1000.0, step=0.01, tooltip="Output frame rate."),
                 *final_target_inputs("segue/run/final"),
                 *encode_inputs(),
                 *delivery_inputs(),
@@ -146,13 +146,13 @@ class SegueStitchFiles(io.ComfyNode):
 
     @classmethod
     def execute(cls, segment_files, overlaps, trim_start, curve, sharpen, fps, filename, crf, preset,
-                filename_prefix="", output_fps=0.0, width=0, height=0, retime="blend", loop=False, soundtrack="",
-                after=None) -> io.NodeOutput:
+                filename_prefix="", output_fps=0.0, width=0, height=0, retime=DEFAULT_RETIME, loop=False, soundtrack="",
+                after=None, fit=DEFAULT_FIT) -> io.NodeOutput:
         check_encode(preset, curve, filename, filename_prefix)
         names = parse.lines(segment_files, "segment_files")
         paths = [resolve_input(n, folders(), "segment_files") for n in names]
         bounds = boundary_overlaps(overlaps, len(paths))
-        output = delivery_output(output_fps, width, height, retime, loop)
+        output = delivery_output(output_fps, width, height, retime, loop, fit)
         sound = resolve_input(soundtrack, folders(), "soundtrack") if str(soundtrack or "").strip() else None
         out_path, kind, relative = final_path(filename, filename_prefix)
         bar = Progress(1)
@@ -180,9 +180,13 @@ def delivery_inputs(loop: bool = True) -> list:
                      tooltip="Width of the delivered video; 0 = the segments' (the generation size)."),
         io.Int.Input("height", default=0, min=0, max=8192, optional=True,
                      tooltip="Height of the delivered video; 0 = the segments'."),
-        io.Combo.Input("retime", options=list(RETIME_MODES), default="blend", optional=True,
+        io.Combo.Input("retime", options=list(RETIME_MODES), default=DEFAULT_RETIME, optional=True,
                        tooltip="From the generation rate to output_fps: blend = mix neighbouring frames (smooth), "
                                "nearest = repeat/drop frames (sharp)."),
+        io.Combo.Input("fit", options=list(CONFORM_FIT_MODES), default=DEFAULT_FIT, optional=True,
+                       tooltip="How the generated frames reach a delivered width/height of another shape: crop = "
+                               "fill and cut the edges, pad = black bars, stretch = distort. Use the fit your "
+                               "keyframes were loaded with."),
         io.Boolean.Input("loop", default=False, optional=True,
                          tooltip="The video is a seamless loop: retiming keeps its period (and wraps at the seam)."),
         io.String.Input("soundtrack", default="", optional=True,
@@ -192,11 +196,13 @@ def delivery_inputs(loop: bool = True) -> list:
     return inputs if loop else [i for i in inputs if i.id != "loop"]
 
 
-def delivery_output(output_fps, width, height, retime, loop) -> Output:
+def delivery_output(output_fps, width, height, retime, loop, fit=DEFAULT_FIT) -> Output:
     parse.check_choice(retime, RETIME_MODES, "retime")
+    parse.check_choice(fit, CONFORM_FIT_MODES, "fit")
     if bool(width) != bool(height):
         raise PlanError(f"width={width}, height={height}: give both, or 0 for both to keep the segments' size")
-    return Output(as_fps(output_fps, "output_fps") if output_fps else 0, int(width), int(height), retime, bool(loop))
+    return Output(as_fps(output_fps, "output_fps") if output_fps else 0, int(width), int(height), retime, bool(loop),
+                  fit)
 
 
 def segment_inputs(prefix: str, count: int, what: str, required: int = 2) -> list:
@@ -249,7 +255,7 @@ class SegueCrossfadeStitch(io.ComfyNode):
                         "the segments are file-backed. Returns a file-backed VIDEO (in temp/; save it with Save Video).",
             inputs=[
                 *segment_inputs("segment", MAX_SEGMENT_INPUTS, "Segment"),
-                io.String.Input("overlaps", default="8",
+                io.String.Input("overlaps", default=str(DEFAULT_OVERLAP),
                                 tooltip="Frames cross-faded at each boundary: one value or one per boundary ('8, 10')."),
                 io.Int.Input("trim_start", default=0, min=0, max=100_000,
                              tooltip="Frames dropped from the start of segment_1 (a lead-in)."),
@@ -274,7 +280,7 @@ class SegueCrossfadeStitch(io.ComfyNode):
         names = [f"segment_{i + 1}" for i in range(len(items))]
         found = [frames_source(item, int(trim_start) if i == 0 else 0, names[i]) for i, item in enumerate(items)]
         sources, lengths, sizes, rates = zip(*found)
-        rate = as_fps(fps) if fps > 0 else next((r for r in rates if r), Fraction(16))
+        rate = as_fps(fps) if fps > 0 else next((r for r in rates if r), GENERATION_FPS)
         width, height = sizes[0]
         path, _ = counter_path("segue/stitch", ".mp4", "stitch", kind="temp")
         with VideoWriter(path, rate, width, height, crf=int(crf), preset=preset) as writer:

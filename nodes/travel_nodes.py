@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..video_utils.audio import check_soundtrack
 from ..video_utils.chains import (EncodeSettings, SaveTo, Texts, TravelDelivery, TravelStepSettings, step_chain,
                                   travel_graph, travel_step)
-from ..video_utils.constants import FILE_FOLDERS, GENERATION_FPS
+from ..video_utils.constants import DEFAULT_FIT, DEFAULT_RETIME, FILE_FOLDERS, GENERATION_FPS
 from ..video_utils.errors import PlanError
 from ..video_utils.prompt_graph import Graph, out
 from . import parse
@@ -149,7 +149,7 @@ class SegueTravel(io.ComfyNode):
                 io.Image.Input("keyframes", tooltip="All keyframes as one batch (Segue Load Images), in order."),
                 recipe_input(),
                 io.String.Input("prompts", multiline=True, default="",
-                                tooltip="One prompt per line, one line per segment; fewer lines repeat the last."),
+                                tooltip="One prompt per line: one line for every segment, or one line per segment."),
                 io.String.Input("negative_prompt", multiline=True, default="",
                                 tooltip="What to avoid, shared by every segment."),
                 *travel_settings_inputs(),
@@ -187,15 +187,15 @@ class SegueTravel(io.ComfyNode):
     @classmethod
     def execute(cls, keyframes, prompts, negative_prompt, segment_frames, overlap, mode, exact_keyframes, curve,
                 sharpen, filename_prefix, keep_segments, crf, preset, output_images, recipe=None, strength=1.0,
-                desaturate=0.0, darken=0.0, loop=False, output_fps=0.0, width=0, height=0, retime="blend",
-                soundtrack="") -> io.NodeOutput:
+                desaturate=0.0, darken=0.0, loop=False, output_fps=0.0, width=0, height=0, retime=DEFAULT_RETIME,
+                soundtrack="", fit=DEFAULT_FIT) -> io.NodeOutput:
         plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
         check_steps_memory(keyframes.shape[2], keyframes.shape[1], [s.generate_frames for s in plan.segments],
                            "travel segment")
         count = len(plan.segments)
         check_encode(preset, curve, sharpen=sharpen)
         prefix_folder(filename_prefix, "filename_prefix")
-        delivery_output(output_fps, width, height, retime, loop)   # the stitch's settings, before any segment runs
+        delivery_output(output_fps, width, height, retime, loop, fit)   # the stitch's settings, before any segment runs
         if str(soundtrack or "").strip():    # before any segment is generated, not at the stitch
             check_soundtrack(resolve_input(soundtrack, folders(), "soundtrack"))
         recipe, sources = recipe_sources(cls, recipe, "SegueTravel")
@@ -209,7 +209,7 @@ class SegueTravel(io.ComfyNode):
             node_links(cls)["keyframes"], [SaveTo("", folder)] * count,
             EncodeSettings(curve, float(sharpen), int(crf), preset, filename_prefix=filename_prefix),
             float(GENERATION_FPS), TravelDelivery(float(output_fps), int(width), int(height), retime, bool(loop),
-                                                  str(soundtrack or "")))
+                                                  str(soundtrack or ""), fit))
         images = images_or_blocker(g, video, output_images, "SegueTravel")
         (video, images), expansion = expand(g, video, images)
         return io.NodeOutput(video, images, expand=expansion)

@@ -17,11 +17,9 @@ from typing import Callable, Iterator
 import torch
 
 from ..video_utils.audio_io import read_audio
-from ..video_utils.errors import PlanError
 from ..video_utils.probe import probe
 from ..video_utils.video_read import iter_frames, read_frames, read_last_frames
-from .api import InputImpl, folders
-from .paths import to_annotated
+from .api import InputImpl
 
 
 @dataclass(frozen=True)
@@ -49,17 +47,6 @@ def source_path(video) -> str | None:
 def file_video(path: str):
     """A lazy, file-backed VIDEO of ``path`` (nothing is decoded until someone reads it)."""
     return InputImpl.VideoFromFile(path)
-
-
-def annotated_name(video, what: str) -> str:
-    """The annotated name of a file-backed VIDEO inside input/output/temp, for Segue's loaders."""
-    path = source_path(video)
-    if path is None:
-        raise PlanError(
-            f"{what} is an in-memory VIDEO (e.g. from Create Video), not a file: save it first or "
-            f"connect a file-backed one (Load Video, SegueSaveSegment, SegueLoadVideo)"
-        )
-    return to_annotated(path, folders())
 
 
 def _components(video):

@@ -26,7 +26,8 @@ from ..video_utils.errors import PlanError
 from ..video_utils.lengths import as_fps
 from . import commands
 from .command_options import TravelCommand, extend_command, join_command, travel_command
-from .plan_options import ExtendPlanOptions, JoinPlanOptions, RenderOptions, TravelDeliveryOptions, TravelPlanOptions
+from .plan_options import (ExtendPlanOptions, JoinDeliveryOptions, JoinPlanOptions, RenderOptions,
+                           TravelDeliveryOptions, TravelPlanOptions)
 from .run_builders import extend_run, join_run, travel_run
 from .run_models import Run
 from .server_options import add_server_arguments
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     JoinPlanOptions.add_arguments(jn)
     jn.add_argument("--bridging", action="store_true", help="pin A's last and B's first context frame inside the gap")
     jn.add_argument("--no-audio", action="store_true", help="do not pass the clips' sound through")
+    JoinDeliveryOptions.add_arguments(jn)
     RenderOptions.add_arguments(jn)
     add_server_arguments(jn)
     jn.set_defaults(command=(join_command, _cmd_join))
@@ -169,7 +171,7 @@ def _render_travel(run, plan) -> int:
     recipe, post, adjust = _post(run)
     size = (run.width, run.height) if run.width else None
     keyframes = conform_keyframes([load_image(p) for p in run.images], size, run.fit)
-    output = Output(as_fps(run.fps), run.out_width, run.out_height, run.retime, run.loop)
+    output = Output(as_fps(run.fps), run.out_width, run.out_height, run.retime, run.loop, run.fit)
     out = _with_progress("travel", lambda progress: render_travel(
         keyframes, plan, run.out, fps=GENERATION_FPS, method=recipe.preview_method, curve=run.curve,
         sharpen=run.sharpen, crf=run.crf, preset=run.preset, adjust=adjust, post=post, output=output,
@@ -187,7 +189,8 @@ def _render_join(run, plan) -> int:
         [c.path for c in run.clips], plan, run.out, size=(run.width, run.height) if run.width else None,
         work_size=(run.work_width, run.work_height) if run.work_width else None, fit=run.fit,
         method=recipe.preview_method, bridging=run.bridging, curve=run.curve, sharpen=run.sharpen, crf=run.crf,
-        preset=run.preset, keep_audio=run.keep_audio, post=post, progress=progress))
+        preset=run.preset, keep_audio=run.keep_audio, gap_audio=run.gap_audio, retime=run.retime, post=post,
+        progress=progress))
     _report(out, "transitions at frames: " + " ".join(str(j.transition_start) for j in plan.joins)
             + (" (a seamless loop)" if plan.loop else ""))
     return EXIT_OK

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .options import Options
-from .plan_options import (ExtendPlanOptions, JoinPlanOptions, RenderOptions, TravelDeliveryOptions,
-                           TravelPlanOptions)
+from .plan_options import (ExtendPlanOptions, JoinDeliveryOptions, JoinPlanOptions, RenderOptions,
+                           TravelDeliveryOptions, TravelPlanOptions)
 from .server_options import ConnectionOptions, GenerationOptions, ModelFileOptions, RunOptions
 
 
@@ -49,6 +49,7 @@ class JoinCommand(ServerCommand):
     render: RenderOptions
     bridging: bool = False
     no_audio: bool = False
+    delivery: JoinDeliveryOptions = JoinDeliveryOptions()
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def travel_command(ns: argparse.Namespace) -> TravelCommand:
 
 def join_command(ns: argparse.Namespace) -> JoinCommand:
     return JoinCommand(ns.clips, JoinPlanOptions.from_namespace(ns), RenderOptions.from_namespace(ns), ns.bridging,
-                       ns.no_audio, **ServerCommand.parts(ns))
+                       ns.no_audio, JoinDeliveryOptions.from_namespace(ns), **ServerCommand.parts(ns))
 
 
 def extend_command(ns: argparse.Namespace) -> ExtendCommand:

@@ -16,8 +16,8 @@ from pathlib import Path
 from ..video_utils import atomic
 from ..video_utils.errors import PlanError
 from .client_files import sha256_file
-from .graphs import all_step_prompts, detached_prompt, load_template
-from .run_models import Run, finalize_run, run_inputs_paths
+from .graphs import all_step_prompts, detached_prompt
+from .run_models import Run, run_inputs_paths
 from .steps import server_folder
 
 
@@ -43,10 +43,9 @@ def export_prompts(run: Run, folder: Path) -> list[str]:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise PlanError(f"--export-prompts {str(folder)!r} is a file: give a folder to write the prompts into")
-    plan = run.validate()
-    if run.generator.kind == "template":
-        load_template(run.generator.template)
-    finalize_run(run)
+    from .run_start import validate_run     # the one validator (run_start imports this module)
+
+    plan = validate_run(run)
     inputs = run_inputs(run)
     names = input_names(run.run_id, inputs)
     prompts = all_step_prompts(run, plan, names)       # everything is built before anything is written

@@ -23,14 +23,14 @@ from ..video_utils.chains import (EncodeSettings, ExtendStepSettings, JoinStepSe
                                   TravelDelivery,
                                   TravelStepSettings, assemble, extend_assemble, extend_graph, extend_step,
                                   file_sources, join_graph, join_step, step_chain, stitch, travel_graph, travel_step)
-from ..video_utils.constants import GENERATION_FPS
+from ..video_utils.constants import DEFAULT_FIT, FINAL_SUFFIX, GENERATION_FPS, LOSSLESS_SUFFIX
 from ..video_utils.errors import PlanError
 from ..video_utils.lengths import as_fps
 from ..video_utils.join_plan import JoinPlan
 from ..video_utils.prompt_graph import Graph, Link, is_link, load_template, out
 from ..video_utils.travel_plan import TravelPlan
 from .run_models import ExtendRun, JoinRun, Run, TravelRun, run_inputs_paths
-from .steps import LOSSLESS_EXT, StepSpec, annotated_output, extension_id, join_steps, run_steps, segment_id, \
+from .steps import StepSpec, annotated_output, extension_id, join_steps, run_steps, segment_id, \
     server_filename, server_folder, transition_id, travel_steps
 
 __all__ = ["step_prompt", "all_step_prompts", "detached_prompt", "validate_prompt", "load_template",
@@ -58,7 +58,7 @@ def _delivery(run: TravelRun, inputs: Sequence[str]) -> TravelDelivery:
     """How the stitch (at the generation rate) is delivered: the run's rate and size, its soundtrack."""
     rate = 0.0 if as_fps(run.fps) == GENERATION_FPS else float(run.fps)
     return TravelDelivery(rate, int(run.out_width), int(run.out_height), run.retime, bool(run.loop),
-                          inputs[-1] if run.soundtrack else "")
+                          inputs[-1] if run.soundtrack else "", run.fit)
 
 
 def _sources(g: Graph, run: Run, references: dict[str, str], template: dict | None, index: int | None) -> Sources:
@@ -78,7 +78,7 @@ def _sources(g: Graph, run: Run, references: dict[str, str], template: dict | No
     reference = None
     if paths:
         node = g.add("reference", "SegueLoadImages", title="reference image",
-                     images="\n".join(references[p] for p in paths), width=0, height=0, fit="crop")
+                     images="\n".join(references[p] for p in paths), width=0, height=0, fit=DEFAULT_FIT)
         reference = out(node, 0)
     return file_sources(g, gen.files(), _recipe(run), reference, template)
 
@@ -123,7 +123,8 @@ def _join_settings(run: JoinRun, plan: JoinPlan) -> JoinStepSettings:
     return JoinStepSettings(first.context_frames_a, first.gap_frames, bool(first.replace), first.blend_frames,
                             join_per_join_json(plan), bool(run.bridging), width=int(run.width),
                             height=int(run.height), fit=run.fit, loop=bool(run.loop), fps=float(run.fps or 0),
-                            work_width=int(run.work_width), work_height=int(run.work_height))
+                            work_width=int(run.work_width), work_height=int(run.work_height),
+                            retime=run.retime, gap_audio=run.gap_audio)
 
 
 def _extend_settings(run: ExtendRun) -> ExtendStepSettings:
@@ -142,7 +143,7 @@ def _extend_keyframes(g: Graph, names: Sequence[str]) -> Link | None:
     if not names:
         return None
     return out(g.add("keyframes", "SegueLoadImages", title="keyframes", images="\n".join(names), width=0, height=0,
-                     fit="crop"), 0)
+                     fit=DEFAULT_FIT), 0)
 
 
 def _extend_step_prompt(g: Graph, run: ExtendRun, plan, step: StepSpec, names: Sequence[str],
@@ -154,7 +155,7 @@ def _extend_step_prompt(g: Graph, run: ExtendRun, plan, step: StepSpec, names: S
         extend_assemble(g, settings, clip, files, len(keyframes), _encode(run, server_filename(run.run_id, step)),
                         bool(run.keep_audio))
         return g.prompt()
-    previous = "\n".join(annotated_output(run.run_id, extension_id(k) + LOSSLESS_EXT) for k in range(step.index))
+    previous = "\n".join(annotated_output(run.run_id, extension_id(k) + LOSSLESS_SUFFIX) for k in range(step.index))
     node = extend_step(g, settings, clip, _extend_keyframes(g, keyframes), step.index, previous or None, "")
     step_chain(g, _recipe(run), _sources(g, run, references, template, step.index), out(node, 0), step.index,
                run.segment_seed(step.index), _extend_texts(run, plan),
@@ -182,7 +183,7 @@ def step_prompt(run: Run, plan: TravelPlan | JoinPlan, step: StepSpec, inputs: S
 
         def segment_video(node_id: str, index: int) -> Link:
             return out(g.add(node_id, "SegueLoadVideo", title=f"segment {index}", start=0, frame_count=0,
-                             video=annotated_output(run.run_id, segment_id(index) + LOSSLESS_EXT), last_frames=1), 3)
+                             video=annotated_output(run.run_id, segment_id(index) + LOSSLESS_SUFFIX), last_frames=1), 3)
 
         previous = segment_video("previous", step.index - 1) if seg.context_frames else None
         first = segment_video("first", 0) if seg.end_context_frames else None
@@ -215,7 +216,7 @@ def detached_prompt(run: Run, plan, inputs: Sequence[str]) -> dict:
     names, references = _split_inputs(run, inputs)
     template = load_template(run.generator.template) if run.generator.kind == "template" else None
     sources = _sources(g, run, references, template, None)
-    final = server_filename(run.run_id, StepSpec("final", "final", -1, (), "final.mp4", 0))
+    final = server_filename(run.run_id, StepSpec("final", "final", -1, (), "final" + FINAL_SUFFIX, 0))
     if isinstance(run, TravelRun):
         saves = [SaveTo(f"{server_folder(run.run_id)}/{segment_id(s.index)}", "output") for s in plan.segments]
         travel_graph(g, _travel_settings(run), plan.segments, plan.overlaps, _recipe(run), sources,

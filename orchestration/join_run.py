@@ -1,7 +1,7 @@
 """Clips joined with generated transitions as the orchestrator runs them (``JoinRun``): one
 transition per consecutive pair, validated up front by the planner the join nodes use
 (``video_utils.join_plan``) on the clips' frame counts as those nodes conform them (probed with
-PyAV, no decoding), so a run that validates here is the plan the server executes.
+PyAV), so a run that validates here is the plan the server executes.
 """
 
 from __future__ import annotations
@@ -9,14 +9,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..video_utils.constants import GENERATION_FPS
+from ..video_utils.audio import GAP_AUDIO_MODES
+from ..video_utils.constants import (DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP,
+                                     DEFAULT_JOIN_PROMPT, DEFAULT_RETIME, GENERATION_FPS)
 from ..video_utils.errors import PlanError
 from ..video_utils.join_plan import JOIN_OVERRIDE_KEYS, JoinPlan, plan_join
 from ..video_utils.lengths import as_fps, flag
 from ..video_utils.recipe import whole
-from ..video_utils.retime import conformed_frame_count
+from ..video_utils.retime import RETIME_MODES, conformed_frame_count
 from ..video_utils.sizes import CONFORM_FIT_MODES, check_fit, even_size, wan_size, working_size
-from .run_checks import brief, check_file, check_fps, check_frame_memory, check_name, check_text, probe_clip
+from .run_checks import (brief, check_choice, check_file, check_fps, check_frame_memory, check_name, check_text,
+                         probe_clip)
 from .run_common import ClipRef, RunBase
 
 # Per-join override keys: the planner's own plus the ones only the prompt graph uses.
@@ -32,11 +35,11 @@ class JoinRun(RunBase):
     encoder, generator and output fields are ``RunBase``'s."""
 
     clips: list[ClipRef]
-    context: int = 8
-    gap: int = 53
+    context: int = DEFAULT_JOIN_CONTEXT
+    gap: int = DEFAULT_JOIN_GAP
     replace: bool = False
     blend: int | None = None          # None = cross-fade over the whole context
-    prompt: str = "smooth transition"
+    prompt: str = DEFAULT_JOIN_PROMPT
     negative_prompt: str = ""
     per_join: list[dict] = field(default_factory=list)   # entry i overrides join i
     allow_shrink: bool = False
@@ -46,10 +49,12 @@ class JoinRun(RunBase):
     fps: float = 0.0                  # output rate; 0 = the first clip's frame rate
     width: int = 0                    # output size; 0 = the first clip's as displayed
     height: int = 0
-    fit: str = "crop"                 # how clips of another shape are brought to the output size
+    fit: str = DEFAULT_FIT            # how clips of another shape are brought to the output size
     work_width: int = 0               # generation size; 0 = about 832x480 at the output's aspect
     work_height: int = 0
+    retime: str = DEFAULT_RETIME      # transitions from the generation rate to the output rate
     keep_audio: bool = True
+    gap_audio: str = DEFAULT_GAP_AUDIO   # what the generated transitions sound like
     clip_frames: list[int] | None = None   # probed (at the output rate); stored so status/resume need not re-probe
     clip_fps: str | None = None            # probed: the first clip's rate, the output rate when fps is 0
 
@@ -85,21 +90,6 @@ class JoinRun(RunBase):
                 whole(entry["seed"], f"per_join[{i}].seed", 0, 2 ** 63 - 1)
             out.append(override)
         return out
-
-    def _check_blends(self) -> None:
-        """A cross-fade lies inside the context: a longer blend is a mistake (the planner would cap it)."""
-        requests = [("blend", self.blend, self.context, "context")]
-        for i, entry in enumerate(self.per_join if isinstance(self.per_join, list) else []):
-            if isinstance(entry, dict):
-                entry = {SEED_JOIN_KEYS.get(k, k): v for k, v in entry.items()}
-                requests.append((f"per_join[{i}].blend", entry.get("blend", self.blend), entry.get("context", self.context),
-                                 f"per_join[{i}].context" if "context" in entry else "context"))
-        for name, blend, context, context_name in requests:
-            if blend is None or not isinstance(context, int) or isinstance(blend, bool) or not isinstance(blend, int):
-                continue
-            if blend > context:
-                raise PlanError(f"{name}={blend} is longer than {context_name}={context}: the cross-fade lies inside "
-                                f"the context, so use a blend of at most {context}")
 
     def join_prompt(self, index: int) -> tuple[str, str]:
         entry = self.per_join[index] if index < len(self.per_join) else {}
@@ -175,8 +165,9 @@ class JoinRun(RunBase):
             raise PlanError(f"aspect_ratio={self.aspect_ratio!r} is not W:H: write it like 16:9")
         check_fps(self.fps, "fps", zero_ok=True)
         check_fit(check_name(self.fit, "fit"), CONFORM_FIT_MODES)
+        check_choice(self.retime, RETIME_MODES, "retime")
+        check_choice(self.gap_audio, GAP_AUDIO_MODES, "gap_audio")
         self.check_size_pairs(("width", "height", ""), ("work_width", "work_height", ""))
-        self._check_blends()
         if check_files:
             self.probe()
         plan = self.plan()

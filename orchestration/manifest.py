@@ -207,12 +207,6 @@ class Manifest:
             return False
         return sha256_file(path) == step.sha256
 
-    # --- a run directory is used by one process at a time ---
-    @contextlib.contextmanager
-    def locked(self) -> Iterator["Manifest"]:
-        with lock_run_dir(self.run_dir):
-            yield self
-
 
 @contextlib.contextmanager
 def lock_run_dir(run_dir: Path) -> Iterator[None]:

@@ -3,7 +3,7 @@
 Plan file format (``"segue_plan": 1``)::
 
     {"segue_plan": 1, "kind": "travel", "run_id": "sunset", "images": ["a.png", "b.png"],
-     "prompts": "a slow pan", "segment_frames": 32, "overlap": 8, "generator": {"kind": "preview"}}
+     "prompts": "a slow pan", "segment_frames": 48, "overlap": 8, "generator": {"kind": "preview"}}
 
 ``kind`` is ``travel``, ``join`` or ``extend``.  Relative paths in a plan file (inputs, template,
 reference images, output_dir, out) are relative to the file's folder.  A file that holds one of

@@ -11,15 +11,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..video_utils.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, DEFAULT_PREVIEW_METHOD,
-                                     PRESETS, PREVIEW_METHODS)
+from ..video_utils.audio import GAP_AUDIO_MODES
+from ..video_utils.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_EXTEND_FRAMES, DEFAULT_FIT,
+                                     DEFAULT_GAP_AUDIO, DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP, DEFAULT_OVERLAP,
+                                     DEFAULT_PRESET, DEFAULT_PREVIEW_METHOD, DEFAULT_RETIME, DEFAULT_SEGMENT_FRAMES,
+                                     GENERATION_FPS, MAX_SHARPEN, PRESETS, PREVIEW_METHODS)
 from ..video_utils.errors import PlanError
 from ..video_utils.join_plan import JoinPlan, plan_join
 from ..video_utils.lengths import DEFAULT_MAX_GENERATION
 from ..video_utils.retime import RETIME_MODES
-from ..video_utils.sizes import DEFAULT_FIT, FIT_MODES
+from ..video_utils.sizes import CONFORM_FIT_MODES
 from ..video_utils.travel_plan import MODES, TravelPlan, plan_travel
 from .options import Options, one_or_list
+
+
+RETIME_HELP = ("from the generation rate (16 fps) to --fps: blend = mix neighbouring frames, nearest = repeat/drop "
+               "frames (default %(default)s)")
+WORK_SIZE_HELP = "generation size, multiples of 16 (default: {default})"
 
 
 def parse_per_join(text: str | None) -> list[dict]:
@@ -37,8 +45,8 @@ def parse_per_join(text: str | None) -> list[dict]:
 
 @dataclass(frozen=True)
 class TravelPlanOptions(Options):
-    frames: list[int] = field(default_factory=lambda: [32])
-    overlap: list[int] = field(default_factory=lambda: [8])
+    frames: list[int] = field(default_factory=lambda: [DEFAULT_SEGMENT_FRAMES])
+    overlap: list[int] = field(default_factory=lambda: [DEFAULT_OVERLAP])
     mode: str = "chained"
     exact_keyframes: bool = False
     loop: bool = False
@@ -47,7 +55,8 @@ class TravelPlanOptions(Options):
     def add_arguments(p: argparse.ArgumentParser, frames_required: bool = True) -> None:
         d = TravelPlanOptions.defaults()
         p.add_argument("--frames", type=int, nargs="+", required=frames_required, default=d["frames"], metavar="F",
-                       help="frames between successive keyframes (segment_frames): one value for all segments or one per segment")
+                       help="frames between successive keyframes (segment_frames): one value for all segments or one per segment "
+                            "(default %(default)s)")
         p.add_argument("--overlap", type=int, nargs="+", default=d["overlap"], metavar="O",
                        help="frames cross-faded at each boundary: one value or one per boundary (default %(default)s)")
         p.add_argument("--mode", choices=MODES, default=d["mode"],
@@ -65,8 +74,8 @@ class TravelPlanOptions(Options):
 
 @dataclass(frozen=True)
 class JoinPlanOptions(Options):
-    context: int = 8
-    gap: int = 53
+    context: int = DEFAULT_JOIN_CONTEXT
+    gap: int = DEFAULT_JOIN_GAP
     replace: bool = False
     blend: int | None = None
     per_join: list[dict] = field(default_factory=list)
@@ -101,9 +110,9 @@ class JoinPlanOptions(Options):
 class ExtendPlanOptions(Options):
     """``segue extend CLIP``: new frames after the clip, optionally landing on ``--to`` images."""
 
-    frames: list[int] = field(default_factory=lambda: [48])
+    frames: list[int] = field(default_factory=lambda: [DEFAULT_EXTEND_FRAMES])
     to: list[Path] = field(default_factory=list)
-    overlap: int = 8
+    overlap: int = DEFAULT_OVERLAP
     max_generation: int = DEFAULT_MAX_GENERATION
     blend: int = 0
 
@@ -140,13 +149,16 @@ class RenderOptions(Options):
     def add_arguments(p: argparse.ArgumentParser) -> None:
         d = RenderOptions.defaults()
         p.add_argument("--out", required=True, type=Path, help="output .mp4 path")
-        p.add_argument("--size", default=d["size"], metavar="WxH", help="output size, snapped to multiples of 16 (default: the first input's)")
-        p.add_argument("--fit", choices=FIT_MODES, default=d["fit"],
-                       help="how inputs of another shape are brought to the size: crop = centre-crop to the aspect then resize (default), stretch")
+        p.add_argument("--size", default=d["size"], metavar="WxH", help="delivered output size (default: the first input's); generation runs at about "
+                       "832x480 at its shape (--work-size)")
+        p.add_argument("--fit", choices=CONFORM_FIT_MODES, default=d["fit"],
+                       help="how inputs of another shape are brought to the size: crop = centre-crop to the aspect "
+                            "then resize, pad = letterbox with black, stretch = distort (default %(default)s)")
         p.add_argument("--method", choices=PREVIEW_METHODS, default=d["method"],
                        help="preview generator: flow = optical-flow morph, blend = cross-dissolve (default %(default)s)")
         p.add_argument("--curve", choices=CURVES, default=d["curve"], help="cross-fade curve (default %(default)s)")
-        p.add_argument("--sharpen", type=float, default=d["sharpen"], help="sharpening inside cross-fades, 0..1 (default %(default)s)")
+        p.add_argument("--sharpen", type=float, default=d["sharpen"],
+                       help=f"sharpening inside cross-fades, 0..{MAX_SHARPEN:g} (default %(default)s; the original used 0.3)")
         p.add_argument("--crf", type=int, default=d["crf"], help="H.264 quality, lower is better (default %(default)s)")
         p.add_argument("--preset", choices=PRESETS, default=d["preset"], help="H.264 preset (default %(default)s)")
 
@@ -156,9 +168,9 @@ class TravelDeliveryOptions(Options):
     """How a travel is delivered: rate, generation size, retiming, soundtrack (``--size`` is the
     delivered size, in RenderOptions)."""
 
-    fps: float = 16.0
+    fps: float = float(GENERATION_FPS)
     work_size: str | None = None
-    retime: str = "blend"
+    retime: str = DEFAULT_RETIME
     soundtrack: Path | None = None
 
     @staticmethod
@@ -167,9 +179,33 @@ class TravelDeliveryOptions(Options):
         p.add_argument("--fps", type=float, default=d["fps"],
                        help="delivered frame rate (default %(default)s = Wan's own; others retime the 16 fps frames)")
         p.add_argument("--work-size", default=d["work_size"], metavar="WxH",
-                       help="generation size, multiples of 16 (default: from --size or the first image, at most "
-                            "about 832x480 pixels)")
+                       help=WORK_SIZE_HELP.format(default="from --size or the first image, at most about 832x480 "
+                                                          "pixels"))
         p.add_argument("--retime", choices=RETIME_MODES, default=d["retime"],
-                       help="16 fps -> --fps: blend neighbouring frames (default) or nearest (repeat/drop)")
+                       help=RETIME_HELP)
         p.add_argument("--soundtrack", type=Path, default=d["soundtrack"], metavar="FILE",
                        help="a sound or video file played under the travel (trimmed or padded to its length)")
+
+
+@dataclass(frozen=True)
+class JoinDeliveryOptions(Options):
+    """How a join is delivered: rate, generation size, retiming of the transitions, the sound of
+    the generated gaps (``--size`` is the delivered size, in RenderOptions)."""
+
+    fps: float = 0.0
+    work_size: str | None = None
+    retime: str = DEFAULT_RETIME
+    gap_audio: str = DEFAULT_GAP_AUDIO
+
+    @staticmethod
+    def add_arguments(p: argparse.ArgumentParser) -> None:
+        d = JoinDeliveryOptions.defaults()
+        p.add_argument("--fps", type=float, default=d["fps"],
+                       help="delivered frame rate (default 0 = the first clip's; clips at other rates keep their "
+                            "duration)")
+        p.add_argument("--work-size", default=d["work_size"], metavar="WxH",
+                       help=WORK_SIZE_HELP.format(default="about 832x480 pixels at the output's aspect"))
+        p.add_argument("--retime", choices=RETIME_MODES, default=d["retime"], help=RETIME_HELP)
+        p.add_argument("--gap-audio", choices=GAP_AUDIO_MODES, default=d["gap_audio"],
+                       help="what the generated transitions sound like: crossfade = the neighbours' sound "
+                            "cross-faded, cut = each clip's own sound up to the cut, silence (default %(default)s)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..video_utils.errors import PlanError
+from ..video_utils.prompt_text import segment_prompts
 from ..video_utils.sizes import generation_size, parse_size
 from .command_options import ExtendCommand, JoinCommand, TravelCommand
 from .options import json_or_file, one_or_list
@@ -65,13 +66,16 @@ def travel_run(cmd: TravelCommand) -> TravelRun:
 
 
 def join_run(cmd: JoinCommand) -> JoinRun:
-    """A JoinRun from ``segue join``'s options; several ``--prompt`` are one per join."""
-    g, plan = cmd.generation, cmd.plan
+    """A JoinRun from ``segue join``'s options; several ``--prompt`` are one per join (the rule of
+    every path: ``prompt_text.segment_prompts``)."""
+    g, plan, d = cmd.generation, cmd.plan, cmd.delivery
     per_join = [dict(entry) for entry in plan.per_join]
     width, height = _output_size(cmd)
+    work_width, work_height = parse_size(d.work_size) if d.work_size else (0, 0)
     run = JoinRun(
         clips=[ClipRef(str(Path(p).resolve()), Path(p).stem) for p in cmd.clips], width=width, height=height,
-        fit=cmd.render.fit,
+        fit=cmd.render.fit, fps=d.fps, work_width=work_width, work_height=work_height, retime=d.retime,
+        gap_audio=d.gap_audio,
         context=plan.context, gap=plan.gap, replace=plan.replace, blend=plan.blend, per_join=per_join,
         allow_shrink=plan.allow_shrink, bridging=cmd.bridging, loop=plan.loop, keep_audio=not cmd.no_audio,
         **_shared(cmd))
@@ -81,9 +85,7 @@ def join_run(cmd: JoinCommand) -> JoinRun:
         if len(values) == 1:
             setattr(run, name, values[0])
             continue
-        if len(values) != run.join_count:
-            raise PlanError(f"--{name.replace('_', '-')} was given {len(values)} times but {len(cmd.clips)} clips "
-                            f"make {run.join_count} joins: give one (for all) or one per join")
+        values = segment_prompts(values, run.join_count, f"--{name.replace('_', '-')}", "join")
         while len(per_join) < len(values):
             per_join.append({})
         for entry, value in zip(per_join, values):

@@ -101,20 +101,6 @@ def probe_frame_count(path: str | os.PathLike, label: str = "clip") -> int:
     return probe_clip(path, label).frame_count
 
 
-def broadcast_text(value: Any, count: int, name: str) -> list[str]:
-    if isinstance(value, str):
-        return [check_text(value, name)] * count
-    if not isinstance(value, list) or not value:
-        raise PlanError(f"{name}={brief(value)} must be a text or a list of texts, one per segment")
-    items = [check_text(v, f"{name}[{i}]") for i, v in enumerate(value)]
-    if len(items) == 1:
-        return items * count
-    if len(items) != count:
-        raise PlanError(f"{name} has {len(items)} entries but there are {count} segments: "
-                        f"give one (used for all) or exactly {count}")
-    return items
-
-
 def int_or_list(value):
     if isinstance(value, list) and len(value) == 1:
         return value[0]

@@ -14,11 +14,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..video_utils.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, DEFAULT_SEED_POLICY,
-                                     IMAGE_EXTENSIONS, PRESETS, SEED_POLICIES)
+                                     IMAGE_EXTENSIONS, MAX_SHARPEN, PRESETS, SEED_POLICIES)
 from ..video_utils.errors import PlanError
+from ..video_utils.prompt_text import segment_prompts
 from ..video_utils.recipe import finite, item_seeds, whole
 from .generator_config import GeneratorConfig
-from .run_checks import brief, broadcast_text, check_choice, check_file, check_frame_memory, check_name
+from .run_checks import brief, check_choice, check_file, check_frame_memory, check_name, check_text
 
 PLAN_VERSION = 1
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -80,7 +81,7 @@ class RunBase:
         if self.preset not in PRESETS:
             raise PlanError(f"preset={brief(self.preset)} is not an x264 preset: use one of {', '.join(PRESETS)}")
         whole(self.crf, "crf", 0, 51)
-        finite(self.sharpen, "sharpen", 0.0, 1.0)
+        check_sharpen(self.sharpen)
         check_choice(self.seed_mode, SEED_POLICIES, "seed_mode")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not -1 <= self.seed < 2 ** 63:
             raise PlanError(f"seed={brief(self.seed)} must be a whole number >= 0 (or -1 for a random one)")
@@ -108,11 +109,12 @@ class SegmentRun(RunBase):
     darken: float = 0.0
 
     def segment_prompts(self, count: int | None = None) -> list[str]:
-        return broadcast_text(self.prompts, self.segment_count if count is None else count, "prompts")
+        return segment_prompts(plan_texts(self.prompts, "prompts"), self.segment_count if count is None else count,
+                               "prompts")
 
     def segment_negative_prompts(self, count: int | None = None) -> list[str]:
-        return broadcast_text(self.negative_prompts, self.segment_count if count is None else count,
-                              "negative_prompts")
+        return segment_prompts(plan_texts(self.negative_prompts, "negative_prompts"),
+                               self.segment_count if count is None else count, "negative_prompts")
 
     def segment_seed(self, index: int) -> int:
         return self.item_seed(index)
@@ -131,6 +133,25 @@ class SegmentRun(RunBase):
         if size:
             check_frame_memory(*size, max(s.generate_frames for s in plan.segments), "segment")
         self.generator.validate(len(plan.segments), "segments", check_files)
+
+
+def check_sharpen(value, name: str = "sharpen") -> float:
+    """The sharpening inside cross-fades: 0..MAX_SHARPEN, as ``crossfade.check_options`` (the
+    stitch's own check, which needs torch) refuses it."""
+    value = finite(value, name)
+    if not 0 <= value <= MAX_SHARPEN:
+        raise PlanError(f"{name}={value:g} is outside 0..{MAX_SHARPEN:g}: use a sharpening from 0 (off) to "
+                        f"{MAX_SHARPEN:g} (the original used 0.3)")
+    return value
+
+
+def plan_texts(value, name: str) -> list[str]:
+    """A plan's prompts: one text (for every item) or a list of texts (``segment_prompts`` counts them)."""
+    if isinstance(value, str):
+        return [check_text(value, name)]
+    if not isinstance(value, list):
+        raise PlanError(f"{name}={brief(value)} must be a text or a list of texts, one per segment")
+    return [check_text(v, f"{name}[{i}]") for i, v in enumerate(value)]
 
 
 def check_images(paths, label: str, name: str, check_files: bool, option: str = "") -> None:

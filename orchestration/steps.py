@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..video_utils.constants import FINAL_SUFFIX, LOSSLESS_SUFFIX
 from ..video_utils.extend_plan import ExtendPlan
 from ..video_utils.join_plan import JoinPlan
 from ..video_utils.travel_plan import TravelPlan
 
-LOSSLESS_EXT = ".mkv"   # SegueSaveSegment writes lossless Matroska
-FINAL_EXT = ".mp4"      # SegueStitchFiles / SegueJoinAssembleFiles write H.264 MP4
+# Step files: SegueSaveStep / SeguePreviewStep write lossless Matroska (LOSSLESS_SUFFIX), the final
+# step (SegueStitchFiles, SegueJoinAssembleFiles, SegueExtendAssemble) H.264 MP4 (FINAL_SUFFIX).
 FINAL = "final"
 
 
@@ -68,8 +69,8 @@ def travel_steps(plan: TravelPlan) -> list[StepSpec]:
     for s in plan.segments:
         deps = tuple(segment_id(d) for d in plan.dependencies(s.index))
         steps.append(StepSpec(segment_id(s.index), "segment", s.index, deps,
-                              segment_id(s.index) + LOSSLESS_EXT, s.kept_frames))
-    steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_EXT,
+                              segment_id(s.index) + LOSSLESS_SUFFIX, s.kept_frames))
+    steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_SUFFIX,
                           plan.output_total_frames))    # the stitch delivered at the run's rate
     return steps
 
@@ -77,9 +78,9 @@ def travel_steps(plan: TravelPlan) -> list[StepSpec]:
 def join_steps(plan: JoinPlan) -> list[StepSpec]:
     """Transitions (all independent: they only read original clips; each file holds the
     generated frames at the generation rate) then the assembly."""
-    steps = [StepSpec(transition_id(j.index), "transition", j.index, (), transition_id(j.index) + LOSSLESS_EXT,
+    steps = [StepSpec(transition_id(j.index), "transition", j.index, (), transition_id(j.index) + LOSSLESS_SUFFIX,
                       j.generation_frames) for j in plan.joins]
-    steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_EXT,
+    steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_SUFFIX,
                           plan.total_frames))
     return steps
 
@@ -90,9 +91,10 @@ def extend_steps(plan: ExtendPlan) -> list[StepSpec]:
     steps = []
     for s in plan.segments:
         deps = tuple(extension_id(k) for k in range(s.index))
-        steps.append(StepSpec(extension_id(s.index), "extension", s.index, deps, extension_id(s.index) + LOSSLESS_EXT,
+        steps.append(StepSpec(extension_id(s.index), "extension", s.index, deps,
+                              extension_id(s.index) + LOSSLESS_SUFFIX,
                               s.blend_frames + s.new_frames))
-    steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_EXT, plan.total_frames))
+    steps.append(StepSpec(FINAL, "final", -1, tuple(st.id for st in steps), FINAL + FINAL_SUFFIX, plan.total_frames))
     return steps
 
 

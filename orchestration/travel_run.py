@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..video_utils.constants import DEFAULT_FIT, DEFAULT_OVERLAP, DEFAULT_RETIME, DEFAULT_SEGMENT_FRAMES, GENERATION_FPS
 from ..video_utils.lengths import flag
 from ..video_utils.retime import RETIME_MODES
-from ..video_utils.sizes import FIT_MODES, check_fit, generation_size, wan_size
+from ..video_utils.sizes import CONFORM_FIT_MODES, check_fit, generation_size, wan_size
 from ..video_utils.travel_plan import MODES, TravelPlan, plan_travel
 from .run_checks import check_choice, check_file, check_fps, check_frame_memory, check_name, image_size, int_or_list
 from .run_common import SegmentRun, check_images
@@ -21,8 +22,8 @@ class TravelRun(SegmentRun):
     generator, output and guide-adjustment fields are ``SegmentRun``'s."""
 
     images: list[str]
-    segment_frames: int | list[int] = 32
-    overlap: int | list[int] = 8
+    segment_frames: int | list[int] = DEFAULT_SEGMENT_FRAMES
+    overlap: int | list[int] = DEFAULT_OVERLAP
     mode: str = "chained"
     exact_keyframes: bool = False
     loop: bool = False                # one more segment back to the first keyframe: a seamless loop
@@ -30,11 +31,11 @@ class TravelRun(SegmentRun):
     negative_prompts: str | list[str] = ""
     width: int = 0                    # generation size; 0 = the first image's (sizes.generation_size)
     height: int = 0
-    fit: str = "crop"
-    fps: float = 16.0                 # the delivered rate; segments are generated at 16 and retimed
+    fit: str = DEFAULT_FIT            # how keyframes of another shape reach the generation size
+    fps: float = float(GENERATION_FPS)   # the delivered rate; segments are generated at 16 and retimed
     out_width: int = 0                # the delivered size; 0 = the generation size
     out_height: int = 0
-    retime: str = "blend"             # 16 fps -> fps: blend neighbouring frames, or nearest
+    retime: str = DEFAULT_RETIME      # 16 fps -> fps: blend neighbouring frames, or nearest
     soundtrack: str = ""              # a sound (or video) file under the travel, fitted to its length
 
     kind = "travel"
@@ -64,7 +65,7 @@ class TravelRun(SegmentRun):
         flag(self.loop, "loop")
         plan = self.plan()
         self.check_segment_settings(self.segment_count)
-        check_fit(check_name(self.fit, "fit"), FIT_MODES)
+        check_fit(check_name(self.fit, "fit"), CONFORM_FIT_MODES)
         check_fps(self.fps, "fps")
         self.check_size_pairs(("width", "height", "the first image's size"))
         if self.width:

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import segue, pytest, hypothesis, playwright, websocket, tqdm, aiohttp, pytest_timeout" 2>/dev/null; then
+if ! .venv/bin/python -c "import segue, pytest, hypothesis, playwright, websocket, tqdm, aiohttp, pytest_timeout, safetensors" 2>/dev/null; then
   .venv/bin/pip install -q -c constraints.txt -e ".[test]"
 fi
 if [ -n "${SEGUE_COMFYUI_SOURCE:-}" ] && [ -z "${SEGUE_COMFYUI_DIR:-}" ]; then

@@ -90,7 +90,7 @@ CASES = [
     Case("extension_frames_huge", "SegueExtendClip", {"frames": "99999999"}, ("frames=99999999", "limit")),
     Case("join_context_huge", "SegueJoinClips", {"context": 1000}, ("context 1000", "limit of 1025")),
     # --- numbers the frontend would never send --------------------------------------------------
-    Case("nan_sharpen_travel", "SegueTravel", {"sharpen": NAN}, ("sharpen=nan", "number of 0 or more")),
+    Case("nan_sharpen_travel", "SegueTravel", {"sharpen": NAN}, ("sharpen=nan", "is outside 0..1", "use a sharpening")),
     Case("nan_sharpen_stitch", "SegueStitchFiles", {"sharpen": NAN}, ("sharpen=nan",)),
     Case("nan_sharpen_join", "SegueJoinClips", {"sharpen": NAN}, ("sharpen=nan",)),
     Case("nan_sharpen_extend_assemble", "SegueExtendAssemble", {"sharpen": NAN},
@@ -134,8 +134,11 @@ CASES = [
          ("segment_frames has 2 values", "3 segments")),
     Case("three_overlaps_for_one_boundary", "SegueStitchFiles", {"overlaps": "4, 4, 4"},
          ("overlaps='4, 4, 4'", "exactly 1")),
-    Case("more_prompt_lines_than_segments", "SegueTravel", {"prompts": "a\nb\nc\nd"}, ("prompts has 4 lines",)),
-    Case("more_prompt_lines_than_joins", "SegueJoinClips", {"prompt": "a\nb"}, ("prompt has 2 lines",)),
+    Case("more_prompt_lines_than_segments", "SegueTravel", {"prompts": "a\nb\nc\nd"},
+         ("prompts has 4 prompts", "2 segments", "give one prompt")),
+    Case("fewer_prompt_lines_than_segments", "SegueTravel", {"prompts": "a\nb", "loop": True},
+         ("prompts has 2 prompts", "3 segments")),     # the last line is not repeated: one rule with plan files
+    Case("more_prompt_lines_than_joins", "SegueJoinClips", {"prompt": "a\nb"}, ("prompt has 2 prompts", "1 join")),
     Case("not_a_number_in_list", "SegueTravel", {"segment_frames": "16, x"}, ("'x' is not a whole number",),
          "refused"),
     Case("not_a_number_in_extension", "SegueExtendStep", {"frames": "12, x"}, ("'x' is not a whole number",),

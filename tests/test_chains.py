@@ -341,6 +341,31 @@ def test_saturation_and_brightness_apply_after_the_first_segment_and_to_every_tr
     assert nodes["save"]["inputs"]["saturation"] == 0.8
 
 
+@pytest.mark.parametrize("index,is_join", [(0, False), (1, False), (3, False), (0, True), (2, True)])
+def test_the_local_renderer_asks_the_prompts_rule_for_saturation_and_brightness(index, is_join, monkeypatch):
+    """``local_render`` and ``post_inputs`` take the after-the-first-segment rule from one place
+    (``chains.tone_applies``): the same item gets the same post-processing, and a changed rule
+    changes both."""
+    from segue.video_utils import chains, local_render
+    from segue.video_utils.postprocess import PostSettings
+
+    recipe = Recipe(saturation=0.8, brightness=0.05, colour_match="previous", colour_strength=0.5)
+    post = PostSettings(recipe.colour_match, recipe.colour_method, recipe.colour_strength, recipe.saturation,
+                        recipe.brightness)
+
+    def same():
+        local = local_render._item_post(post, index, is_join)
+        prompt = post_inputs(recipe, index, is_join)
+        assert (local.saturation, local.brightness, local.colour_match, local.colour_strength) == \
+            (prompt["saturation"], prompt["brightness"], prompt["colour_match"], prompt["colour_strength"])
+        return local.saturation
+
+    assert same() == (0.8 if is_join or index else 1.0)
+    monkeypatch.setattr(chains, "tone_applies", lambda i, j: False)
+    monkeypatch.setattr(local_render, "tone_applies", chains.tone_applies)
+    assert same() == 1.0
+
+
 # --- refused schedules and settings ------------------------------------------------------------------
 
 @pytest.mark.parametrize("phases, has_low, message", [

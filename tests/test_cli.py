@@ -6,6 +6,7 @@ import sys
 from fractions import Fraction
 
 import av
+import media
 import numpy as np
 import pytest
 
@@ -137,3 +138,81 @@ def test_join_end_to_end_frame_count(tmp_path, capsys, replace):
     # the middle of clip 1's kept range is clip 1's own colour
     mid = plan.clips[1].start_frame + (plan.clips[1].keep_end - plan.clips[1].keep_start) // 2
     assert frames[mid, :, -1].mean(0)[1] > 150
+
+
+def _join_delivery_clips(tmp_path):
+    return [str(media.write_clip(tmp_path / f"d{i}.mp4", 64, 48, fps=30, frames=45, audio=(330 + 220 * i, 44_100,
+                                                                                           "mono")))
+            for i in range(2)]
+
+
+def test_join_delivery_options_reach_the_local_render(tmp_path, capsys):
+    """``segue join --fps --work-size --retime --gap-audio``: the output is at --fps, the
+    transitions retimed by --retime and the generated gap silent with --gap-audio silence."""
+    from segue.video_utils.audio_io import read_audio
+    from segue.video_utils.retime import conformed_frame_count
+
+    clips = _join_delivery_clips(tmp_path)
+    outs = {}
+    for name, extra in (("nearest", ["--retime", "nearest", "--gap-audio", "silence"]), ("default", [])):
+        outs[name] = tmp_path / f"{name}.mp4"
+        argv = ["join", *clips, "--context", "4", "--gap", "21", "--method", "blend", "--fps", "24",
+                "--work-size", "96x64", "--out", str(outs[name]), *extra]
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 0, err
+    plan = plan_join([conformed_frame_count(c, 24) for c in clips], 4, 21, generation_fps=16, output_fps=24)
+    nearest, rate = _decode(outs["nearest"])
+    blended, blended_rate = _decode(outs["default"])
+    assert Fraction(rate) == Fraction(blended_rate) == 24
+    assert nearest.shape[0] == blended.shape[0] == plan.total_frames
+    spec = plan.joins[0]
+    gap = slice(spec.transition_start + spec.context_frames_a, spec.transition_start + spec.context_frames_a
+                + spec.gap_frames)
+    assert np.abs(nearest[gap].astype(int) - blended[gap].astype(int)).max() > 8, "--retime nearest was ignored"
+    middle = (spec.transition_start + spec.context_frames_a + spec.gap_frames / 2) / 24
+    for name, silent in (("nearest", True), ("default", False)):
+        sound = read_audio(outs[name])
+        centre = int(middle * sound.sample_rate)
+        window = sound.waveform[0, :, centre - 2000: centre + 2000].numpy()
+        assert (media.rms(window) < 1e-3) == silent, (name, media.rms(window))
+
+
+def test_join_delivery_options_round_trip_the_plan_file(tmp_path):
+    from segue.orchestration.cli import build_parser
+    from segue.orchestration.command_options import join_command
+    from segue.orchestration.plan_files import read_plan, save_plan
+    from segue.orchestration.run_builders import join_run
+
+    clips = _join_delivery_clips(tmp_path)
+    ns = build_parser().parse_args(["join", *clips, "--fps", "24", "--work-size", "96x64", "--retime", "nearest",
+                                    "--gap-audio", "silence", "--out", str(tmp_path / "o.mp4")])
+    run = join_run(join_command(ns))
+    assert (run.fps, run.work_width, run.work_height, run.retime, run.gap_audio) == (24, 96, 64, "nearest", "silence")
+    run.validate()
+    save_plan(run, tmp_path / "plan.json")
+    data = json.loads((tmp_path / "plan.json").read_text())
+    assert {k: data[k] for k in ("fps", "work_width", "work_height", "retime", "gap_audio")} == \
+        {"fps": 24, "work_width": 96, "work_height": 64, "retime": "nearest", "gap_audio": "silence"}
+    again, notes = read_plan(tmp_path / "plan.json")
+    assert not notes and (again.fps, again.work_width, again.work_height, again.retime, again.gap_audio) == \
+        (24, 96, 64, "nearest", "silence")
+    data["gap_audio"] = "music"
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(Exception, match="gap_audio"):
+        read_plan(tmp_path / "bad.json")[0].validate()
+
+
+def test_travel_fit_pad_letterboxes_keyframes_of_another_shape(tmp_path, capsys):
+    """``--fit`` offers every mode the conform stage has (pad included) for travels too."""
+    images = [tmp_path / "wide.png", tmp_path / "tall.png"]
+    _solid_png(images[0], (230, 30, 30), size=(64, 48))
+    _solid_png(images[1], (30, 230, 30), size=(32, 64))
+    out = tmp_path / "pad.mp4"
+    code, _, err = run_cli(capsys, "travel", *map(str, images), "--frames", "18", "--overlap", "5", "--fit", "pad",
+                           "--exact-keyframes", "--method", "blend", "--out", str(out), "--crf", "12")
+    assert code == 0, err
+    plan = plan_travel(2, 18, 5, exact_keyframes=True)
+    frames, _ = _decode(out)
+    last = frames[plan.keyframe_frames[1]].astype(int)       # 32x64 in 64x48: pillarboxed
+    assert last[:, :8].max() < 40 and last[:, -8:].max() < 40, "no black bars: the keyframe was not padded"
+    assert last[:, 28:36, 1].mean() > 180

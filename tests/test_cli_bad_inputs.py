@@ -40,12 +40,27 @@ def media(tmp_path_factory):
     (d / "corrupt.mp4").write_bytes(bytes(range(256)) * 40)
     data = (d / "c0.mp4").read_bytes()
     (d / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    _faststart_copy(d / "c0.mp4", d / "whole.mp4")   # the index first: a cut end keeps it
+    data = (d / "whole.mp4").read_bytes()
+    (d / "cut-end.mp4").write_bytes(data[: len(data) - 120])
     (d / "empty.mp4").write_bytes(b"")
     (d / "empty.png").write_bytes(b"")
     (d / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
     write_sound(d / "sound.wav", 440, 2.0)
     (d / "not-utf8.json").write_bytes(b'{"segue_plan": 1, "kind": "travel", "prompts": "caf\xe9"}')
     return d
+
+
+def _faststart_copy(source: Path, target: Path) -> None:
+    import av
+
+    with av.open(str(source)) as src, av.open(str(target), "w", options={"movflags": "+faststart"}) as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            out.mux(packet)
 
 
 def plan_file(d: Path, name: str, body) -> str:
@@ -104,6 +119,13 @@ CASES = [
                                    "--out", f"{t}/o.mp4"], ["fps=-5", "positive"], 1),
     ("sharpen-7", lambda d, t: ["travel", f"{d}/k0.png", f"{d}/k1.png", "--frames", "16", "--sharpen", "7",
                                 "--out", f"{t}/o.mp4"], ["sharpen=7", "0..1"], 1),
+    ("sharpen-above-max", lambda d, t: ["join", f"{d}/c0.mp4", f"{d}/c1.mp4", "--sharpen", "1.5", "--context", "4",
+                                        "--gap", "9", "--out", f"{t}/o.mp4"], ["sharpen=1.5", "0..1", "use a"], 1),
+    ("join-gap-audio-unknown", lambda d, t: ["join", f"{d}/c0.mp4", f"{d}/c1.mp4", "--gap-audio", "music",
+                                             "--out", f"{t}/o.mp4"], ["--gap-audio", "music"], 1),
+    ("join-prompts-count", lambda d, t: ["join", f"{d}/c0.mp4", f"{d}/c1.mp4", f"{d}/c0.mp4", f"{d}/c1.mp4",
+                                         "--prompt", "a", "--prompt", "b", "--out", f"{t}/o.mp4"],
+     ["--prompt has 2 prompts", "3 joins"], 1),
     ("sharpen-nan", lambda d, t: ["join", f"{d}/c0.mp4", f"{d}/c1.mp4", "--sharpen", "nan", "--context", "4",
                                   "--gap", "9", "--out", f"{t}/o.mp4"], ["sharpen=nan"], 1),
     ("crf-99", lambda d, t: ["travel", f"{d}/k0.png", f"{d}/k1.png", "--frames", "16", "--crf", "99",
@@ -129,7 +151,7 @@ CASES = [
                                             "--overlap", "4", "4", "4", "--out", f"{t}/o.mp4"], ["overlap", "3"], 1),
     ("prompts-list-wrong", lambda d, t: ["travel", f"{d}/k0.png", f"{d}/k1.png", f"{d}/k2.png", "--frames", "16",
                                          "--prompt", "a", "--prompt", "b", "--prompt", "c", "--out", f"{t}/o.mp4"],
-     ["prompts has 3 entries", "2 segments"], 1),
+     ["prompts has 3 prompts", "2 segments", "give one prompt"], 1),
     ("per-join-for-missing-joins", lambda d, t: ["join", f"{d}/c0.mp4", f"{d}/c1.mp4", "--context", "4", "--gap", "9",
                                                  "--per-join", '[{}, {}, {"gap": 5}]', "--out", f"{t}/o.mp4"],
      ["per_join has 3 entries", "1 joins"], 1),
@@ -151,6 +173,8 @@ CASES = [
      ["clip 1 (corrupt)", "corrupt.mp4"], 1),
     ("clip-truncated", lambda d, t: ["join", f"{d}/c0.mp4", f"{d}/truncated.mp4", "--out", f"{t}/o.mp4",
                                      "--server", DOWN], ["clip 1 (truncated)", "truncated.mp4"], 1),
+    ("clip-cut-at-its-end", lambda d, t: ["join", f"{d}/c0.mp4", f"{d}/cut-end.mp4", "--out", f"{t}/o.mp4",
+                                          "--server", DOWN], ["clip 1 (cut-end)", "cut-end.mp4", "truncated"], 1),
     ("clip-empty", lambda d, t: ["join", f"{d}/c0.mp4", f"{d}/empty.mp4", "--out", f"{t}/o.mp4"],
      ["empty.mp4", "empty file"], 1),
     ("clip-audio-only", lambda d, t: ["join", f"{d}/c0.mp4", f"{d}/sound.wav", "--out", f"{t}/o.mp4"],

@@ -139,6 +139,24 @@ def test_travel_join_and_extend_command_lines_export_without_a_server(tmp_path, 
     assert assemble["keyframe_count"] == 1 and assemble["segment_files"].count("[output]") == 2
 
 
+def test_join_delivery_options_reach_the_server_prompts(tmp_path, monkeypatch, capsys):
+    """``segue join --fps --work-size --retime --gap-audio`` reach the exported prompts as they
+    reach the local render: the steps' rate and work size, the assembly's retime and gap audio."""
+    clips = [str(write_clip(tmp_path / f"c{i}.mp4", 64, 48, fps=30, frames=40)) for i in range(2)]
+    no_network(monkeypatch)
+    folder = tmp_path / "prompts"
+    assert main(["join", *clips, "--context", "4", "--gap", "9", "--fps", "24", "--work-size", "96x64", "--retime",
+                 "nearest", "--gap-audio", "silence", "--run-id", "jd", "--out", str(tmp_path / "o.mp4"),
+                 "--export-prompts", str(folder)]) == 0
+    capsys.readouterr()
+    step = next(n for n in json.loads((folder / "trans_000.json").read_text()).values()
+                if n["class_type"] == "SegueJoinStep")["inputs"]
+    assert (step["fps"], step["work_width"], step["work_height"]) == (24.0, 96, 64)
+    assemble = next(n for n in json.loads((folder / "final.json").read_text()).values()
+                    if n["class_type"] == "SegueJoinAssembleFiles")["inputs"]
+    assert (assemble["fps"], assemble["retime"], assemble["gap_audio"]) == (24.0, "nearest", "silence")
+
+
 @pytest.mark.comfyui
 def test_exported_prompts_validate_on_a_real_server_but_for_the_model_files(tmp_path, comfy_server, capsys):
     plan = lightning_plan(tmp_path)

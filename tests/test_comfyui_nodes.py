@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from segue.video_utils import constants as C
 from segue.video_utils.audio_io import AudioClip
 from segue.video_utils.join_plan import plan_join
 from segue.video_utils.probe import probe
@@ -43,14 +44,14 @@ CONTRACT = {
                         "last_frames": ("INT", 0)},
                        [("images", "IMAGE"), ("fps", "FLOAT"), ("total_frames", "INT"), ("video", "VIDEO"),
                         ("audio", "AUDIO")], False),
-    "SegueTravelGuide": ({"keyframes": ("IMAGE", ...), "segment_index": ("INT", 0), "segment_frames": ("STRING", "80"),
-                          "overlap": ("STRING", "8"), "mode": (["chained", "independent"], ...),
+    "SegueTravelGuide": ({"keyframes": ("IMAGE", ...), "segment_index": ("INT", 0), "segment_frames": ("STRING", str(C.DEFAULT_SEGMENT_FRAMES)),
+                          "overlap": ("STRING", str(C.DEFAULT_OVERLAP)), "mode": (["chained", "independent"], ...),
                           "exact_keyframes": ("BOOLEAN", False), "?previous_segment": ("IMAGE", ...),
                           "?previous_video": ("VIDEO", ...), "?strength": ("FLOAT", 1.0),
                           "?desaturate": ("FLOAT", 0.0), "?darken": ("FLOAT", 0.0)},
                          [("control_video", "IMAGE"), ("control_masks", "MASK"), ("length", "INT"), ("width", "INT"),
                           ("height", "INT"), ("trim_start", "INT")], False),
-    "SegueJoinGuide": ({"clip_a": ("IMAGE", ...), "clip_b": ("IMAGE", ...), "context": ("INT", 8), "gap": ("INT", 53),
+    "SegueJoinGuide": ({"clip_a": ("IMAGE", ...), "clip_b": ("IMAGE", ...), "context": ("INT", C.DEFAULT_JOIN_CONTEXT), "gap": ("INT", C.DEFAULT_JOIN_GAP),
                         "replace": ("BOOLEAN", False), "bridging": ("BOOLEAN", False)},
                        [("control_video", "IMAGE"), ("control_masks", "MASK"), ("length", "INT"), ("width", "INT"),
                         ("height", "INT")], False),
@@ -58,7 +59,7 @@ CONTRACT = {
                                "method": (["flow", "blend"], "flow")}, [("images", "IMAGE")], False),
     "SegueSaveSegment": ({"images": ("IMAGE", ...), "filename": ("STRING", ...), "fps": ("FLOAT", 16.0),
                           "trim_start": ("INT", 0), "expected_frames": ("INT", 0)}, [("video", "VIDEO")], True),
-    "SegueStitchFiles": ({"segment_files": ("STRING", ...), "overlaps": ("STRING", "8"), "trim_start": ("INT", 0),
+    "SegueStitchFiles": ({"segment_files": ("STRING", ...), "overlaps": ("STRING", str(C.DEFAULT_OVERLAP)), "trim_start": ("INT", 0),
                           "curve": (["cosine", "linear"], ...), "sharpen": ("FLOAT", 0.0), "fps": ("FLOAT", 16.0),
                           "filename": ("STRING", ...), "crf": ("INT", 19), "preset": ("COMBO", "medium")},
                          [("video", "VIDEO")], True),
@@ -174,6 +175,30 @@ def test_every_node_matches_the_contract(comfy_server):
     assert [o for o in info["SegueTravel"]["output"]] == ["VIDEO", "IMAGE"]
     assert info["SegueJoinClips"]["input"]["optional"]["clip_1"][0] == "VIDEO,IMAGE"
     assert info["SegueCrossfadeStitch"]["input"]["required"]["segment_1"][0] == "VIDEO,IMAGE"
+
+
+# Widgets whose default is a plan default: the same constant as the run models and the command line.
+WIDGET_DEFAULTS = {"segment_frames": C.DEFAULT_SEGMENT_FRAMES, "overlap": C.DEFAULT_OVERLAP,
+                   "overlaps": C.DEFAULT_OVERLAP, "context": C.DEFAULT_JOIN_CONTEXT, "gap": C.DEFAULT_JOIN_GAP,
+                   "fit": C.DEFAULT_FIT, "retime": C.DEFAULT_RETIME, "gap_audio": C.DEFAULT_GAP_AUDIO}
+
+
+def test_widget_defaults_are_the_shared_constants(comfy_server):
+    info = comfy_server.get("/object_info")
+    seen = set()
+    for node, spec in info.items():
+        if not node.startswith("Segue"):
+            continue
+        for section in ("required", "optional"):
+            for name, value in spec["input"].get(section, {}).items():
+                options = value[1] if len(value) > 1 else {}
+                if name in WIDGET_DEFAULTS and "default" in options:
+                    assert str(options["default"]) == str(WIDGET_DEFAULTS[name]), (node, name, options["default"])
+                    seen.add(name)
+                if name == "sharpen":
+                    assert options["max"] == C.MAX_SHARPEN, (node, options)
+    assert seen == set(WIDGET_DEFAULTS), seen
+    assert info["SegueJoinClips"]["input"]["required"]["prompt"][1]["default"] == C.DEFAULT_JOIN_PROMPT
 
 
 def test_guide_slot_refuses_to_run(comfy_server):

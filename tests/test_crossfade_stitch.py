@@ -9,6 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from segue.video_utils.constants import MAX_SHARPEN
 from segue.video_utils.crossfade import crossfade, crossfade_weights
 from segue.video_utils.errors import PlanError
 from segue.video_utils.stitch import (
@@ -103,7 +104,7 @@ def test_crossfade_in_place_output_and_sharpen():
     flat_sharp = crossfade(flat(0.3, 4, 16, 16), flat(0.7, 4, 16, 16), sharpen=0.5)
     assert torch.allclose(flat_sharp, crossfade(flat(0.3, 4, 16, 16), flat(0.7, 4, 16, 16)), atol=1e-6)
     hot = crossfade(torch.zeros(3, 16, 16, 3), torch.where(torch.arange(16)[None, :, None, None] < 8, 0.0, 1.0)
-                    .expand(3, 16, 16, 3).contiguous(), sharpen=2.0)
+                    .expand(3, 16, 16, 3).contiguous(), sharpen=MAX_SHARPEN)
     assert float(hot.min()) >= 0.0 and float(hot.max()) <= 1.0
 
 
@@ -304,6 +305,23 @@ def test_file_stitch_is_bit_identical_to_in_memory(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"seg{i}{LOSSLESS_SUFFIX}" for i in range(3)] + [out_path.name, memory_path.name]
     ), "no temporary files left behind"
+
+
+def test_file_stitch_uses_the_stored_size_of_rotated_files(tmp_path):
+    """Files with a display matrix decode at their stored size: the stitch is written at that size."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import media
+
+    from segue.video_utils.probe import probe
+
+    paths = [media.write_clip(tmp_path / f"r{i}.mp4", 48, 32, 16, 8, rotation=90) for i in range(2)]
+    assert (probe(paths[0]).width, probe(paths[0]).height) == (32, 48)    # displayed portrait
+    out_path = tmp_path / "out.mp4"
+    assert stitch_segment_files(paths, [2], out_path, fps=16, preset="ultrafast") == 14
+    assert probe(out_path).stored_size == (48, 32)
 
 
 def test_file_stitch_size_mismatch_names_the_file(tmp_path):

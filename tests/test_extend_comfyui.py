@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 
+import media
+from segue.orchestration.run_models import ClipRef, ExtendRun
 from segue.video_utils.audio_io import AudioClip, read_audio
 from segue.video_utils.chains import EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts, extend_assemble, \
     extend_step, step_chain
@@ -140,7 +142,42 @@ def test_extend_clip_without_keyframes_matches_the_local_render(comfy_server, tm
                               segments_dir=tmp_path / "segs")
     assert_same_segments(comfy_server, entry, plan, tmp_path / "segs")
     assert out_local.read_bytes() == path.read_bytes()           # the same final bitstream, audio included
-    assert abs(read_audio(path).samples - read_audio(clip_path).samples) < 1100
+    sound = read_audio(path)                # the clip's sound, then silence: as long as the video
+    assert sound.samples == round(info.duration * sound.sample_rate) == 360_000
+
+
+def test_rotated_30_fps_clip_extends_upright_on_every_path(comfy_server, tmp_path):
+    """A portrait phone clip (stored 96x64, rotation flag) at 30 fps with sound: the node path, the
+    orchestrator's path and the local path give one bitstream, upright at 64x96 and 30 fps; 24
+    frames at 16 fps are 45 at 30."""
+    from segue.orchestration.commands import run_plan
+    from segue.orchestration.run_models import GeneratorConfig
+
+    clip_path = comfy_server.input_dir / "extend" / "phone30.mp4"
+    clip_path.parent.mkdir(parents=True, exist_ok=True)
+    media.write_clip(clip_path, 96, 64, 30, 24, rotation=90, audio=(660.0, 48_000, "stereo"), crf=14)
+    p = {"extend": {"class_type": "SegueExtendClip", "inputs": {"clip_file": "extend/phone30.mp4", **extend_inputs(
+        frames="24", overlap=6, filename_prefix="segue_ext/phone30")}}}
+    entry = comfy_server.run(p, timeout=240)
+    [final] = segue_files(entry, "assemble")
+    path = local(comfy_server, final)
+    info = probe(path)
+    assert (final["frames"], info.frame_count, info.width, info.height, info.fps) == (69, 69, 64, 96, 30)
+
+    plan = ExtendRun(clip=ClipRef(str(clip_path)), frames=24, overlap=6).plan()
+    assert plan.total_frames == 24 + 45
+    out_local = render_extend(clip_path, plan, tmp_path / "local.mp4", crf=19, preset="ultrafast",
+                              segments_dir=tmp_path / "segs")
+    assert_same_segments(comfy_server, entry, plan, tmp_path / "segs")
+    assert read_frames(tmp_path / "segs" / "seg_000.mkv").shape[1:3] == (96, 64)   # generated upright
+    assert out_local.read_bytes() == path.read_bytes()
+
+    served = tmp_path / "server.mp4"
+    run = ExtendRun(clip=ClipRef(str(clip_path)), frames=24, overlap=6, crf=19, preset="ultrafast",
+                    generator=GeneratorConfig.from_name("preview"), run_id="phone30",
+                    output_dir=str(tmp_path / "runs"), out=str(served))
+    assert run_plan(run, [comfy_server.url], progress=False) == 0
+    assert served.read_bytes() == out_local.read_bytes()
 
 
 def test_extend_clip_to_keyframes_at_an_odd_size(comfy_server, tmp_path):

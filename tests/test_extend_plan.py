@@ -1,13 +1,16 @@
 """Extending a clip: L + F frames exactly, keyframes where promised, long legs split (property-based),
 and the stitch layout leaves the clip untouched."""
 
+import math
+from fractions import Fraction
+
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from segue.video_utils.errors import PlanError
 from segue.video_utils.extend_plan import plan_extend
-from segue.video_utils.lengths import is_wan_length
+from segue.video_utils.lengths import is_wan_length, round_half_up
 from segue.video_utils.stitch import stitch_length, stitch_segments
 
 
@@ -68,6 +71,42 @@ def test_extension_arithmetic(case):
     assert stitch_length([e - b for _, _, b, e in pieces], overlaps) == plan.total_frames
 
 
+@settings(max_examples=100, deadline=None)
+@given(extensions(), st.sampled_from([Fraction(8), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
+                                      Fraction(60)]))
+def test_extension_at_another_output_rate(case, rate):
+    """Segments planned at 16 fps on the clip's 16 fps frames; the new frames retimed to ``rate``,
+    each keyframe on a whole output frame, every output frame shown from frames that exist."""
+    clip, frames, overlap, count, longest, blend = case
+    clip = max(clip, math.ceil((overlap - 1) * rate / 16) + 1)       # enough clip for the context at 16 fps
+    try:
+        plan = plan_extend(clip, frames, overlap, count, longest, blend, output_fps=rate)
+    except PlanError as e:
+        assume("lasts less than one output frame" not in str(e))
+        raise
+    gen_clip = plan.clip_generation_frames
+    assert gen_clip >= overlap and plan.segments[0].start_frame == gen_clip
+    assert plan.total_frames == clip + sum(plan.output_leg_frames)
+    assert plan.output_new_frames == round_half_up(plan.new_frames * rate / 16)
+    ends = [gen_clip - 1 + sum(plan.leg_frames[:j + 1]) for j in range(count)]
+    assert [plan.generation_position(k) for k in plan.keyframe_frames] == ends
+    pieces, overlaps = plan.layout()
+    assert pieces[0] == ("clip", -1, 0, clip) and pieces[-1][3] == plan.total_frames
+    assert stitch_length([e - b for _, _, b, e in pieces], overlaps) == plan.total_frames
+    for (_, i, b, e), blended in zip(pieces[1:], overlaps):
+        s = plan.segments[i]
+        positions = plan.retime_sources(i)
+        saved = s.blend_frames + s.new_frames + (0 if s.blend_frames else 1)   # + the frame before it
+        assert len(positions) == e - b and positions == sorted(positions)
+        assert all(0 <= p <= saved - 1 for p in positions)
+        if s is [t for t in plan.segments if t.leg == s.leg][-1]:
+            assert positions[-1] == saved - 1, "a leg's last output frame is its last generated frame"
+        inside = [o for o in range(plan.total_frames)      # output frames shown in the blend frames
+                  if s.start_frame - s.blend_frames <= plan.generation_position(o) <= s.start_frame - 1]
+        assert blended == (len(inside) if s.blend_frames else 0)
+    assert all(0 <= plan.clip_source(g) < clip for g in range(gen_clip - overlap, gen_clip))
+
+
 def test_long_extension_is_split_not_refused():
     plan = plan_extend(100, 200, 8)
     assert len(plan.segments) == 3 and all(s.generate_frames <= 81 for s in plan.segments)
@@ -93,7 +132,7 @@ def test_layout_keeps_the_clip_bit_for_bit():
     clip = torch.rand(20, 2, 2, 3, generator=g)
     generated = [torch.rand(s.generate_frames, 2, 2, 3, generator=g) for s in plan.segments]
     pieces, overlaps = plan.layout()
-    parts = [clip if kind == "clip" else generated[i][start:end] for kind, i, start, end in pieces]
+    parts = [clip if kind == "clip" else generated[i][slice(*plan.saved_window(i))] for kind, i, _, _ in pieces]
     out = stitch_segments(parts, overlaps)
     assert out.shape[0] == plan.total_frames == 62
     assert torch.equal(out[:20], clip), "the clip's own frames pass through unchanged"
@@ -103,7 +142,7 @@ def test_layout_keeps_the_clip_bit_for_bit():
 
     blended = plan_extend(20, [12, 30], 6, keyframe_count=1, max_generation=33, blend=3)
     pieces, overlaps = blended.layout()
-    parts = [clip if kind == "clip" else generated[i][start:end] for kind, i, start, end in pieces]
+    parts = [clip if kind == "clip" else generated[i][slice(*blended.saved_window(i))] for kind, i, _, _ in pieces]
     out = stitch_segments(parts, overlaps)
     assert out.shape[0] == 62 and overlaps == [3] * len(blended.segments)
     assert torch.equal(out[:17], clip[:17]) and not torch.equal(out[17:20], clip[17:20])

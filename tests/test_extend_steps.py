@@ -10,6 +10,8 @@ from fractions import Fraction
 import pytest
 import torch
 
+import media
+
 from segue.video_utils.chains import EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts, extend_graph
 from segue.video_utils.audio_io import AudioClip, read_audio
 from segue.video_utils.conform import conform_frames
@@ -181,7 +183,8 @@ def test_render_extend_lossless_keeps_the_clip_exact_and_lands_on_keyframes(tmp_
 
 
 def test_render_extend_h264_keeps_the_clips_frames_and_audio(tmp_path):
-    """No keyframe, a free end; the final is H.264 with the clip's sound for its duration."""
+    """No keyframe, a free end; the final is H.264 with the clip's sound under the clip's pictures,
+    silence under the new frames, as long as the video."""
     clip = write_clip(tmp_path / "clip.mp4", 32, audio=True, lossless=False)
     plan = plan_extend(32, 90, overlap=8)
     assert len(plan.segments) == 2 and plan.keyframe_frames == []
@@ -191,9 +194,13 @@ def test_render_extend_h264_keeps_the_clips_frames_and_audio(tmp_path):
     source = read_frames(clip)
     frames = read_frames(out)
     assert min(psnr(frames[i], source[i]) for i in range(32)) >= 30
-    audio, original = read_audio(out), read_audio(clip)
-    assert abs(audio.samples / audio.sample_rate - original.samples / original.sample_rate) < 0.07
-    assert audio.samples / audio.sample_rate < info.duration - 4   # the sound ends with the clip
+    audio = read_audio(out)
+    assert audio.sample_rate == 48_000 and audio.channels == 2
+    assert abs(audio.samples / audio.sample_rate - float(info.duration)) <= 1 / 16
+    samples = audio.waveform[0, 0].numpy()
+    under_clip, after = samples[6000:90000], samples[100000:]         # 0.125..1.875 s, then from 2.08 s
+    assert abs(media.dominant_frequency(under_clip, 48_000) - 440) < 15 and media.rms(under_clip) > 0.1
+    assert media.rms(after) < 1e-3                                    # the new frames are silent
     silent = render_extend(clip, plan, tmp_path / "silent.mp4", crf=12, preset="ultrafast", keep_audio=False)
     assert not probe(silent).has_audio
 

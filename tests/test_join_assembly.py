@@ -266,3 +266,56 @@ def test_two_rate_plan_assembles_retimed_transitions_in_output_frames():
     with pytest.raises(PlanError, match=f"generate it with length {j.generation_frames} at the generation rate, "
                                         f"then retime it to {j.transition_frames}"):
         assemble_join(clips, [generated], plan)
+
+
+@pytest.mark.parametrize("fit", ["crop", "pad", "stretch"])
+def test_transitions_reach_the_output_size_with_the_runs_fit(tmp_path, fit):
+    """Transitions generated at a working size of another aspect (3:2 for a 4:3 output) are
+    cropped, padded or stretched as the user's ``fit`` says, like the clips, never always stretched."""
+    from segue.video_utils.conform import conform_frames
+    from segue.video_utils.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.video_read import read_frames
+    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+
+    plan = plan_join([20, 20], context=4, gap=9)
+    g = torch.Generator().manual_seed(7)
+    clip_paths, transition_paths = [], []
+    for k, n in enumerate(plan.clip_frames):
+        clip_paths.append(tmp_path / f"clip{k}{LOSSLESS_SUFFIX}")
+        write_video(clip_paths[-1], torch.rand(n, 24, 32, 3, generator=g), 16, codec=LOSSLESS_CODEC)
+    ramp = torch.linspace(0.1, 0.9, 24).view(1, 1, 24, 1).expand(plan.joins[0].generation_frames, 16, 24, 3)
+    transition_paths.append(tmp_path / f"tr0{LOSSLESS_SUFFIX}")
+    write_video(transition_paths[-1], ramp.contiguous(), 16, codec=LOSSLESS_CODEC)
+    out_path = tmp_path / f"joined{LOSSLESS_SUFFIX}"
+    assemble_join_files(clip_paths, transition_paths, plan, out_path, size=(32, 24), fit=fit, codec=LOSSLESS_CODEC)
+    spec = plan.joins[0]
+    gap = read_frames(out_path)[spec.transition_start + spec.context_frames_a]   # the transition's own frame
+    expected = conform_frames(read_frames(transition_paths[0])[:1], 32, 24, fit)[0]
+    assert torch.allclose(gap, expected, atol=1.5 / 255)
+    assert (gap[0].max() < 0.01) == (fit == "pad")          # pad: bars above and below
+    others = {f: conform_frames(read_frames(transition_paths[0])[:1], 32, 24, f)[0] for f in ("crop", "stretch")}
+    assert not torch.allclose(others["crop"], others["stretch"], atol=2 / 255)
+
+
+@pytest.mark.parametrize("fit", ["crop", "pad", "stretch"])
+def test_a_travel_is_delivered_at_another_shape_with_its_fit(tmp_path, fit):
+    from segue.video_utils.conform import conform_frames
+    from segue.video_utils.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.delivery import Output, deliver_segments
+    from segue.video_utils.video_read import read_frames
+    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+
+    ramp = torch.linspace(0.1, 0.9, 24).view(1, 1, 24, 1).expand(9, 16, 24, 3).contiguous()
+    paths = [tmp_path / f"seg{k}{LOSSLESS_SUFFIX}" for k in range(2)]
+    for p in paths:
+        write_video(p, ramp, 16, codec=LOSSLESS_CODEC)
+    out_path = tmp_path / "travel.mkv"
+    n = deliver_segments(paths, [2], out_path, fps=16, output=Output(width=32, height=24, fit=fit),
+                         preset="ultrafast", crf=0)
+    assert n == 16
+    frame = read_frames(out_path)[8]
+    expected = conform_frames(read_frames(paths[0])[:1], 32, 24, fit)[0]
+    assert (frame - expected).abs().mean() < 4 / 255
+    assert (frame[0].max() < 0.05) == (fit == "pad")
+    with pytest.raises(PlanError, match="fit"):
+        deliver_segments(paths, [2], tmp_path / "x.mp4", fps=16, output=Output(width=32, height=24, fit="zoom"))

@@ -32,7 +32,7 @@ def test_totals_and_layout(data):
     replace = data.draw(st.booleans())
     lengths = data.draw(st.lists(st.integers(2 * context + max(gap, 20) + 8, 200), min_size=n, max_size=n))
     per_join = data.draw(st.lists(st.fixed_dictionaries({}, optional={
-        "gap": st.integers(0, 20), "replace": st.booleans(), "blend": st.integers(0, 12)}),
+        "gap": st.integers(0, 20), "replace": st.booleans(), "blend": st.integers(0, context)}),
         max_size=n - 1))
     plan = plan_join(lengths, context, gap, replace, per_join=per_join)
     gaps_inserted = sum(j.gap_frames for j in plan.joins if not j.replace)
@@ -50,6 +50,19 @@ def test_totals_and_layout(data):
         assert j.context_b_start == b.keep_start
     last = plan.clips[-1]
     assert plan.total_frames == last.start_frame + last.keep_end - last.keep_start
+
+
+def test_a_blend_longer_than_its_context_is_refused_not_capped():
+    """The planner refuses the blend (it used to shorten it silently), naming where it came from."""
+    with pytest.raises(PlanError, match=r"^blend=10 is longer than context=8 \(join 0\).*at most 8"):
+        plan_join([100, 100], 8, 53, blend=10)
+    with pytest.raises(PlanError, match=r"per_join_settings\[1\]\.blend=9 is longer than context=8 \(join 1\)"):
+        plan_join([100, 100, 100], 8, 53, per_join=[{}, {"blend": 9}])
+    with pytest.raises(PlanError, match=r"^blend=6 is longer than per_join_settings\[0\]\.context=4"):
+        plan_join([100, 100], 8, 53, blend=6, per_join=[{"context": 4}])
+    assert plan_join([100, 100], 8, 53, blend=8).joins[0].blend_frames == 8
+    shrunk = plan_join([12, 100], 8, 53, replace=True, blend=8, allow_shrink=True)   # asked for: shrinks with it
+    assert shrunk.warnings and shrunk.joins[0].blend_frames == shrunk.joins[0].context_frames_a < 8
 
 
 def test_gap_absorbs_rounding_or_grows_when_too_small():

@@ -121,7 +121,7 @@ def test_join_loop_layout(data):
     replace = data.draw(st.booleans())
     lengths = data.draw(st.lists(st.integers(4 * context + 2 * max(gap, 20) + 12, 200), min_size=n, max_size=n))
     per_join = data.draw(st.lists(st.fixed_dictionaries({}, optional={
-        "gap": st.integers(0, 20), "replace": st.booleans(), "blend": st.integers(0, 10)}), max_size=n))
+        "gap": st.integers(0, 20), "replace": st.booleans(), "blend": st.integers(0, context)}), max_size=n))
     plan = plan_join(lengths, context, gap, replace, per_join=per_join, loop=True)
     assert plan.loop and len(plan.joins) == n
     assert [plan.clip_pair(j) for j in range(n)] == [(j, (j + 1) % n) for j in range(n)]

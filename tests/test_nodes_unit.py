@@ -180,10 +180,31 @@ def test_lines_and_per_segment_text():
     with pytest.raises(PlanError, match="images is empty"):
         parse.lines(" \n", "images")
     assert parse.lines("", "x", required=False) == []
-    assert parse.per_segment_text("a\nb", 4, "prompts") == ["a", "b", "b", "b"]
+    assert parse.per_segment_text("a\nb", 2, "prompts") == ["a", "b"]
+    assert parse.per_segment_text("a", 3, "prompts") == ["a", "a", "a"]
     assert parse.per_segment_text("", 2, "prompts") == ["", ""]
-    with pytest.raises(PlanError, match="prompts has 3 lines but there are only 2 segments"):
+    with pytest.raises(PlanError, match="prompts has 3 prompts but there are 2 segments: give one prompt"):
         parse.per_segment_text("a\nb\nc", 2, "prompts")
+    with pytest.raises(PlanError, match="prompt has 2 prompts but there are 4 joins"):   # no repeating the last
+        parse.per_segment_text("a\nb", 4, "prompt", "join")
+
+
+@pytest.mark.parametrize("prompts,count", [(["a"], 3), (["a", "b", "c"], 3), (["a", "b"], 4), (["a", "b", "c"], 2)])
+def test_node_lines_and_plan_files_share_one_prompt_rule(prompts, count):
+    """A travel node's prompt lines and a plan file's prompts list give the same prompts (or the
+    same refusal) for the same segment count."""
+    from segue.orchestration.travel_run import TravelRun
+
+    def outcome(call):
+        try:
+            return call()
+        except PlanError as e:
+            return str(e)
+
+    node = outcome(lambda: parse.per_segment_text("\n".join(prompts), count, "prompts"))
+    plan = outcome(lambda: TravelRun(images=[], prompts=prompts).segment_prompts(count))
+    assert node == plan
+    assert isinstance(node, list) == (len(prompts) in (1, count))
 
 
 def test_per_join_overrides():

@@ -72,7 +72,7 @@ CONTRACT = {
     "SegueFileList": ({"video": "VIDEO"}, {"files": S}, ["STRING"]),
     "SegueStitchFiles": ({"segment_files": S, "overlaps": S, "trim_start": I, "fps": F, "filename": S, **ENCODE},
                          {"filename_prefix": S, "after": "VIDEO", "output_fps": F, "width": I, "height": I,
-                          "retime": RETIME, "loop": B, "soundtrack": S}, ["VIDEO"]),
+                          "retime": RETIME, "loop": B, "soundtrack": S, "fit": FITS}, ["VIDEO"]),
     "SegueJoinAssembleFiles": ({"clip_files": S, "transition_files": S, "context": I, "gap": I, "replace": B,
                                 "blend": I, "per_join": S, "fps": F, "filename": S, "crf": I,
                                 "preset": ENCODE["preset"], "keep_audio": B, "width": I, "height": I, "fit": FITS},

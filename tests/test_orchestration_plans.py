@@ -90,7 +90,7 @@ def test_bad_travel_inputs_name_the_input(tmp_path):
         TravelRun(images=[good[0], str(tmp_path / "nope.png"), good[2]]).validate()
     with pytest.raises(PlanError, match=r"overlap\[0\]=16 must be smaller"):
         TravelRun(images=good, segment_frames=16, overlap=16).validate()
-    with pytest.raises(PlanError, match="prompts has 2 entries but there are 3 segments"):
+    with pytest.raises(PlanError, match="prompts has 2 prompts but there are 3 segments: give one prompt"):
         TravelRun(images=images(tmp_path, 4), prompts=["a", "b"]).validate()
     with pytest.raises(PlanError, match="--vae"):
         TravelRun(images=good, generator=GeneratorConfig(kind="wan21-vace", unet="u", clip="c")).validate()

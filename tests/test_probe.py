@@ -157,6 +157,26 @@ def test_a_truncated_matroska_counts_the_frames_that_are_there(tmp_path, clips):
     assert abs(info.frame_count - decodable) <= 1  # a torn last packet may not decode
 
 
+def test_a_file_whose_last_packets_do_not_decode_is_refused_by_the_probe(tmp_path):
+    """Index at the front (faststart), end cut off: the packets are all counted but the torn last
+    one does not decode. The probe itself refuses it, so the CLI's plan checks fail as the nodes do."""
+    from segue.video_utils.video_write import VideoWriter
+    whole = tmp_path / "whole.mp4"
+    noise = np.random.default_rng(3).integers(0, 256, (20, 64, 64, 3), np.uint8)  # every packet is large
+    with VideoWriter(whole, Fraction(16), 64, 64, crf=12, preset="ultrafast") as writer:
+        writer.write(noise)
+    assert probe(whole).frame_count == 20
+    data = whole.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) - 200])  # the last packet torn
+    with pytest.raises(PlanError, match=r"cut\.mp4' ends at frame \d+ but holds \d+ frames: the file is truncated"):
+        probe(tmp_path / "cut.mp4")
+
+
+def test_the_probe_cache_holds_a_long_join(tmp_path):
+    from segue.video_utils import probe as probe_module
+    assert probe_module._scan_cached.cache_info().maxsize >= 1024  # 100 clips + their generated files
+
+
 def test_probe_is_cached_per_file_version(tmp_path):
     path = media.write_clip(tmp_path / "c.mp4", 32, 32, 24, 5)
     first = probe(path)

@@ -97,10 +97,33 @@ def test_prompt_limits():
         parse.prompt_text("n" * 20001, "negative_prompt")
 
 
-@pytest.mark.parametrize("sharpen", [float("nan"), float("inf"), -0.1])
+@pytest.mark.parametrize("sharpen", [float("nan"), float("inf"), -0.1, 1.5, 2.0])
 def test_sharpen_must_be_a_number(sharpen):
     with pytest.raises(PlanError, match="sharpen="):
         check_options("cosine", sharpen)
+
+
+@pytest.mark.parametrize("sharpen", [1.5, 2.0, -0.1])
+def test_sharpen_has_one_range_on_every_path(sharpen):
+    """The stitch's check, the run models' (plan files, the command line) and the nodes' widget
+    all take 0..MAX_SHARPEN, and both checks say so the same way (input, value, fix)."""
+    import json
+
+    from segue.orchestration.travel_run import TravelRun
+    from segue.video_utils.constants import MAX_SHARPEN
+
+    check_options("cosine", MAX_SHARPEN)
+    with pytest.raises(PlanError) as stitch:
+        check_options("cosine", sharpen)
+    run = TravelRun(images=[], sharpen=sharpen)
+    with pytest.raises(PlanError) as plan:
+        run.check_common()
+    assert str(stitch.value) == str(plan.value)
+    assert f"sharpen={sharpen:g} is outside 0..{MAX_SHARPEN:g}: use a sharpening from 0" in str(plan.value)
+    contract = json.loads((Path(__file__).parent / "node_contract.json").read_text())
+    maxima = {cls: section["sharpen"][1]["max"] for cls, entry in contract.items()
+              for section in entry["input"].values() if "sharpen" in section}
+    assert maxima and set(maxima.values()) == {MAX_SHARPEN}, maxima
 
 
 @pytest.fixture(scope="module")

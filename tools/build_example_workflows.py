@@ -166,8 +166,8 @@ def wan22_travel() -> Graph:
         "",
         "model = high-noise expert, model_low_noise = low-noise expert. The recipe's phases run the high "
         "expert at CFG 3.5 for the first 2 steps and the low one at CFG 1 for the rest (add a Lightning "
-        "LoRA to a phase with \"loras\": [{\"name\": ..., \"strength\": 1}]). Empty phases = switch at "
-        "split_step with one CFG.",
+        "LoRA to a phase with \"loras\": [{\"name\": ..., \"strength\": 1}]). Empty phases = one CFG, "
+        "the high expert for the first half of the steps and the low one for the rest.",
     ]))
     add_wan_loaders(g, [("high_noise_model", WAN22_HIGH), ("low_noise_model", WAN22_LOW)])
     keys = add_keyframes(g, 832, 480)

@@ -208,21 +208,11 @@ def check_soundtrack(path) -> None:
     """A soundtrack file must hold sound.  A clip without sound is silence where it is joined, but
     a soundtrack without any (a picture, a silent video) is a mistake: refuse it by name, before
     any frame is generated or written."""
-    with _open_sound(Path(path), "soundtrack", "give a sound file or a video with sound") as container:
+    from .probe import open_media
+
+    with open_media(path, "soundtrack", "give a sound file or a video with sound", check_exists=True) as container:
         if not container.streams.audio:
             raise PlanError(f"soundtrack {str(path)!r} has no sound: give a sound file or a video with sound")
-
-
-def _open_sound(path: Path, what: str, fix: str):
-    """``av.open`` of a sound source, with errors that name it."""
-    import av
-
-    if not path.is_file():
-        raise PlanError(f"{what} {str(path)!r} does not exist: check the path")
-    try:
-        return av.open(str(path))
-    except av.FFmpegError as exc:
-        raise PlanError(f"{what} {str(path)!r} cannot be opened ({exc.strerror or exc}): {fix}") from None
 
 
 class _SpanMixer:
@@ -279,7 +269,9 @@ def _resampler(src_channels: int, rate: int, layout: str):
 def _decode_file(path: Path, rate: int, layout: str, until: float) -> Iterator[tuple[int, np.ndarray]]:
     import av
 
-    with _open_sound(path, "sound source", "give a video or sound file") as container:
+    from .probe import open_media
+
+    with open_media(path, "sound source", "give a video or sound file", check_exists=True) as container:
         if not container.streams.audio:
             return  # a clip without sound: silence
         stream = container.streams.audio[0]

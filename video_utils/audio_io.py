@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
@@ -51,9 +50,7 @@ class AudioClip:
 
 def read_audio(path) -> AudioClip | None:
     """The first audio stream (of a video or an audio file) as float32, or None when there is none."""
-    if not Path(path).is_file():
-        raise PlanError(f"video {str(path)!r} does not exist: check the path")
-    with open_media(str(path)) as container:
+    with open_media(path, check_exists=True) as container:
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]

@@ -24,11 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .constants import DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, GENERATION_FPS
+from .constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_EXTEND_FRAMES, DEFAULT_FIT, DEFAULT_GAP_AUDIO,
+                        DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP, DEFAULT_OVERLAP, DEFAULT_PRESET, DEFAULT_RETIME,
+                        DEFAULT_SEGMENT_FRAMES, GENERATION_FPS)
 from .prompt_graph import Graph, Link, out, splice_template
 from .recipe import Lora, Recipe
-
-STEP_GUIDE_OUTPUTS = ("control_video", "control_masks", "length", "width", "height")
 
 
 @dataclass(frozen=True)
@@ -97,11 +97,17 @@ def file_sources(g: Graph, files: ModelFiles, recipe: Recipe, reference: Link | 
 
 # --- one step ------------------------------------------------------------------------------------
 
+def tone_applies(index: int, is_join: bool) -> bool:
+    """Whether item ``index``'s frames get the recipe's saturation and brightness: every segment
+    after the first (the original system's ``after_first_post_generation_*``) and every join
+    transition.  The one rule: these prompts and the local renderer (``local_render``) ask here."""
+    return is_join or index > 0
+
+
 def post_inputs(recipe: Recipe, index: int, is_join: bool) -> dict:
-    """Colour correction of the generated frames (SegueSaveStep / SeguePreviewStep inputs).
-    Saturation and brightness apply after the first segment (the original system's
-    ``after_first_post_generation_*``) and to every join transition."""
-    adjust = is_join or index > 0
+    """Colour correction of the generated frames (SegueSaveStep / SeguePreviewStep inputs);
+    saturation and brightness only where ``tone_applies``."""
+    adjust = tone_applies(index, is_join)
     return {"colour_match": recipe.colour_match, "colour_method": recipe.colour_method,
             "colour_strength": float(recipe.colour_strength),
             "saturation": float(recipe.saturation) if adjust else 1.0,
@@ -185,8 +191,8 @@ def samplers(g: Graph, recipe: Recipe, sources: Sources, index: int, seed: int, 
 class TravelStepSettings:
     """``SegueTravelStep``'s settings shared by every segment (its widget values)."""
 
-    segment_frames: str = "80"
-    overlap: str = "8"
+    segment_frames: str = str(DEFAULT_SEGMENT_FRAMES)
+    overlap: str = str(DEFAULT_OVERLAP)
     mode: str = "chained"
     exact_keyframes: bool = False
     strength: float = 1.0
@@ -219,18 +225,20 @@ class EncodeSettings:
 @dataclass(frozen=True)
 class TravelDelivery:
     """How the stitched travel is delivered (``SegueStitchFiles``): output rate (0 = the
-    generation rate), size (0 = the generation size), retiming, loop, soundtrack file."""
+    generation rate), size (0 = the generation size), retiming, loop, soundtrack file, and the
+    fit of the generated frames to a delivered size of another shape."""
 
     output_fps: float = 0.0
     width: int = 0
     height: int = 0
-    retime: str = "blend"
+    retime: str = DEFAULT_RETIME
     loop: bool = False
     soundtrack: str = ""
+    fit: str = DEFAULT_FIT
 
     def inputs(self) -> dict:
         return {"output_fps": float(self.output_fps), "width": int(self.width), "height": int(self.height),
-                "retime": self.retime, "loop": bool(self.loop), "soundtrack": self.soundtrack}
+                "retime": self.retime, "loop": bool(self.loop), "soundtrack": self.soundtrack, "fit": self.fit}
 
 
 def travel_step(g: Graph, settings: TravelStepSettings, keyframes: Link, index: int, previous: Link | None,
@@ -273,22 +281,22 @@ def stitch(g: Graph, files: Link | str, overlaps: Sequence[int], encode: EncodeS
 class JoinStepSettings:
     """``SegueJoinStep``'s settings shared by every join (its widget values)."""
 
-    context: int = 8
-    gap: int = 53
+    context: int = DEFAULT_JOIN_CONTEXT
+    gap: int = DEFAULT_JOIN_GAP
     replace: bool = False
     blend: int = -1
     per_join: str = ""
     bridging: bool = False
     width: int = 0               # output size; 0 = the first clip's as displayed
     height: int = 0
-    fit: str = "crop"
+    fit: str = DEFAULT_FIT
     loop: bool = False
     fps: float = 0.0             # output rate; 0 = the first clip's
     work_width: int = 0          # generation size; 0 = about 832x480 at the output's aspect
     work_height: int = 0
     generation_fps: float = float(GENERATION_FPS)
-    retime: str = "blend"        # transitions from the generation rate to the output rate
-    gap_audio: str = "crossfade"
+    retime: str = DEFAULT_RETIME         # transitions from the generation rate to the output rate
+    gap_audio: str = DEFAULT_GAP_AUDIO
 
     def inputs(self) -> dict:
         """SegueJoinStep's inputs."""
@@ -338,8 +346,8 @@ class ExtendStepSettings:
     """``SegueExtendStep``'s settings shared by every segment (its widget values); the assembly
     re-plans with the same ones."""
 
-    frames: str = "48"           # new frames: one total, or one per leg ("48, 32")
-    overlap: int = 8
+    frames: str = str(DEFAULT_EXTEND_FRAMES)   # new frames: one total, or one per leg ("48, 32")
+    overlap: int = DEFAULT_OVERLAP
     max_generation: int = 81
     blend: int = 0
     strength: float = 1.0

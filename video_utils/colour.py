@@ -17,6 +17,10 @@ from .errors import PlanError
 
 _CHUNK_PIXELS = 1 << 22  # convert about 4 Mpixel (48 MB of float32) at a time
 
+# Rec. 601 luma weights (R, G, B), what the original's OpenCV greyscale conversion used: the
+# one definition for desaturating guides (``guides``) and the saturation adjustment (``postprocess``).
+LUMA = (0.299, 0.587, 0.114)
+
 
 def _as_rows(images: torch.Tensor) -> np.ndarray:
     """[T,H,W,3] or [H,W,3] -> contiguous float32 [rows, W, 3] RGB (one tall picture)."""

@@ -35,11 +35,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .constants import GENERATION_FPS
+from .constants import DEFAULT_FIT, GENERATION_FPS
 from .errors import PlanError
 from .probe import Orientation, probe
 from .retime import conform_frame_map
-from .sizes import CONFORM_FIT_MODES, DEFAULT_FIT, check_fit, generation_size, wan_size
+from .sizes import CONFORM_FIT_MODES, check_fit, generation_size, wan_size
 
 _CHUNK = 16
 # Source frames decoded at once by conform_video: as many as fit here (at least one), so a 4K

@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 import torch
 
+from .constants import CURVES, MAX_SHARPEN
 from .errors import PlanError
 
-CURVES = ("cosine", "linear")
 SHARPEN_SIGMA = 3.0
 
 
@@ -44,8 +44,9 @@ def crossfade_weights(n: int, curve: str = "cosine") -> torch.Tensor:
 def check_options(curve: str, sharpen: float) -> None:
     """Reject a bad curve or sharpening before any work (a stitch calls this up front)."""
     crossfade_weights(0, curve)
-    if not math.isfinite(sharpen) or sharpen < 0:     # NaN passes every comparison: refuse it by name
-        raise PlanError(f"sharpen={sharpen} must be a number of 0 or more (the original used 0.3)")
+    if not math.isfinite(sharpen) or not 0 <= sharpen <= MAX_SHARPEN:   # NaN passes every comparison
+        raise PlanError(f"sharpen={sharpen:g} is outside 0..{MAX_SHARPEN:g}: use a sharpening from 0 (off) to "
+                        f"{MAX_SHARPEN:g} (the original used 0.3)")
 
 
 def frame_weights(n: int, curve: str = "cosine", sharpen: float = 0.0) -> list[tuple[float, float]]:

@@ -4,8 +4,9 @@ output rate and size, with an optional soundtrack.
 Wan generates at 16 fps.  A travel is planned, generated and cross-faded at that rate (every
 frame count of the plan is a generation-rate count); the stitched stream is then retimed to the
 output rate (``retime.Retimer``: ``blend`` mixes the two neighbouring frames by time, ``nearest``
-repeats or drops them; a loop keeps its period), scaled to the output size and encoded, one chunk
-at a time.  At equal rates and sizes nothing is resampled and the result is the plain stitch.
+repeats or drops them; a loop keeps its period), brought to the output size with the run's
+``fit`` (the one its keyframes were conformed with) and encoded, one chunk at a time.  At equal
+rates and sizes nothing is resampled and the result is the plain stitch.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Sequence
 
 from .audio import fit_soundtrack
 from .conform import conform_frames
+from .constants import DEFAULT_FIT, DEFAULT_RETIME
 from .errors import PlanError
 from .lengths import as_fps, retime_count, retime_source
 from .retime import RETIME_MODES, Retimer
+from .sizes import CONFORM_FIT_MODES, check_fit
 from .stitch import Progress, stitch_length, stitch_segment_files, stitch_stream
 from .probe import probe
 from .video_read import iter_frames
@@ -33,8 +36,9 @@ class Output:
     fps: Fraction | float = 0
     width: int = 0
     height: int = 0
-    retime: str = "blend"
+    retime: str = DEFAULT_RETIME
     loop: bool = False
+    fit: str = DEFAULT_FIT       # how generated frames reach a size of another shape (the travel's fit)
 
 
 def deliver_segments(paths: Sequence[str | os.PathLike], overlaps: Sequence[int], out_path, *, fps,
@@ -43,7 +47,12 @@ def deliver_segments(paths: Sequence[str | os.PathLike], overlaps: Sequence[int]
                      progress: Progress | None = None) -> int:
     """Stitch the segment files (at ``fps``, the generation rate) into ``out_path`` delivered as
     ``output`` says, with ``soundtrack`` (a sound or video file: trimmed or padded with silence to
-    the video); returns the frames written (``lengths.retime_count`` of the stitch)."""
+    the video); returns the frames written (``lengths.retime_count`` of the stitch).
+
+    ``output.fit``: how the generated frames reach an output size of another shape (crop, pad or
+    stretch), the travel's own fit, so a run that crops its keyframes never stretches its video.
+    At the generated frames' aspect every fit is the same plain resize."""
+    check_fit(output.fit, CONFORM_FIT_MODES)
     if output.retime not in RETIME_MODES:
         raise PlanError(f"retime={output.retime!r} is not a retime mode: use one of {', '.join(RETIME_MODES)}")
     paths = [os.fspath(p) for p in paths]
@@ -68,7 +77,7 @@ def deliver_segments(paths: Sequence[str | os.PathLike], overlaps: Sequence[int]
     with VideoWriter(out_path, rate, width, height, crf=crf, preset=preset, audio=audio) as writer:
         def emit(frames):
             writer.write(frames if frames.shape[1:3] == (height, width) else
-                         conform_frames(frames, width, height, "stretch"))
+                         conform_frames(frames, width, height, output.fit))
 
         retimer = Retimer(positions, emit, output.retime, loop=output.loop, chunk=chunk)
         stitch_stream(sources, overlaps, retimer.push, lengths=lengths, curve=curve, sharpen=sharpen,

@@ -1,10 +1,9 @@
-"""Frame arithmetic of extending a clip: ``L`` clip frames followed by ``F`` new frames.
+"""Frame arithmetic of extending a clip: ``L`` clip frames followed by new frames.
 
 The new frames continue from the clip's last frames, optionally landing on keyframe images
-(``--to IMAGE ...``): they are split into *legs*, leg ``j`` ending exactly on keyframe ``j``
-(output frame ``L - 1 + sum(leg_frames[:j+1])``); with no keyframe the end is free.  A leg longer
-than one generation (``max_generation``, 81 frames for Wan by default) is split into several
-chained segments of near-equal size, never refused.  The output has ``L + F`` frames exactly.
+(``--to IMAGE ...``): they are split into *legs*, leg ``j`` ending exactly on keyframe ``j``; with
+no keyframe the end is free.  A leg longer than one generation (``max_generation``, 81 frames for
+Wan by default) is split into several chained segments of near-equal size, never refused.
 
 Each segment is a chained continuation (``guides.extend_segment_guide``, built on
 ``continuation_guide``): guide frames ``[0, context_frames)`` are the video's frames just before
@@ -15,29 +14,46 @@ segment ends a leg.  ``context_frames`` is ``overlap`` flexed by at most 2 so th
 segment generate up to 3 extra frames after its last new frame instead, dropped (``trim_end``).
 
 Context frames are never written back: the sampler re-creates them, the output keeps the
-original frames (the clip passes through bit for bit) and only appends each segment's
-``new_frames``.  ``blend`` (default 0) optionally cross-fades the last ``blend`` frames before each
-segment into the segment's re-creation of them, hiding a small jump where the model's version of
-the context differs from the original; it modifies those frames (for segment 0, the clip's last
-``blend`` frames), so leave it at 0 to keep the clip untouched.  ``ExtendPlan.layout()`` gives the
-pieces and overlaps for ``stitch.stitch_segments`` / ``stitch_stream``: the clip, then generated
-frames ``[context - blend, context + new)`` of each segment, overlapping by ``blend``.
+original frames (the clip passes through, only conformed) and only appends each segment's
+``new_frames`` (its file keeps generated frames ``saved_window``).  ``blend`` (default 0)
+optionally cross-fades the last ``blend`` frames before each segment into the segment's
+re-creation of them, hiding a small jump where the model's version of the context differs from
+the original; it modifies those frames (for segment 0, the clip's last frames), so leave it at 0
+to keep the clip untouched.
 
-Single frame rate: the clip's frames are the context as they are, so conform the clip to the
-generation rate first (or accept its rate as the generation rate).
+Two timelines (as a travel's).  The clip is OUTPUT frames: ``clip_frames`` is its length once
+conformed to ``output_fps`` (the clip's own rate by default; ``conform.conform_video``: rotation
+applied, variable-rate clips placed by their real timestamps).  What the sampler sees is
+GENERATION frames at ``generation_fps`` (Wan's 16): ``frames``, ``overlap``, ``blend``,
+``max_generation`` and every segment number count them, in a timeline where the clip holds
+``clip_generation_frames`` frames counted back from its last frame (``clip_source``: the clip
+frame nearest each, never a blend) and the new frames follow.  The new frames are retimed to the
+output rate: leg ``j`` ends on output frame ``L - 1 + round(E_j * out / gen)`` (``E_j``: new frames
+up to the end of leg ``j``, rounded half up), exactly its keyframe, so the output has ``L + F'``
+frames, ``F' = round(F * out / gen)``: the extension lasts ``F / gen`` seconds at any output rate
+(48 frames = 3 s = 90 frames at 30 fps).  Within a leg the output frames are evenly spaced
+(``generation_position``).  ``layout()`` gives the stitch in output frames: the clip, then each
+segment's saved frames retimed (``retime_sources``), overlapping by the output frames that fall
+in its blend.  At equal rates every number is the single-rate plan's (``F' = F``) and every
+position a whole frame.
 
-Single picture size: the output has the clip's size and the clip's frames are never resized.
-Generation runs at ``sizes.generation_size(clip)`` (multiples of 16, about 832x480 at most); when that differs from the clip,
-the context frames are scaled to it for the guide and the generated frames scaled back to the
-clip's size in the assembly, both with ``ROUND_TRIP_FIT`` so the two scalings undo each other.
+Picture size: the output has the clip's size as displayed and its frames are only conformed.
+Generation runs at the working size (``extend_assembly.extend_format``); the context frames are
+scaled to it for the guide and the generated frames back to the output size in the assembly,
+both with ``ROUND_TRIP_FIT`` so the two scalings undo each other.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
+from bisect import bisect_left
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from fractions import Fraction
 from typing import Sequence
 
+from .constants import DEFAULT_OVERLAP
 from .errors import PlanError
 from .lengths import (
     DEFAULT_MAX_GENERATION,
@@ -45,7 +61,10 @@ from .lengths import (
     MAX_ITEMS,
     MAX_VIDEO_FRAMES,
     MIN_WAN_LENGTH,
+    check_rates,
+    fps_text,
     is_wan_length,
+    round_half_up,
     whole_number,
 )
 
@@ -57,12 +76,15 @@ ROUND_TRIP_FIT = "stretch"
 
 @dataclass(frozen=True)
 class ExtendSegment:
+    """One generation, in generation frames; the video so far is the clip's
+    ``clip_generation_frames`` followed by the earlier segments' new frames."""
+
     index: int
     leg: int                      # the leg this segment belongs to
     generate_frames: int          # 4n+1 frames handed to the sampler
-    context_frames: int           # guide frames [0, context) = output frames [context_start, start_frame)
-    new_frames: int               # guide frames [context, context + new) -> output [start_frame, ...)
-    start_frame: int              # output position of the segment's first new frame
+    context_frames: int           # guide frames [0, context) = video frames [context_start, start_frame)
+    new_frames: int               # guide frames [context, context + new) -> video [start_frame, ...)
+    start_frame: int              # position of the segment's first new frame (generation timeline)
     trim_end: int                 # generated frames after the last new frame, dropped (0..3)
     end_keyframe: int | None      # keyframe kept at end_anchor_frame (None: free end)
     end_anchor_frame: int | None  # = context + new - 1 when the segment ends a leg on a keyframe
@@ -75,26 +97,97 @@ class ExtendSegment:
 
 @dataclass(frozen=True)
 class ExtendPlan:
-    clip_frames: int
-    new_frames: int
+    clip_frames: int              # output frames of the conformed clip
+    new_frames: int               # generated new frames (generation rate)
     overlap: int
     max_generation: int
     blend: int
-    leg_frames: list[int]
+    leg_frames: list[int]         # generated new frames per leg
+    output_leg_frames: list[int]  # the same legs in output frames
     keyframe_frames: list[int]    # output positions of the --to keyframes, in order
     segments: list[ExtendSegment]
-    total_frames: int
+    total_frames: int             # output frames: clip_frames + output_new_frames
+    generation_fps: Fraction
+    output_fps: Fraction
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def output_new_frames(self) -> int:
+        return sum(self.output_leg_frames)
+
+    @property
+    def clip_generation_frames(self) -> int:
+        """Generation-rate frames the clip holds, counted back from its last frame."""
+        return clip_generation_frames(self.clip_frames, self.generation_fps, self.output_fps)
+
+    def clip_source(self, position: int) -> int:
+        """The clip frame (output index) shown at generation position ``position`` of the clip."""
+        back = (self.clip_generation_frames - 1 - position) * self.output_fps / self.generation_fps
+        return round_half_up(self.clip_frames - 1 - back)
+
+    def generation_position(self, frame: int) -> Fraction:
+        """Generation-timeline position of output frame ``frame`` (exact): the clip end-anchored at
+        the output rate, then each leg's output frames evenly over its generated frames."""
+        k = frame - (self.clip_frames - 1)
+        last = self.clip_generation_frames - 1
+        if k <= 0:
+            return last + k * self.generation_fps / self.output_fps
+        ends, out_ends = self._leg_ends
+        j = bisect_left(out_ends, k)
+        e0, o0 = (ends[j - 1], out_ends[j - 1]) if j else (0, 0)
+        return last + e0 + Fraction((k - o0) * (ends[j] - e0), out_ends[j] - o0)
+
+    @cached_property
+    def _leg_ends(self) -> tuple[list[int], list[int]]:
+        """Where each leg ends: new frames so far, generated and in output frames."""
+        return _cumulative(self.leg_frames), _cumulative(self.output_leg_frames)
+
+    def saved_window(self, index: int) -> tuple[int, int]:
+        """Generated frames ``[start, end)`` segment ``index``'s file keeps: its blend and new frames."""
+        s = self.segments[index]
+        return s.context_frames - s.blend_frames, s.context_frames + s.new_frames
+
     def layout(self) -> tuple[list[tuple[str, int, int, int]], list[int]]:
-        """Stitch pieces ``(kind, index, start, end)`` in output order (kind "clip" with index -1,
-        or "segment": generated frames ``[start, end)`` of segment ``index``) and their overlaps."""
+        """Stitch pieces ``(kind, index, start, end)`` in output order, each covering output frames
+        ``[start, end)`` (kind "clip" with index -1, or "segment": segment ``index``'s saved frames
+        retimed, ``retime_sources``), and their overlaps in output frames."""
         pieces = [("clip", -1, 0, self.clip_frames)]
         overlaps = []
         for s in self.segments:
-            pieces.append(("segment", s.index, s.context_frames - s.blend_frames, s.context_frames + s.new_frames))
-            overlaps.append(s.blend_frames)
+            start, end = self._span(s)
+            overlaps.append(pieces[-1][3] - start)
+            pieces.append(("segment", s.index, start, end))
         return pieces, overlaps
+
+    def retime_sources(self, index: int) -> list[Fraction]:
+        """Source position of each output frame of segment ``index``'s piece, in its saved frames
+        preceded, when the segment has no blend, by the video's frame just before it (the clip's
+        last frame, or the previous segment's last saved frame): position 0 is that frame."""
+        s = self.segments[index]
+        start, end = self._span(s)
+        origin = s.start_frame - max(s.blend_frames, 1)
+        return [self.generation_position(o) - origin for o in range(start, end)]
+
+    def _span(self, s: ExtendSegment) -> tuple[int, int]:
+        """Output frames shown from segment ``s``: from its blend (or right after the frame before
+        it) to its last new frame."""
+        if s.blend_frames:
+            start = self._first_output(s.start_frame - s.blend_frames, after=False)
+        else:
+            start = self._first_output(s.start_frame - 1, after=True)
+        return start, self._first_output(s.start_frame + s.new_frames - 1, after=True)
+
+    def _first_output(self, position, after: bool) -> int:
+        """The first output frame at (``after``: past) generation position ``position``."""
+        lo, hi = 0, self.total_frames
+        while lo < hi:
+            mid = (lo + hi) // 2
+            at = self.generation_position(mid)
+            if at > position or (at == position and not after):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
 
     def to_dict(self) -> dict:
         pieces, overlaps = self.layout()
@@ -105,30 +198,54 @@ class ExtendPlan:
             "max_generation": self.max_generation,
             "blend": self.blend,
             "leg_frames": list(self.leg_frames),
+            "output_leg_frames": list(self.output_leg_frames),
             "keyframe_frames": list(self.keyframe_frames),
             "segments": [asdict(s) for s in self.segments],
             "total_frames": self.total_frames,
+            "generation_fps": fps_text(self.generation_fps),
+            "output_fps": fps_text(self.output_fps),
+            "clip_generation_frames": self.clip_generation_frames,
             "layout": {"pieces": [list(p) for p in pieces], "overlaps": overlaps},
             "warnings": list(self.warnings),
         }
 
 
+def clip_generation_frames(clip_frames: int, generation_fps, output_fps) -> int:
+    """Frames of a ``clip_frames``-frame clip at ``output_fps`` sampled at ``generation_fps``,
+    ending on its last frame (the clip itself at equal rates)."""
+    return math.floor(Fraction(clip_frames - 1) * Fraction(generation_fps) / Fraction(output_fps)) + 1
+
+
+def _cumulative(values: Sequence[int]) -> list[int]:
+    out, total = [], 0
+    for v in values:
+        total += v
+        out.append(total)
+    return out
+
+
 def plan_extend(
     clip_frames: int,
     frames: int | Sequence[int],
-    overlap: int = 8,
+    overlap: int = DEFAULT_OVERLAP,
     keyframe_count: int = 0,
     max_generation: int = DEFAULT_MAX_GENERATION,
     blend: int = 0,
+    *,
+    generation_fps=None,
+    output_fps=None,
 ) -> ExtendPlan:
-    """Plan ``clip_frames`` clip frames followed by new frames.
+    """Plan ``clip_frames`` clip frames (at ``output_fps``) followed by new frames.
 
     ``frames``: an int is the total of new frames (split evenly over the ``keyframe_count`` legs,
     earlier legs taking the remainder); a list gives each leg, ``keyframe_count`` entries (every
     leg ends on its keyframe) or ``keyframe_count + 1`` (a free leg after the last keyframe).
     ``overlap`` is the context taken from the video before each segment; ``max_generation`` the
-    longest single generation (4n+1 or not; every segment is at most that long).
+    longest single generation (4n+1 or not; every segment is at most that long).  These count
+    generation frames; ``generation_fps`` (default 16) and ``output_fps`` (default: the generation
+    rate) set the two timelines.
     """
+    gen, out = check_rates(generation_fps, output_fps)
     clip = whole_number(clip_frames, "clip_frames", 1, MAX_VIDEO_FRAMES,
                         fix="the clip needs at least 1 frame to continue from")
     count = whole_number(keyframe_count, "keyframe_count", 0, MAX_ITEMS)
@@ -138,12 +255,16 @@ def plan_extend(
     fade = whole_number(blend, "blend", 0, MAX_GENERATION_FRAMES)
     legs = _legs(frames, count)
     total_new = sum(legs)
-    if clip + total_new > MAX_VIDEO_FRAMES:
+    out_legs = _output_legs(legs, out / gen)
+    if clip + sum(out_legs) > MAX_VIDEO_FRAMES:
         raise PlanError(
-            f"clip_frames + frames = {clip + total_new}, above the limit of {MAX_VIDEO_FRAMES}: extend less"
+            f"clip_frames + frames = {clip + sum(out_legs)}, above the limit of {MAX_VIDEO_FRAMES}: extend less"
         )
-    if context > clip:
-        raise PlanError(f"overlap={context} but the clip has only {clip} frames: use an overlap of at most {clip}")
+    clip_gen = clip_generation_frames(clip, gen, out)
+    if context > clip_gen:
+        at = "" if gen == out else f" at {fps_text(gen)} fps ({clip} at {fps_text(out)} fps)"
+        raise PlanError(f"overlap={context} but the clip has only {clip_gen} frames{at}: use an overlap of at most "
+                        f"{clip_gen}")
     if context + 1 > longest:
         raise PlanError(
             f"max_generation={longest} leaves no room for new frames after overlap={context}: raise max_generation "
@@ -153,15 +274,13 @@ def plan_extend(
         raise PlanError(f"blend={fade} must not exceed overlap={context}: lower blend")
 
     segments: list[ExtendSegment] = []
-    keyframe_frames: list[int] = []
-    start = clip
+    start = clip_gen
     for leg, n_leg in enumerate(legs):
         on_keyframe = leg < count
         sizes, shapes = _split_leg(n_leg, context, start, longest, leg, on_keyframe)
         for k, (n, (c, trim)) in enumerate(zip(sizes, shapes)):
-            last = k == len(sizes) - 1
-            ends_on_keyframe = last and on_keyframe
-            previous = segments[-1].new_frames if segments else clip
+            ends_on_keyframe = k == len(sizes) - 1 and on_keyframe
+            previous = segments[-1].new_frames if segments else clip_gen
             segments.append(ExtendSegment(
                 index=len(segments),
                 leg=leg,
@@ -175,16 +294,27 @@ def plan_extend(
                 blend_frames=min(fade, c, previous),
             ))
             start += n
-        if on_keyframe:
-            keyframe_frames.append(start - 1)
     warnings = []
     if any(s.blend_frames < fade for s in segments):
         warnings.append(f"blend={fade} was lowered where a segment's context or the frames before it are shorter")
     return ExtendPlan(
         clip_frames=clip, new_frames=total_new, overlap=context, max_generation=longest, blend=fade,
-        leg_frames=legs, keyframe_frames=keyframe_frames, segments=segments, total_frames=start,
-        warnings=warnings,
+        leg_frames=legs, output_leg_frames=out_legs,
+        keyframe_frames=[clip - 1 + e for e in _cumulative(out_legs)[:count]], segments=segments,
+        total_frames=clip + sum(out_legs), generation_fps=gen, output_fps=out, warnings=warnings,
     )
+
+
+def _output_legs(legs: list[int], ratio: Fraction) -> list[int]:
+    """Output frames of each leg: the rounded output position of its end minus the previous one's."""
+    ends = [round_half_up(e * ratio) for e in _cumulative(legs)]
+    out = [b - a for a, b in zip([0] + ends, ends)]
+    for j, n in enumerate(out):
+        if n < 1:
+            need = math.ceil(1 / ratio)
+            raise PlanError(f"leg {j} ({legs[j]} frames at the generation rate) lasts less than one output frame at "
+                            f"this frame rate: give it at least {need} frames")
+    return out
 
 
 def _legs(frames, count: int) -> list[int]:

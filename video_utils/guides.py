@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .colour import LUMA
 from .errors import PlanError
 from .extend_plan import ExtendPlan
 from .join_plan import JoinSpec
@@ -27,8 +28,6 @@ from .lengths import WAN_SPATIAL_MULTIPLE, is_wan_length, round_half_up
 from .travel_plan import TravelPlan
 
 GREY = 0.5
-# Rec. 601 luma, what the original's OpenCV greyscale conversion used.
-_LUMA = (0.299, 0.587, 0.114)
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ class OverlapAdjust:
         if self.strength != 1.0:
             out.mul_(self.strength).add_((1.0 - self.strength) * GREY)
         if self.desaturate:
-            luma = (out * out.new_tensor(_LUMA)).sum(dim=-1, keepdim=True)
+            luma = (out * out.new_tensor(LUMA)).sum(dim=-1, keepdim=True)
             out.lerp_(luma.expand_as(out), self.desaturate)
         if self.darken:
             out.mul_(1.0 - self.darken)

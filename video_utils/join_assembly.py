@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from .constants import DEFAULT_FIT
 from .errors import PlanError
 from .join_plan import JoinPlan
 from .stitch import Progress, Source, iter_chunks, stitch_length, stitch_segments, stitch_stream
@@ -120,7 +121,7 @@ def assemble_join_files(
     out_path: str | os.PathLike,
     *,
     size: tuple[int, int] | None = None,
-    fit: str = "crop",
+    fit: str = DEFAULT_FIT,
     retime: str = "blend",
     audio=None,
     curve: str = "cosine",
@@ -137,15 +138,18 @@ def assemble_join_files(
     displayed, made even for H.264).  Clips pass through the one conform stage (orientation,
     ``fit``, frame rate) straight from their own files: pictures that are not regenerated never
     go through the generation size.  Transitions (``generation_frames`` at the generation rate
-    and size) are retimed to the output rate (``retime``: nearest or blend) and scaled to the
-    output size.  Every file is checked against the plan before anything is decoded.
+    and size) are retimed to the output rate (``retime``: nearest or blend) and brought to the
+    output size with the same ``fit`` (a working size of a slightly different aspect, its sides
+    multiples of 16, is cropped or padded as the clips are, never stretched unless ``fit`` says
+    so).  Every file is checked against the plan before anything is decoded.
     """
     from .conform import conform_frames, conform_video
     from .probe import probe
     from .retime import conformed_frame_count
-    from .sizes import even_size
+    from .sizes import check_fit, even_size
     from .video_write import VideoWriter
 
+    check_fit(fit)
     clip_paths = [os.fspath(p) for p in clip_paths]
     transition_paths = [os.fspath(p) for p in transition_paths]
     _check_counts(len(clip_paths), len(transition_paths), plan)
@@ -166,7 +170,7 @@ def assemble_join_files(
     def transition(j: int, start: int, end: int):
         def frames():
             for part in _retimed(transition_paths[j], plan.joins[j].retime_sources()[start:end], retime, chunk):
-                yield conform_frames(part, width, height, "stretch")
+                yield conform_frames(part, width, height, fit)
         return frames
 
     pieces, overlaps = join_layout(plan)

@@ -2,7 +2,7 @@
 
 Overrides arrive from JSON (plan files, the node's ``per_join_settings`` text), so every key and
 value is checked here and a mistake names the join and the key; ``plan_join`` then sees only
-well-typed ``JoinSettings`` and checks their ranges.  ``JOIN_OVERRIDE_KEYS`` is the one list of
+well-typed ``JoinSettings`` (a blend longer than its context refused) and checks their ranges.  ``JOIN_OVERRIDE_KEYS`` is the one list of
 keys a join may override (the orchestrator's plan files accept exactly these, plus prompts).
 """
 
@@ -50,8 +50,22 @@ def join_settings(
                 f"per_join_settings[{i}] has unknown keys {unknown}: use only {', '.join(JOIN_OVERRIDE_KEYS)}"
             )
         values = {**base, **_settings_values(override, f"per_join_settings[{i}].")}
+        _check_blend(values, override, i)
         out.append(JoinSettings(values["context"], values["gap"], values["replace"], values["blend"]))
     return out
+
+
+def _check_blend(values: dict, override: Mapping, index: int) -> None:
+    """A cross-fade lies inside its context: a longer blend is refused (never silently shortened),
+    naming the setting it came from (the base or join ``index``'s override)."""
+    blend, context = values["blend"], values["context"]
+    if blend is None or blend <= context:
+        return
+    blend_name = f"per_join_settings[{index}].blend" if "blend" in override else "blend"
+    context_name = f"per_join_settings[{index}].context" if "context" in override else "context"
+    raise PlanError(f"{blend_name}={blend} is longer than {context_name}={context} (join {index}): the cross-fade "
+                    f"lies inside the context, so use a blend of at most {context} (or leave it unset for the "
+                    f"whole context)")
 
 
 def _per_join_entries(per_join, n_joins: int) -> dict[int, dict]:

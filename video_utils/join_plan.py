@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Mapping, Sequence
 
+from .constants import DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP
 from .errors import PlanError
 from .join_overrides import JOIN_OVERRIDE_KEYS, JoinSettings, join_settings
 from .lengths import (
@@ -135,8 +136,8 @@ class JoinPlan:
 
 def plan_join(
     clip_frames: Sequence[int],
-    context: int = 8,
-    gap: int = 53,
+    context: int = DEFAULT_JOIN_CONTEXT,
+    gap: int = DEFAULT_JOIN_GAP,
     replace: bool = False,
     blend: int | None = None,
     per_join: Sequence[Mapping] | Mapping | None = None,
@@ -154,7 +155,8 @@ def plan_join(
     (context at least 1, gap at least 0) until it fits, and the plan carries a warning.
     ``loop`` adds the join from the last clip back to clip 0.  ``generation_fps`` (default 16)
     and ``output_fps`` (default: the generation rate, i.e. today's single-rate plan) set the two
-    timelines; context, gap and blend are output frames.
+    timelines; context, gap and blend are output frames.  A blend longer than its join's context
+    is refused (``join_overrides.join_settings``).
     """
     loop = flag(loop, "loop")
     shrink = flag(allow_shrink, "allow_shrink")
@@ -216,7 +218,7 @@ def _join_numbers(index: int, s: JoinSettings, gen: Fraction, out: Fraction) -> 
     return {
         "index": index, "T": t.frames, "gap": t.gap, "c": s.context,
         "g1": g1, "g2": (t.gap - g1) if s.replace else 0,
-        "blend": s.context if s.blend is None else min(int(s.blend), s.context),
+        "blend": s.context if s.blend is None else int(s.blend),      # at most the context (join_settings)
         "replace": s.replace,
         "T_gen": t.generation_frames, "c_gen": t.context_generation, "gap_gen": t.gap_generation,
     }
@@ -254,7 +256,8 @@ def _shrink_around(settings: list[JoinSettings], clip: int, factor: float, name:
         if (context, gap) == (s.context, s.gap):
             context, gap = max(1, s.context - 1), max(0, s.gap - 1)
         changed |= (context, gap) != (s.context, s.gap)
-        out[j] = JoinSettings(context, gap, s.replace, s.blend)
+        # allow_shrink: a blend longer than the shrunk context shrinks with it (the warning says so)
+        out[j] = JoinSettings(context, gap, s.replace, None if s.blend is None else min(s.blend, context))
     if not changed:
         raise PlanError(
             f"{name} has only {length} frames: even the smallest join (context 1, gap 0) does not fit; "

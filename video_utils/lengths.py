@@ -73,11 +73,6 @@ def wan_length_nearest(frames: int) -> int:
     return floor if frames - floor < ceil - frames else ceil
 
 
-def latent_frames(frames: int) -> int:
-    """Number of Wan latent frames for a 4n+1 pixel length."""
-    return (frames - 1) // WAN_TEMPORAL_STRIDE + 1
-
-
 # ---------------------------------------------------------------------------------------------
 # Input validation
 

@@ -15,8 +15,9 @@ from typing import Callable, Sequence
 
 import torch
 
-from .audio_io import read_audio
-from .constants import LOSSLESS_SUFFIX
+from .chains import tone_applies
+from .constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_PRESET, DEFAULT_RETIME,
+                        LOSSLESS_SUFFIX)
 from .delivery import Output, deliver_segments
 from .errors import PlanError
 from .extend_plan import ExtendPlan
@@ -31,6 +32,14 @@ from .travel_plan import TravelPlan
 from .video_write import LOSSLESS_CODEC, write_video
 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
+
+
+def _item_post(post: PostSettings, index: int, is_join: bool = False) -> PostSettings:
+    """Item ``index``'s post-processing: saturation and brightness only where the prompts apply
+    them (``chains.tone_applies``), the colour match everywhere."""
+    if tone_applies(index, is_join):
+        return post
+    return PostSettings(post.colour_match, post.colour_method, post.colour_strength)
 
 
 def _generate(step, method: str, post: PostSettings, path: Path) -> Path:
@@ -48,10 +57,10 @@ def render_travel(
     *,
     fps: Fraction | float = 16,
     method: str = "flow",
-    curve: str = "cosine",
+    curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
-    crf: int = 19,
-    preset: str = "medium",
+    crf: int = DEFAULT_CRF,
+    preset: str = DEFAULT_PRESET,
     adjust: OverlapAdjust | None = None,
     post: PostSettings | None = None,
     output: Output = Output(),
@@ -79,9 +88,8 @@ def render_travel(
             first = str(paths[0]) if segment.end_context_frames else None    # a loop's closing segment
             step = TravelStep(plan, segment.index, keyframes, previous, adjust or OverlapAdjust(), Fraction(fps),
                               first)
-            segment_post = post if segment.index else PostSettings(post.colour_match, post.colour_method,
-                                                                   post.colour_strength)
-            paths.append(_generate(step, method, segment_post, Path(tmp) / f"seg_{segment.index:03d}{LOSSLESS_SUFFIX}"))
+            paths.append(_generate(step, method, _item_post(post, segment.index),
+                                   Path(tmp) / f"seg_{segment.index:03d}{LOSSLESS_SUFFIX}"))
         if progress:
             progress("segments", total, total)
         written = deliver_segments(
@@ -102,16 +110,16 @@ def render_join(
     *,
     size: tuple[int, int] | None = None,
     work_size: tuple[int, int] | None = None,
-    fit: str = "crop",
+    fit: str = DEFAULT_FIT,
     method: str = "flow",
     bridging: bool = False,
-    curve: str = "cosine",
+    curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
-    crf: int = 19,
-    preset: str = "medium",
+    crf: int = DEFAULT_CRF,
+    preset: str = DEFAULT_PRESET,
     keep_audio: bool = True,
-    gap_audio: str = "crossfade",
-    retime: str = "blend",
+    gap_audio: str = DEFAULT_GAP_AUDIO,
+    retime: str = DEFAULT_RETIME,
     post: PostSettings | None = None,
     work_dir: str | Path | None = None,
     progress: Progress | None = None,
@@ -137,7 +145,7 @@ def render_join(
                 progress("transitions", spec.index, len(plan.joins))
             step = JoinStep(plan, spec.index, sources, fmt.work_width, fmt.work_height, fit, bridging,
                             fmt.generation_fps)
-            transitions.append(_generate(step, method, post or PostSettings(),
+            transitions.append(_generate(step, method, _item_post(post or PostSettings(), spec.index, True),
                                          Path(tmp) / f"transition_{spec.index:03d}{LOSSLESS_SUFFIX}"))
         if progress:
             progress("transitions", len(plan.joins), len(plan.joins))
@@ -158,10 +166,10 @@ def render_extend(
     *,
     keyframes: torch.Tensor | None = None,
     method: str = "flow",
-    curve: str = "cosine",
+    curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
-    crf: int = 19,
-    preset: str = "medium",
+    crf: int = DEFAULT_CRF,
+    preset: str = DEFAULT_PRESET,
     codec: str = "h264",
     keep_audio: bool = True,
     adjust: OverlapAdjust | None = None,
@@ -176,10 +184,10 @@ def render_extend(
     generation size).  The steps, guides and post-processing are the nodes' (``ExtendStep``,
     ``_generate``), so the segment files are SegueExtendClip's bit for bit; ``segments_dir``
     keeps them there as ``seg_NNN.mkv`` (default: a temporary folder).  The output has the clip's
-    size, rate and audio, and ``plan.total_frames`` frames; ``codec="lossless"`` (``.mkv``)
-    keeps the clip's frames exact.
+    size as displayed, its rate and its sound (``extend_soundtrack``), and ``plan.total_frames``
+    frames; ``codec="lossless"`` (``.mkv``) keeps the conformed clip's frames exact.
     """
-    from .extend_assembly import assemble_extend_files
+    from .extend_assembly import assemble_extend_files, extend_soundtrack
 
     out_path = Path(out_path)
     post = post or PostSettings()
@@ -193,12 +201,11 @@ def render_extend(
                 progress("segments", segment.index, total)
             step = ExtendStep(plan, segment.index, str(clip_path), [str(p) for p in paths], keyframes,
                               adjust or OverlapAdjust())
-            segment_post = post if segment.index else PostSettings(post.colour_match, post.colour_method,
-                                                                   post.colour_strength)
-            paths.append(_generate(step, method, segment_post, folder / f"seg_{segment.index:03d}{LOSSLESS_SUFFIX}"))
+            paths.append(_generate(step, method, _item_post(post, segment.index),
+                                   folder / f"seg_{segment.index:03d}{LOSSLESS_SUFFIX}"))
         if progress:
             progress("segments", total, total)
-        audio = read_audio(clip_path) if keep_audio else None
+        audio = extend_soundtrack(clip_path, plan) if keep_audio else None
         assemble_extend_files(
             clip_path, paths, plan, out_path, audio=audio, curve=curve, sharpen=sharpen, codec=codec, crf=crf,
             preset=preset, progress=(lambda done, n: progress("assemble", done, n)) if progress else None,

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .colour import match_colour
+from .colour import LUMA, match_colour
 from .constants import COLOUR_MATCH_MODES, COLOUR_METHODS
 from .errors import PlanError
 from .recipe import finite
-
-_LUMA = (0.299, 0.587, 0.114)
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def adjust_saturation_brightness(frames: torch.Tensor, saturation: float = 1.0, 
         return frames
     out = frames.to(torch.float32, copy=True)
     if saturation != 1.0:
-        luma = (out * out.new_tensor(_LUMA)).sum(dim=-1, keepdim=True)
+        luma = (out * out.new_tensor(LUMA)).sum(dim=-1, keepdim=True)
         out.sub_(luma).mul_(saturation).add_(luma)
     if brightness:
         out.mul_(1.0 + brightness)

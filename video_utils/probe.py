@@ -18,8 +18,11 @@ What it reports, and why it is careful:
   says how to turn stored pixels into displayed ones; ``width``/``height`` are the displayed
   size (what a player shows, what the output should default to).
 * **Sound**: presence, sample rate, channels and layout, duration and its offset from the video.
+* **Truncation**: a cut-off file keeps counting its torn last packets; the probe decodes the last
+  group of pictures (from the last keyframe to the end) and refuses a file whose packets there do
+  not all decode, so every path (nodes and CLI) fails before anything is generated from it.
 
-A file that cannot be a clip (missing, empty, corrupt, truncated beyond repair, audio only, a
+A file that cannot be a clip (missing, empty, corrupt, truncated, audio only, a
 still image) raises ``PlanError`` naming the file and the fix. Results are cached per file
 version (path, size, mtime). ``video_read`` decodes with these numbers and ``open_media``.
 """
@@ -182,7 +185,13 @@ def _scan(path) -> _Scan:
     return _scan_cached(str(p.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=64)
+# Keyed by (resolved path, size, mtime): a rewritten file is a new key and is probed again. Sized
+# for a 100-clip join plus its generated transitions, references and outputs (each entry is a
+# MediaInfo and, for variable-rate files, one int per frame).
+_CACHE_SIZE = 1024
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _scan_cached(path: str, size: int, _mtime_ns: int) -> _Scan:
     if size == 0:
         raise PlanError(f"video {path!r} is an empty file (0 bytes): copy or export it again")
@@ -192,12 +201,14 @@ def _scan_cached(path: str, size: int, _mtime_ns: int) -> _Scan:
         video = _video_stream(container, path)
         audio = container.streams.audio[0] if container.streams.audio else None
         try:
-            count, pts, audio_end = _demux(container, video, audio)
+            count, pts, audio_end, torn = _demux(container, video, audio)
         except av.FFmpegError as exc:
             raise PlanError(f"video {path!r} cannot be read to its end ({exc.strerror or exc}): the file is "
                             f"damaged; re-export it") from None
         if not count:
             raise PlanError(f"video {path!r} has no frames: re-export it")
+        if pts and torn:
+            _check_tail(container, video, pts, path)
         fps, variable, duration, time_base = _timing(video, count, pts, path)
         ctx = video.codec_context
         sar = video.sample_aspect_ratio or ctx.sample_aspect_ratio
@@ -222,32 +233,81 @@ def _video_stream(container, path: str):
     return container.streams.video[0]
 
 
-def open_media(path: str):
-    """``av.open`` of a user's file, a ``PlanError`` naming it when FFmpeg refuses it."""
+_OPEN_FIX = "it is damaged, truncated or not a video; re-export or re-download it"
+
+
+def open_media(path, what: str = "video", fix: str = _OPEN_FIX, *, check_exists: bool = False):
+    """``av.open`` of a user's file (a video, or a sound file: ``what`` names it, ``fix`` says what
+    to do), a ``PlanError`` naming it when FFmpeg refuses it (or, ``check_exists``, when there is
+    no such file). The one opener of users' media: probe, video_read, audio_io and audio."""
+    path = str(path)
+    if check_exists and not Path(path).is_file():
+        raise PlanError(f"{what} {path!r} does not exist: check the path")
     try:
         return av.open(path)
     except av.FFmpegError as exc:
-        raise PlanError(f"video {path!r} cannot be opened ({exc.strerror or exc}): it is damaged, truncated "
-                        f"or not a video; re-export or re-download it") from None
+        raise PlanError(f"{what} {path!r} cannot be opened ({exc.strerror or exc}): {fix}") from None
 
 
-def _demux(container, video, audio) -> tuple[int, list[int] | None, int | None]:
+def _demux(container, video, audio) -> tuple[int, list[int] | None, int | None, bool]:
     """(video frames, their sorted presentation timestamps or None when some have none, where
-    the sound ends in the audio time base)."""
+    the sound ends in the audio time base, whether a video packet came back short: the demuxer
+    flags a packet whose bytes the file does not hold, as in a cut-off download)."""
     pts: list[int] = []
     frames = 0
     audio_end = None
+    torn = False
     for packet in container.demux(*[s for s in (video, audio) if s is not None]):
         if not packet.size or packet.is_discard:
             continue
         if packet.stream.index == video.index:
             frames += 1
+            torn = torn or packet.is_corrupt
             if packet.pts is not None:
                 pts.append(packet.pts)
         elif packet.pts is not None:
             end = packet.pts + (packet.duration or 0)
             audio_end = end if audio_end is None else max(audio_end, end)
-    return frames, (sorted(pts) if len(pts) == frames else None), audio_end
+    return frames, (sorted(pts) if len(pts) == frames else None), audio_end, torn
+
+
+def _check_tail(container, video, pts: list[int], path: str) -> None:
+    """Refuse a truncated file: one whose last packets are counted but do not decode (run when
+    the demuxer flagged a short packet, so an intact file costs no decoding).
+
+    A cut-off download or copy keeps the packet index (``_demux`` counts every packet) while its
+    last packet is torn: every reader would then be a frame or more short, and one that reads the
+    last frames by timestamp would return the wrong ones. Seeks to the last keyframe and decodes
+    to the end (one group of pictures, not the file), then checks that every packet from there
+    on gave a frame. Files without timestamps cannot be checked this way and are not.
+    """
+    try:
+        container.seek(pts[-1], stream=video, backward=True)
+    except av.FFmpegError:
+        return  # no index to seek with: readers count the frames they get
+    decoded: list[int] = []
+    error = None
+    try:
+        for frame in container.decode(video):
+            if frame.pts is None:
+                return  # nothing to compare with the packets' timestamps
+            decoded.append(frame.pts)
+    except av.FFmpegError as exc:
+        error = exc
+    if not decoded:
+        why = f" ({error.strerror or error})" if error is not None else ""
+        raise PlanError(f"video {path!r} does not decode from its last keyframe to its end{why}: the file is "
+                        f"truncated or damaged at its end; re-export or copy it again")
+    start = sum(1 for t in pts if t < min(decoded))     # frame index the decoding started at
+    if start + len(decoded) >= len(pts) and error is None:
+        return
+    bad = start + len(decoded)                          # the first frame that did not decode
+    last = sum(1 for t in pts if t <= max(decoded)) - 1
+    if error is not None and bad < len(pts) - 1:
+        raise PlanError(f"video {path!r} cannot be decoded after {bad} frames ({error.strerror or error}): the file "
+                        f"is damaged; re-export or re-download it")
+    raise PlanError(f"video {path!r} ends at frame {last} but holds {len(pts)} frames: the file is truncated or "
+                    f"damaged at its end; re-export or copy it again")
 
 
 def _orientation(video, path: str) -> Orientation:

@@ -18,12 +18,12 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from .constants import DEFAULT_FIT  # noqa: F401 - crop: centre-crop to the aspect, then resize
 from .errors import PlanError
 from .lengths import WAN_SPATIAL_MULTIPLE
 
-FIT_MODES = ("crop", "stretch")
-# What the conform stage can do; "pad" letterboxes / pillarboxes with black (nothing cut off).
+# What the conform stage can do, for footage and keyframes alike (every path: the join and load
+# nodes, travels' keyframes, the command line's --fit); "pad" letterboxes / pillarboxes with
+# black (nothing cut off).
 CONFORM_FIT_MODES = ("crop", "pad", "stretch")
 
 WORKING_AREA = 832 * 480
@@ -55,7 +55,7 @@ def parse_size(text: str) -> tuple[int, int]:
     return wan_size(w, h)
 
 
-def check_fit(fit: str, modes: tuple[str, ...] = FIT_MODES) -> str:
+def check_fit(fit: str, modes: tuple[str, ...] = CONFORM_FIT_MODES) -> str:
     if fit not in modes:
         raise PlanError(f"fit={fit!r} is not a fit mode: use one of {', '.join(modes)}")
     return fit

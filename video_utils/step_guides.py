@@ -22,8 +22,8 @@ import torch
 from .constants import GENERATION_FPS
 from .errors import PlanError
 from .lengths import check_frame_memory
+from .extend_assembly import check_clip, conformed_clip, extend_format
 from .extend_plan import ROUND_TRIP_FIT, ExtendPlan
-from .sizes import generation_size
 from .guides import OverlapAdjust, join_contexts, join_transition_guide, kept_frames, travel_segment_guide
 from .guides import extend_segment_guide
 from .join_plan import JoinPlan
@@ -217,9 +217,11 @@ class ExtendStep:
     ending with segment ``index - 1`` (all of them, or only the last ones when their new frames
     already cover the context).  A saved segment holds ``blend_frames + new_frames`` frames:
     its generated frames from ``context - blend`` (``trim_start``), what the video uses.
-    The guide is built at ``generation_size`` of the clip; frames read from the clip are scaled
-    to it with ``ROUND_TRIP_FIT`` (the assembly scales the generated frames back the same way).
-    ``fps``: the clip's rate (the extension is generated at it).
+    The guide is built at the working size (``extend_assembly.extend_format``) and the generation
+    rate; frames of the clip are those of the conformed clip (``extend_assembly.conformed_clip``:
+    upright, at the output rate and size) nearest each generation position (``plan.clip_source``),
+    scaled to it with ``ROUND_TRIP_FIT`` (the assembly scales the generated frames back the same
+    way).  ``fps``: the generation rate the segment is made and saved at.
     """
 
     plan: ExtendPlan
@@ -235,13 +237,10 @@ class ExtendStep:
         if not 0 <= self.index < n:
             raise PlanError(f"segment_index={self.index} is out of range: this extension has segments 0..{n - 1}")
         self.previous_paths = [str(p) for p in self.previous_paths]
-        clip = probe(self.clip_path)
-        if clip.frame_count != plan.clip_frames:
-            raise PlanError(f"the clip {self.clip_path!r} has {clip.frame_count} frames but the extension was planned "
-                            f"for {plan.clip_frames}: plan with the clip's real length")
-        self.clip_size = clip.stored_size  # the clip's frames as decoded
-        self.fps = clip.fps
-        self.width, self.height = generation_size(*self.clip_size)
+        check_clip(self.clip_path, plan)
+        fmt = extend_format(self.clip_path)
+        self.fps = plan.generation_fps
+        self.width, self.height = fmt.work_width, fmt.work_height
         check_frame_memory(self.width, self.height, self.length, self.label)
         given = len(self.previous_paths)
         if self.index == 0 and given:
@@ -315,20 +314,28 @@ class ExtendStep:
                             f"before it, more than the {len(self.previous_paths)} previous video(s) given hold: "
                             f"connect previous_files (every earlier segment, from a Segue File List)")
         if need:
-            windows.insert(0, (self.clip_path, self.plan.clip_frames - need, self.plan.clip_frames, True))
+            clip = self.plan.clip_generation_frames
+            windows.insert(0, (self.clip_path, clip - need, clip, True))
         return windows
 
     def _context(self) -> torch.Tensor:
         """The frames this segment continues, at the generation size."""
         parts = []
         for path, start, end, is_clip in self._context_sources():
-            if is_clip:
-                frames = read_last_frames(path, end - start)  # exact for any file, not just our own
-                frames = conform_frames(frames, self.width, self.height, ROUND_TRIP_FIT)
-            else:
-                frames = read_frames(path, start, end)
-            parts.append(frames)
+            parts.append(self._clip_context(start, end) if is_clip else read_frames(path, start, end))
         return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _clip_context(self, start: int, end: int) -> torch.Tensor:
+        """The clip at generation positions ``[start, end)``: the nearest conformed clip frames,
+        scaled to the generation size one chunk at a time."""
+        picks = [self.plan.clip_source(g) for g in range(start, end)]
+        parts, at = [], picks[0]
+        for chunk in conformed_clip(self.clip_path, self.plan, picks[0], picks[-1] + 1):
+            here = [p - at for p in picks if at <= p < at + chunk.shape[0]]
+            if here:
+                parts.append(conform_frames(chunk[here], self.width, self.height, ROUND_TRIP_FIT))
+            at += chunk.shape[0]
+        return torch.cat(parts)
 
     def guide(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(control_video [G,H,W,3], control_masks [G,H,W]) at the generation size."""
@@ -343,5 +350,6 @@ class ExtendStep:
         if mode == "previous":
             return self._context()
         if mode == "first_keyframe":
-            return conform_frames(read_last_frames(self.clip_path, 1), self.width, self.height, ROUND_TRIP_FIT)
+            clip = self.plan.clip_generation_frames
+            return self._clip_context(clip - 1, clip)
         return None

@@ -218,10 +218,13 @@ def stitch_segment_files(
     if not paths:
         raise PlanError("nothing to stitch: give at least one segment file")
     infos = [probe_video(p) for p in paths]
+    # The stored size: what ``iter_frames`` decodes (a display matrix is not applied), so the
+    # size the writer is opened at and the size every file's frames arrive at.
+    size = infos[0].stored_size
     for p, info in zip(paths, infos):
-        if (info.width, info.height) != (infos[0].width, infos[0].height):
+        if info.stored_size != size:
             raise PlanError(
-                f"{p} is {info.width}x{info.height} but {paths[0]} is {infos[0].width}x{infos[0].height}: "
+                f"{p} is {info.stored_width}x{info.stored_height} but {paths[0]} is {size[0]}x{size[1]} (as stored): "
                 f"all segments must have one size"
             )
     lengths = []
@@ -232,7 +235,7 @@ def stitch_segment_files(
     names = [os.path.basename(p) for p in paths]
     stitch_length(lengths, overlaps, names)
     sources = [_file_source(iter_frames, p, t, chunk) for p, t in zip(paths, trims)]
-    with VideoWriter(out_path, fps, infos[0].width, infos[0].height,
+    with VideoWriter(out_path, fps, *size,
                      codec=codec, crf=crf, preset=preset, audio=audio) as writer:
         return stitch_stream(sources, overlaps, writer.write, lengths=lengths, curve=curve,
                              sharpen=sharpen, progress=progress, names=names)

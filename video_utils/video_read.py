@@ -267,10 +267,6 @@ def read_last_frames(path, count: int) -> torch.Tensor:
             _to_float(dec.to_rgb(frame), out[i])
         if len(tail) < count:
             raise PlanError(f"video {str(path)!r} has only {len(tail)} frames, fewer than its header's {info.frame_count}: re-encode the file")
-        last = None if info.variable_rate else dec.index_of(tail[-1])
-        if last is not None and last < info.frame_count - 1:
-            # A truncated file: its last packet does not decode, and the frames kept would be
-            # the wrong ones (each one frame early).
-            raise PlanError(f"video {str(path)!r} ends at frame {last} but holds {info.frame_count} frames: the file is "
-                            f"truncated or damaged at its end; re-export or copy it again")
+        # A truncated file (its last packets counted but not decodable, so the frames kept here
+        # would be the wrong ones) never gets here: ``probe`` refuses it (``probe._check_tail``).
         return torch.from_numpy(out)
