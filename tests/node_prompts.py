@@ -38,15 +38,18 @@ COLOURS = [(230, 30, 30), (30, 200, 40), (40, 60, 230), (240, 220, 30)]
 
 # --- media ----------------------------------------------------------------------------------------
 
-def write_clip(path: Path, frames: int = 20, size: int = SIZE, audio: bool = False, shift: int = 0) -> Path:
-    """A ramp clip with a moving square (so flow has something to track), optionally a tone."""
-    y, x = np.mgrid[0:size, 0:size]
-    video = np.empty((frames, size, size, 3), np.uint8)
+def write_clip(path: Path, frames: int = 20, size: int = SIZE, audio: bool = False, shift: int = 0,
+               height: int | None = None) -> Path:
+    """A ramp clip (``size`` wide, ``height`` high: square by default) with a moving square (so
+    flow has something to track), optionally a 440 Hz tone."""
+    width, height = size, height or size
+    y, x = np.mgrid[0:height, 0:width]
+    video = np.empty((frames, height, width, 3), np.uint8)
     for i in range(frames):
-        video[i, ..., 0] = (40 + 150 * x / (size - 1) + 3 * i + shift) % 256
-        video[i, ..., 1] = 40 + 150 * y / (size - 1)
+        video[i, ..., 0] = (40 + 150 * x / (width - 1) + 3 * i + shift) % 256
+        video[i, ..., 1] = 40 + 150 * y / (height - 1)
         video[i, ..., 2] = 120
-        x0 = (2 * i) % (size - 12)
+        x0 = (2 * i) % (width - 12)
         video[i, 10:22, x0:x0 + 12] = (250, 250, 40)
     sound = None
     if audio:
@@ -54,7 +57,7 @@ def write_clip(path: Path, frames: int = 20, size: int = SIZE, audio: bool = Fal
         t = torch.arange(int(rate * frames / 16)) / rate
         sound = AudioClip(waveform=(0.3 * torch.sin(2 * math.pi * 440 * t)).view(1, 1, -1), sample_rate=rate)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with VideoWriter(path, Fraction(16), size, size, crf=12, preset="ultrafast", audio=sound) as writer:
+    with VideoWriter(path, Fraction(16), width, height, crf=12, preset="ultrafast", audio=sound) as writer:
         writer.write(video)
     return path
 

@@ -8,8 +8,6 @@ identical prompts are served from ComfyUI's cache.
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
 
 import cv2
 import numpy as np
@@ -17,8 +15,9 @@ import pytest
 import torch
 
 import media
+import node_prompts as NP
 from segue.orchestration.run_models import ClipRef, ExtendRun
-from segue.video_utils.audio_io import AudioClip, read_audio
+from segue.video_utils.audio_io import read_audio
 from segue.video_utils.chains import EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts, extend_assemble, \
     extend_step, step_chain
 from segue.video_utils.conform import conform_keyframes, load_image
@@ -28,7 +27,6 @@ from segue.video_utils.probe import probe
 from segue.video_utils.prompt_graph import Graph, out
 from segue.video_utils.recipe import Recipe
 from segue.video_utils.video_read import read_frames
-from segue.video_utils.video_write import VideoWriter
 
 pytestmark = pytest.mark.comfyui
 
@@ -37,23 +35,7 @@ EXTEND_NODES = ("SegueExtendStep", "SegueExtendAssemble", "SegueExtendClip")
 
 
 def write_clip(path, frames: int, width: int = 64, height: int = 64, audio: bool = True, shift: int = 0) -> None:
-    """A clip with colour ramps and a moving square (so flow has something to track), a 440 Hz tone."""
-    y, x = np.mgrid[0:height, 0:width]
-    video = np.empty((frames, height, width, 3), np.uint8)
-    for i in range(frames):
-        video[i, ..., 0] = (40 + 150 * x / (width - 1) + 3 * i + shift) % 256
-        video[i, ..., 1] = 40 + 150 * y / (height - 1)
-        video[i, ..., 2] = 120
-        x0 = (2 * i) % (width - 12)
-        video[i, 10:22, x0:x0 + 12] = (250, 250, 40)
-    sound = None
-    if audio:
-        rate = 16000
-        t = torch.arange(int(rate * frames / 16)) / rate
-        sound = AudioClip(waveform=(0.3 * torch.sin(2 * math.pi * 440 * t)).view(1, 1, -1), sample_rate=rate)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with VideoWriter(path, Fraction(16), width, height, crf=12, preset="ultrafast", audio=sound) as writer:
-        writer.write(video)
+    NP.write_clip(path, frames, width, audio, shift, height)
 
 
 def write_keyframes(folder, count: int, size: int = 64) -> list:

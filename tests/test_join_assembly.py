@@ -127,13 +127,14 @@ def test_short_transition_names_the_join():
         assemble_join_stream(clips[:2] + [torch.cat([clips[2], clips[2][:1]])], transitions, plan, lambda f: None)
 
 
-def test_files_are_identical_to_in_memory(tmp_path):
+def lossless_inputs(tmp_path, plan, seed: int):
+    """Random clips and transitions of ``plan`` written as lossless files: (transitions, clip
+    paths, transition paths, the clips and transitions as decoded from the files)."""
     from segue.video_utils.constants import LOSSLESS_SUFFIX
     from segue.video_utils.video_read import read_frames
     from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
 
-    plan = plan_join([30, 26, 34], context=4, gap=9, per_join=[{"replace": True, "blend": 2}])
-    g = torch.Generator().manual_seed(5)
+    g = torch.Generator().manual_seed(seed)
     clips = [torch.rand(n, 16, 32, 3, generator=g) for n in plan.clip_frames]
     transitions = [torch.rand(j.transition_frames, 16, 32, 3, generator=g) for j in plan.joins]
     clip_paths, transition_paths = [], []
@@ -142,8 +143,17 @@ def test_files_are_identical_to_in_memory(tmp_path):
         path = tmp_path / f"{name}{LOSSLESS_SUFFIX}"
         write_video(path, frames, 16, codec=LOSSLESS_CODEC)
         paths.append(path)
-    decoded_clips = [read_frames(p) for p in clip_paths]
-    decoded_transitions = [read_frames(p) for p in transition_paths]
+    return (transitions, clip_paths, transition_paths, [read_frames(p) for p in clip_paths],
+            [read_frames(p) for p in transition_paths])
+
+
+def test_files_are_identical_to_in_memory(tmp_path):
+    from segue.video_utils.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.video_read import read_frames
+    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+
+    plan = plan_join([30, 26, 34], context=4, gap=9, per_join=[{"replace": True, "blend": 2}])
+    transitions, clip_paths, transition_paths, decoded_clips, decoded_transitions = lossless_inputs(tmp_path, plan, 5)
     expected = assemble_join(decoded_clips, decoded_transitions, plan, sharpen=0.3)
     memory_path = tmp_path / f"memory{LOSSLESS_SUFFIX}"
     write_video(memory_path, expected, 16, codec=LOSSLESS_CODEC)
@@ -225,17 +235,7 @@ def test_loop_files_are_identical_to_in_memory(tmp_path):
     from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
 
     plan = plan_join([30, 26], context=4, gap=9, replace=True, blend=2, loop=True)
-    g = torch.Generator().manual_seed(7)
-    clips = [torch.rand(n, 16, 32, 3, generator=g) for n in plan.clip_frames]
-    transitions = [torch.rand(j.transition_frames, 16, 32, 3, generator=g) for j in plan.joins]
-    clip_paths, transition_paths = [], []
-    for name, frames, paths in [(f"clip{k}", c, clip_paths) for k, c in enumerate(clips)] + \
-                               [(f"tr{j}", t, transition_paths) for j, t in enumerate(transitions)]:
-        path = tmp_path / f"{name}{LOSSLESS_SUFFIX}"
-        write_video(path, frames, 16, codec=LOSSLESS_CODEC)
-        paths.append(path)
-    decoded_clips = [read_frames(p) for p in clip_paths]
-    decoded_transitions = [read_frames(p) for p in transition_paths]
+    _, clip_paths, transition_paths, decoded_clips, decoded_transitions = lossless_inputs(tmp_path, plan, 7)
     expected = assemble_join(decoded_clips, decoded_transitions, plan)
     assert torch.equal(expected, reference(plan, decoded_clips, decoded_transitions))
     memory_path = tmp_path / f"memory{LOSSLESS_SUFFIX}"

@@ -8,7 +8,6 @@ the real /object_info.
 """
 
 import json
-import threading
 import time
 
 import av
@@ -29,6 +28,7 @@ from segue.orchestration.runner import Runner
 from segue.orchestration.steps import join_steps, travel_steps
 
 from comfyui_harness import ComfyServer
+from background import run_in_background
 
 pytestmark = pytest.mark.comfyui
 
@@ -164,16 +164,7 @@ def test_killed_server_resume_skips_finished_steps_and_matches_an_uninterrupted_
         manifest = Manifest.create(tmp_path / "runs" / "killed", run, run.plan().to_dict(), steps,
                                    run_inputs(run), "segue-kill-test")
         runner = Runner(manifest, [ComfyClient(server.url)], server_timeout=2.0, poll_s=0.1)
-        outcome = {}
-
-        def go():
-            try:
-                runner.execute()
-            except Exception as e:                 # noqa: BLE001 - inspected below
-                outcome["error"] = e
-
-        thread = threading.Thread(target=go)
-        thread.start()
+        thread, outcome = run_in_background(runner.execute)
         deadline = time.monotonic() + 120
         while manifest.steps["seg_001"].state != "done" and time.monotonic() < deadline:
             time.sleep(0.005)

@@ -30,6 +30,7 @@ from segue.orchestration.runner import Runner
 from segue.orchestration.steps import travel_steps
 from segue.video_utils.atomic import is_temp_name
 
+from background import run_in_background
 from fake_comfy import SERVER_ROOT, Fault, FakeComfy, count_frames
 
 REPO = Path(__file__).resolve().parents[1]
@@ -212,16 +213,7 @@ def test_out_of_memory_is_resumable_and_retried(tmp_path, fake, capsys):
 
 def test_a_server_that_stops_answering_ends_the_run_with_a_clear_message(tmp_path, fake):
     r = new_runner(travel(tmp_path, "silent1"), [fake], timeout=0.5, silence_s=0.3, server_timeout=1.5)
-    outcome = {}
-
-    def go():
-        try:
-            r.execute()
-        except Exception as e:              # noqa: BLE001 - inspected below
-            outcome["error"] = e
-
-    thread = threading.Thread(target=go)
-    thread.start()
+    thread, outcome = run_in_background(r.execute)
     deadline = time.monotonic() + 20
     while r.manifest.steps["seg_000"].state != "done" and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -31,6 +31,7 @@ from segue.orchestration.runner import Runner
 from segue.orchestration.steps import travel_steps
 
 from fake_comfy import Fault, FlakyProxy
+from background import run_in_background
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.timeout(600)]
 
@@ -305,16 +306,7 @@ def test_a_real_server_that_stops_answering_ends_the_run_clearly(tmp_path, comfy
                                run_inputs(run), "segue-silent-test")
     client = ComfyClient(proxy.url, timeout=1.0, retry=RetryPolicy(attempts=2, base_s=0.1))
     runner = Runner(manifest, [client], poll_s=0.1, silence_s=0.5, server_timeout=2.0)
-    outcome = {}
-
-    def go():
-        try:
-            runner.execute()
-        except Exception as e:                  # noqa: BLE001 - inspected below
-            outcome["error"] = e
-
-    thread = threading.Thread(target=go)
-    thread.start()
+    thread, outcome = run_in_background(runner.execute)
     wait_until(lambda: manifest.steps["seg_000"].state == "done")
     proxy.silent.set()
     t0 = time.monotonic()

@@ -194,3 +194,48 @@ def test_planning_modules_import_no_torch():
             "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def _remux(src: Path, dst: Path, metadata: dict, drop: set[int] = frozenset()) -> None:
+    """Copy the packets of ``src`` into ``dst`` with the container tags ``metadata`` (and
+    without the packets whose frame index is in ``drop``): no re-encode."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", options={"fflags": "+bitexact"}) as out:
+        out.metadata.update(metadata)
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for i, packet in enumerate(p for p in inp.demux(inp.streams.video[0]) if p.size):
+            if i not in drop:
+                packet.stream = stream
+                out.mux(packet)
+
+
+def test_own_intermediates_are_counted_from_their_tail_as_the_full_pass_counts_them(tmp_path):
+    """Segue's lossless files carry OWN_TIMELINE_TAG: the probe reads their last group of pictures
+    only, and reports exactly what the demux pass over the whole file reports."""
+    from segue.video_utils import probe as probe_module
+    from segue.video_utils.constants import OWN_TIMELINE_TAG
+    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+
+    frames = np.random.default_rng(5).integers(0, 256, (83, 24, 32, 3), np.uint8)  # 5 GOPs of 16 + 3
+    own = write_video(tmp_path / "own.mkv", frames, Fraction(16), codec=LOSSLESS_CODEC)
+    with av.open(str(own)) as c:
+        assert c.metadata.get(OWN_TIMELINE_TAG[0]) == OWN_TIMELINE_TAG[1]
+    plain = tmp_path / "plain.mkv"
+    _remux(own, plain, {})                                    # the same packets, untagged: full pass
+    calls = []
+    real = probe_module._demux
+    probe_module._demux = lambda *a: calls.append(1) or real(*a)
+    try:
+        clear_cache()
+        fast = probe(own)
+        assert not calls                                      # no pass over the whole file
+        full = probe(plain)
+        assert calls
+    finally:
+        probe_module._demux = real
+    assert fast.frame_count == full.frame_count == 83
+    assert (fast.fps, fast.variable_rate, fast.duration) == (full.fps, full.variable_rate, full.duration)
+    assert frame_times(own) == frame_times(plain)
+
+    gap = tmp_path / "gap.mkv"                                # tagged, but a frame missing at the end
+    _remux(own, gap, dict([OWN_TIMELINE_TAG]), drop={80})
+    assert probe(gap).frame_count == 82                       # not 83: the tail did not add up, counted

@@ -32,6 +32,10 @@ VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".m
 # Segments and transitions pass between steps as exactly lossless Matroska (libx264rgb qp 0);
 # the final video is H.264 in MP4.
 LOSSLESS_SUFFIX = ".mkv"
+# The container tag of Segue's lossless intermediates (video_write): frame i shown at i/fps, no
+# gaps, no sound. The probe then counts their frames from the last group of pictures instead of
+# demuxing the whole file (a 2,000-frame 832x480 intermediate is 1.7 GB).
+OWN_TIMELINE_TAG = ("SEGUE_TIMELINE", "constant")
 FINAL_SUFFIX = ".mp4"
 
 # Wan is trained at 16 fps: segments and transitions are generated (and their files stored) at

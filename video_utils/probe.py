@@ -38,6 +38,7 @@ from pathlib import Path
 
 import av
 
+from .constants import OWN_TIMELINE_TAG
 from .errors import PlanError
 from .lengths import as_fps
 
@@ -201,7 +202,8 @@ def _scan_cached(path: str, size: int, _mtime_ns: int) -> _Scan:
         video = _video_stream(container, path)
         audio = container.streams.audio[0] if container.streams.audio else None
         try:
-            count, pts, audio_end, torn = _demux(container, video, audio)
+            own = _own_timeline(container, video, audio)
+            count, pts, audio_end, torn = own if own else _demux(container, video, audio)
         except av.FFmpegError as exc:
             raise PlanError(f"video {path!r} cannot be read to its end ({exc.strerror or exc}): the file is "
                             f"damaged; re-export it") from None
@@ -269,6 +271,38 @@ def _demux(container, video, audio) -> tuple[int, list[int] | None, int | None, 
             end = packet.pts + (packet.duration or 0)
             audio_end = end if audio_end is None else max(audio_end, end)
     return frames, (sorted(pts) if len(pts) == frames else None), audio_end, torn
+
+
+def _own_timeline(container, video, audio) -> tuple[int, list[int], None, bool] | None:
+    """``_demux``'s answer for one of Segue's own intermediates (``OWN_TIMELINE_TAG``: frame i at
+    i/fps, no gaps, no sound), read from its last group of pictures: the frame count is where
+    the last frame is. None when the file is not one, or its tail does not add up (a gap, a torn
+    packet, no index): then the full pass counts it."""
+    key, value = OWN_TIMELINE_TAG
+    rate = video.average_rate or video.guessed_rate
+    if audio is not None or container.metadata.get(key) != value or not video.time_base or not rate:
+        return None
+    tb, fps = Fraction(video.time_base), exact_rate(Fraction(rate))
+    try:
+        tail = _tail_indices(container, video, tb * fps)
+    finally:
+        container.seek(0, stream=video, backward=True)         # where _demux starts, if it must
+    if not tail or tail != list(range(tail[0], tail[0] + len(tail))):
+        return None
+    count = tail[-1] + 1
+    return count, [round(Fraction(i) / (fps * tb)) for i in range(count)], None, False
+
+
+def _tail_indices(container, video, frames_per_tick: Fraction) -> list[int] | None:
+    """Frame indices of the packets from the last keyframe on, None if one is torn or unstamped."""
+    container.seek(2 ** 62, stream=video, backward=True)       # lands on the last keyframe
+    tail = []
+    for packet in container.demux(video):
+        if packet.is_corrupt or (packet.size and packet.pts is None):
+            return None
+        if packet.size and not packet.is_discard:
+            tail.append(round(packet.pts * frames_per_tick))
+    return sorted(tail)
 
 
 def _check_tail(container, video, pts: list[int], path: str) -> None:

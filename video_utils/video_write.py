@@ -28,7 +28,7 @@ from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoRef
 
 from .atomic import atomic_path
 from .audio_io import AudioClip, AudioTrack
-from .constants import LOSSLESS_SUFFIX, PRESETS
+from .constants import LOSSLESS_SUFFIX, OWN_TIMELINE_TAG, PRESETS
 from .errors import PlanError
 from .lengths import as_fps
 from .video_read import AVCOL_BT709, AVCOL_RANGE_MPEG
@@ -182,6 +182,9 @@ class VideoWriter:
             faststart = self.path.suffix.lower() in (".mp4", ".mov", ".m4v")
             options = {**_MUX_OPTIONS, **({"movflags": "+faststart"} if faststart else {})}
             self._container = av.open(str(tmp), "w", options=options)
+            if codec == LOSSLESS_CODEC and audio is None:
+                key, value = OWN_TIMELINE_TAG       # frame i at i/fps: the probe reads the tail only
+                self._container.metadata[key] = value
             stream = self._container.add_stream(fmt.encoder, rate=self.fps)
             stream.width, stream.height, stream.pix_fmt = self.encoded_width, self.encoded_height, fmt.pix_fmt
             stream.time_base = 1 / self.fps
