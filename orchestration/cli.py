@@ -29,7 +29,8 @@ from .command_options import TravelCommand, extend_command, join_command, travel
 from .plan_options import (ExtendPlanOptions, JoinDeliveryOptions, JoinPlanOptions, RenderOptions,
                            TravelDeliveryOptions, TravelPlanOptions)
 from .run_builders import extend_run, join_run, travel_run
-from .run_models import Run
+from .run_checks import check_fps
+from .run_models import ClipRef, JoinRun, Run
 from .server_options import add_server_arguments
 from .status import frame_table
 
@@ -56,8 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="number of keyframes (default: one more than the number of --frames values, at least 2)")
     pt.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pt.set_defaults(command=(lambda ns: ns, _cmd_plan))
-    pj = plan.add_parser("join", help="plan joining clips")
-    pj.add_argument("--clips", type=int, nargs="+", required=True, metavar="LEN", help="frame count of each clip, in order")
+    pj = plan.add_parser("join", help="plan joining clips (files, or their frame counts with --clips)")
+    pj.add_argument("files", nargs="*", type=Path, metavar="CLIP",
+                    help="the clips, in order: their frame counts at the output rate are probed (as segue join does)")
+    pj.add_argument("--clips", type=int, nargs="+", metavar="LEN",
+                    help="instead of files: the frame count of each clip at the output rate, in order")
+    pj.add_argument("--fps", type=float, default=0.0,
+                    help="output frame rate (default: the first clip's; with --clips the generation rate, 16)")
     JoinPlanOptions.add_arguments(pj)
     pj.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pj.set_defaults(command=(lambda ns: ns, _cmd_plan))
@@ -101,9 +107,25 @@ def _cmd_plan(args) -> int:
         options = TravelPlanOptions.from_namespace(args)
         plan = options.plan(args.keyframes or max(2, len(options.frames) + 1))
     else:
-        plan = JoinPlanOptions.from_namespace(args).plan(args.clips)
+        plan = _join_plan(args)
     print(json.dumps(plan.to_dict(), indent=2) if args.json else "\n".join(frame_table(args.kind, plan.to_dict())))
     return EXIT_OK
+
+
+def _join_plan(args):
+    """``segue plan join``: of clip files (probed and conformed as ``segue join`` does), or of
+    frame counts (``--clips``) at ``--fps``."""
+    options = JoinPlanOptions.from_namespace(args)
+    if bool(args.files) == bool(args.clips):
+        raise PlanError("segue plan join needs the clips: give the clip files, or their frame counts with "
+                        "--clips (not both)")
+    if args.clips:
+        fps = check_fps(args.fps, "--fps") if args.fps else GENERATION_FPS
+        return options.plan(args.clips, output_fps=fps)
+    run = JoinRun(clips=[ClipRef(str(p), p.stem) for p in args.files], fps=args.fps, context=options.context,
+                  gap=options.gap, replace=options.replace, blend=options.blend,
+                  per_join=[dict(e) for e in options.per_join], allow_shrink=options.allow_shrink, loop=options.loop)
+    return run.validate()
 
 
 def _remote(cmd) -> bool:

@@ -101,9 +101,9 @@ class JoinPlanOptions(Options):
     def from_namespace(cls, ns: argparse.Namespace, **overrides: Any) -> "JoinPlanOptions":
         return super().from_namespace(ns, per_join=parse_per_join(ns.per_join), **overrides)
 
-    def plan(self, lengths: list[int], names: list[str] | None = None) -> JoinPlan:
+    def plan(self, lengths: list[int], names: list[str] | None = None, output_fps=None) -> JoinPlan:
         return plan_join(lengths, self.context, self.gap, self.replace, self.blend, self.per_join or None,
-                         self.allow_shrink, names, loop=self.loop)
+                         self.allow_shrink, names, loop=self.loop, output_fps=output_fps)
 
 
 @dataclass(frozen=True)

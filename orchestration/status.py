@@ -85,13 +85,17 @@ def frame_table(kind: str, plan: dict) -> list[str]:
         if plan["keyframe_frames"]:
             out.append("keyframes at:  " + " ".join(map(str, plan["keyframe_frames"])))
     else:
-        out = [f"join: {len(plan['clip_frames'])} clips, total {plan['total_frames']} frames"
+        seconds = f" = {plan['seconds']:.3f} s at {plan['output_fps']} fps" if "seconds" in plan else ""
+        out = [f"join: {len(plan['clip_frames'])} clips, total {plan['total_frames']} frames{seconds}"
                + (" (a seamless loop)" if plan.get("loop") else ""),
-               f"{'join':>4} {'mode':>7} {'T':>4} {'gap':>4} {'ctx':>4} {'trimA':>5} {'trimB':>5} {'blend':>5} {'at':>6}"]
+               f"{'join':>4} {'mode':>7} {'T':>4} {'gap':>4} {'ctx':>4} {'trimA':>5} {'trimB':>5} {'blend':>5} {'at':>6} "
+               f"{'at s':>8} {'T s':>6} {'generate':>8}"]
         for j in plan["joins"]:
+            sec = j.get("seconds", {})
             out.append(f"{j['index']:>4} {'replace' if j['replace'] else 'insert':>7} {j['transition_frames']:>4} "
                        f"{j['gap_frames']:>4} {j['context_frames_a']:>4} {j['trim_from_a']:>5} {j['trim_from_b']:>5} "
-                       f"{j['blend_frames']:>5} {j['transition_start']:>6}")
+                       f"{j['blend_frames']:>5} {j['transition_start']:>6} {sec.get('start', 0):>8.3f} "
+                       f"{sec.get('transition', 0):>6.3f} {j.get('generation_frames', j['transition_frames']):>8}")
         out.append("clips kept: " + " ".join(f"{c['index']}:[{c['keep_start']},{c['keep_end']})@{c['start_frame']}"
                                              for c in plan["clips"]))
     return out + [f"warning: {w}" for w in plan.get("warnings", [])]

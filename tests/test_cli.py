@@ -47,6 +47,32 @@ def test_plan_join_json_contract(capsys):
     assert doc == plan_join([100, 100, 100], 8, 53, True).to_dict()
 
 
+def test_plan_join_of_files_counts_them_at_the_output_rate_in_frames_and_seconds(capsys, tmp_path):
+    """``segue plan join CLIPS``: each clip's frames at the output rate (the first clip's, or --fps),
+    the table in frames and seconds, the same plan ``segue join`` renders."""
+    a = media.write_clip(tmp_path / "a.mp4", 64, 48, 30, 60)              # 2 s at 30 fps
+    b = media.write_clip(tmp_path / "b.mp4", 48, 48, 16, 48)              # 3 s at 16 fps
+    code, out, _ = run_cli(capsys, "plan", "join", str(a), str(b), "--gap", "21", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["clip_frames"] == [60, 90] and doc["output_fps"] == "30"
+    gap = doc["joins"][0]["gap_frames"]                                   # 21, give or take the 4n+1 rounding
+    assert abs(gap - 21) <= 8 and doc["total_frames"] == 60 + gap + 90
+    assert doc["seconds"] == pytest.approx(doc["total_frames"] / 30)
+    code, out, _ = run_cli(capsys, "plan", "join", str(a), str(b), "--gap", "21", "--fps", "24")
+    assert code == 0
+    head = out.splitlines()[0]                                            # 2 s + 3 s at 24 fps, and the gap
+    total = int(head.split("total ")[1].split()[0])
+    assert total > 48 + 72 and head.endswith(f"total {total} frames = {total / 24:.3f} s at 24 fps")
+    code, _, err = run_cli(capsys, "plan", "join", str(a), "--clips", "10", "10")
+    assert code == 2 and "not both" in err
+    code, out, _ = run_cli(capsys, "plan", "join", str(a), str(b), "--gap", "21", "--context", "4", "--json")
+    planned = json.loads(out)["total_frames"]
+    code, out, _ = run_cli(capsys, "join", str(a), str(b), "--gap", "21", "--context", "4",
+                           "--out", str(tmp_path / "j.mp4"))
+    assert code == 0 and f"frames: {planned} " in out
+
+
 def test_plan_tables_are_readable(capsys):
     code, out, _ = run_cli(capsys, "plan", "travel", "--frames", "40", "40", "--overlap", "8")
     assert code == 0 and "keyframes at:" in out and "total" in out
