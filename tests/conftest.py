@@ -18,11 +18,18 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# The Ctrl-C tests interrupt the main thread (``_thread.interrupt_main``), which does nothing
+# while SIGINT is ignored, as it is in a job started with ``&`` by a non-interactive shell (some
+# CI runners, ``nohup``): give SIGINT Python's own handler back so those tests test something.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ only, for comfyui_harness
 

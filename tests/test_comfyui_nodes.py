@@ -207,7 +207,7 @@ def test_guide_slot_refuses_to_run(comfy_server):
                                                                       "control_masks": ["slot", 1], "method": "blend"}},
          "save": {"class_type": "SegueSaveSegment", "inputs": {"images": ["prev", 0], "filename": "segue/slot/x",
                                                               "fps": 16.0, "trim_start": 0, "expected_frames": 0}}}
-    with pytest.raises(AssertionError, match="placeholder for the orchestrator"):
+    with pytest.raises(AssertionError, match="SegueGuideSlot is a placeholder in a sampler template"):
         comfy_server.run(p, timeout=60)
 
 

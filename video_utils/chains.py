@@ -27,6 +27,7 @@ from typing import Any, Sequence
 from .constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_EXTEND_FRAMES, DEFAULT_FIT, DEFAULT_GAP_AUDIO,
                         DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP, DEFAULT_OVERLAP, DEFAULT_PRESET, DEFAULT_RETIME,
                         DEFAULT_SEGMENT_FRAMES, GENERATION_FPS)
+from .lengths import DEFAULT_MAX_GENERATION
 from .prompt_graph import Graph, Link, out, splice_template
 from .recipe import Lora, Recipe
 
@@ -348,7 +349,7 @@ class ExtendStepSettings:
 
     frames: str = str(DEFAULT_EXTEND_FRAMES)   # new frames: one total, or one per leg ("48, 32")
     overlap: int = DEFAULT_OVERLAP
-    max_generation: int = 81
+    max_generation: int = DEFAULT_MAX_GENERATION
     blend: int = 0
     strength: float = 1.0
     desaturate: float = 0.0

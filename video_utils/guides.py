@@ -203,7 +203,7 @@ def extend_segment_guide(
     if tail.shape[0] < seg.context_frames:
         raise PlanError(
             f"video_tail has {tail.shape[0]} frames but extension segment {index} needs the last "
-            f"{seg.context_frames} before output frame {seg.start_frame}: pass the video so far"
+            f"{seg.context_frames} before frame {seg.start_frame} (at the generation rate): pass the video so far"
         )
     end = None
     if seg.end_keyframe is not None:
