@@ -233,6 +233,7 @@ def test_own_intermediates_are_counted_from_their_tail_as_the_full_pass_counts_t
     finally:
         probe_module._demux = real
     assert fast.frame_count == full.frame_count == 83
+    assert fast.own_timeline and not full.own_timeline        # ours is opened quickly by the readers too
     assert (fast.fps, fast.variable_rate, fast.duration) == (full.fps, full.variable_rate, full.duration)
     assert frame_times(own) == frame_times(plain)
 

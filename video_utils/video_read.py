@@ -79,7 +79,7 @@ class _Decoder:
     def rewind(self) -> None:
         """Back to the first frame (reopening is cheap and works for every format)."""
         self.close()
-        self.container = open_media(self.path)
+        self.container = open_media(self.path, quick=self.info.own_timeline)
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
 
