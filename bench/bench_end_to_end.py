@@ -54,7 +54,7 @@ def main() -> int:
     local_render.preview_generate = timed("preview generator", local_render.preview_generate)
     local_render.finish_frames = timed("post-processing", local_render.finish_frames)
     local_render.write_video = timed("lossless segment files", local_render.write_video)
-    local_render.stitch_segment_files = timed("stitch + H.264 encode", local_render.stitch_segment_files)
+    local_render.deliver_segments = timed("stitch + H.264 encode", local_render.deliver_segments)
     guide = step_guides.TravelStep.guide
     step_guides.TravelStep.guide = timed("guides (incl. previous tail read)", guide)
 
