@@ -29,7 +29,7 @@ from .io_nodes import NAME_HELP, file_fingerprint, final_ui, prefix_folder
 from .paths import PathError, check_relative, resolve_input, to_annotated
 from .step_nodes import STEP_HELP, file_of
 from .stitch_nodes import blend_inputs, check_encode, encode_checks, encode_inputs, final_path, final_target_inputs
-from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input
+from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input, video_images_outputs
 from .video_adapters import file_video, source_path
 
 KEEP_AUDIO_HELP = ("Keep the clip's sound, under its own pictures and resampled to 48 kHz stereo as a join's clips "
@@ -256,11 +256,7 @@ class SegueExtendClip(io.ComfyNode):
                                  tooltip=KEEP_AUDIO_HELP),
                 output_images_input("extended clip"),
             ],
-            outputs=[
-                io.Video.Output(display_name="video", tooltip="The extended clip as a file-backed MP4 VIDEO."),
-                io.Image.Output(display_name="images",
-                                tooltip="The extended clip's frames as IMAGE; only when output_images is on."),
-            ],
+            outputs=video_images_outputs("extended clip"),
             hidden=EXPAND_HIDDEN,
             enable_expand=True,
             is_output_node=True,

@@ -46,6 +46,13 @@ def output_images_input(what: str) -> io.Input:
                                     f"the images output is blocked).")
 
 
+def video_images_outputs(what: str) -> list:
+    """The outputs of a one-node run: its MP4 as a VIDEO, and its frames when asked for."""
+    return [io.Video.Output(display_name="video", tooltip=f"The {what} as a file-backed MP4 VIDEO."),
+            io.Image.Output(display_name="images", tooltip=f"The {what}'s frames as IMAGE; only when output_images "
+                                                           f"is on.")]
+
+
 def _texts(prompts: str, negative_prompt: str, count: int, name: str) -> Texts:
     return Texts(tuple(parse.per_segment_text(prompts, count, name)),
                  (parse.prompt_text(negative_prompt, "negative_prompt"),) * count)
@@ -162,11 +169,7 @@ class SegueTravel(io.ComfyNode):
                 *delivery_inputs(loop=False),
                 output_images_input("travel"),
             ],
-            outputs=[
-                io.Video.Output(display_name="video", tooltip="The stitched travel as a file-backed MP4 VIDEO."),
-                io.Image.Output(display_name="images",
-                                tooltip="The travel's frames as IMAGE; only when output_images is on."),
-            ],
+            outputs=video_images_outputs("stitched travel"),
             hidden=EXPAND_HIDDEN,
             enable_expand=True,
             is_output_node=True,
