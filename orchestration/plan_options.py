@@ -138,7 +138,7 @@ class ExtendPlanOptions(Options):
 class RenderOptions(Options):
     out: Path | None = None
     size: str | None = None
-    fit: str = DEFAULT_FIT
+    fit: str | None = None            # None: DEFAULT_FIT (travel, join); extend has no fit to choose
     method: str = DEFAULT_PREVIEW_METHOD
     curve: str = DEFAULT_CURVE
     sharpen: float = 0.0
@@ -153,7 +153,7 @@ class RenderOptions(Options):
                        "832x480 at its shape (--work-size)")
         p.add_argument("--fit", choices=CONFORM_FIT_MODES, default=d["fit"],
                        help="how inputs of another shape are brought to the size: crop = centre-crop to the aspect "
-                            "then resize, pad = letterbox with black, stretch = distort (default %(default)s)")
+                            f"then resize, pad = letterbox with black, stretch = distort (default {DEFAULT_FIT})")
         p.add_argument("--method", choices=PREVIEW_METHODS, default=d["method"],
                        help="preview generator: flow = optical-flow morph, blend = cross-dissolve (default %(default)s)")
         p.add_argument("--curve", choices=CURVES, default=d["curve"], help="cross-fade curve (default %(default)s)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..video_utils.constants import DEFAULT_FIT
 from ..video_utils.errors import PlanError
 from ..video_utils.prompt_text import segment_prompts
 from ..video_utils.sizes import generation_size, parse_size
@@ -61,7 +62,7 @@ def travel_run(cmd: TravelCommand) -> TravelRun:
         images=[str(Path(p).resolve()) for p in cmd.images], segment_frames=one_or_list(cmd.plan.frames),
         overlap=one_or_list(cmd.plan.overlap), mode=cmd.plan.mode, exact_keyframes=cmd.plan.exact_keyframes,
         loop=cmd.plan.loop, prompts=one_or_list(g.prompt) or "", negative_prompts=one_or_list(g.negative_prompt) or "",
-        width=width, height=height, fit=cmd.render.fit, fps=d.fps, out_width=out_width, out_height=out_height,
+        width=width, height=height, fit=cmd.render.fit or DEFAULT_FIT, fps=d.fps, out_width=out_width, out_height=out_height,
         retime=d.retime, soundtrack=absolute(d.soundtrack), **_shared(cmd))
 
 
@@ -74,7 +75,7 @@ def join_run(cmd: JoinCommand) -> JoinRun:
     work_width, work_height = parse_size(d.work_size) if d.work_size else (0, 0)
     run = JoinRun(
         clips=[ClipRef(str(Path(p).resolve()), Path(p).stem) for p in cmd.clips], width=width, height=height,
-        fit=cmd.render.fit, fps=d.fps, work_width=work_width, work_height=work_height, retime=d.retime,
+        fit=cmd.render.fit or DEFAULT_FIT, fps=d.fps, work_width=work_width, work_height=work_height, retime=d.retime,
         gap_audio=d.gap_audio,
         context=plan.context, gap=plan.gap, replace=plan.replace, blend=plan.blend, per_join=per_join,
         allow_shrink=plan.allow_shrink, bridging=cmd.bridging, loop=plan.loop, keep_audio=not cmd.no_audio,
@@ -98,6 +99,9 @@ def extend_run(cmd: ExtendCommand) -> ExtendRun:
     if cmd.render.size:
         raise PlanError(f"--size {cmd.render.size} does not apply to extend: the result has the clip's size "
                         f"(and is generated at it, snapped to 16); leave --size out")
+    if cmd.render.fit:
+        raise PlanError(f"--fit {cmd.render.fit} does not apply to extend: the clip keeps its own size and shape; "
+                        f"leave --fit out")
     g, plan = cmd.generation, cmd.plan
     return ExtendRun(
         clip=ClipRef(str(Path(cmd.clip).resolve()), Path(cmd.clip).stem), frames=one_or_list(plan.frames),

@@ -81,6 +81,8 @@ CASES = [
     ("join-one-clip", lambda d, t: ["join", f"{d}/c0.mp4", "--out", f"{t}/o.mp4"], ["at least 2 clips"], 1),
     ("travel-zero-frames", lambda d, t: ["travel", f"{d}/k0.png", f"{d}/k1.png", "--frames", "0", "--out", f"{t}/o.mp4"],
      ["segment_frames", "0"], 1),
+    ("extend-fit", lambda d, t: ["extend", f"{d}/c0.mp4", "--frames", "20", "--fit", "pad", "--out", f"{t}/o.mp4"],
+     ["--fit pad does not apply to extend", "leave --fit out"], 1),
     ("extend-zero-frames", lambda d, t: ["extend", f"{d}/c0.mp4", "--frames", "0", "--out", f"{t}/o.mp4"],
      ["frames=0", "at least 1"], 1),
     ("travel-huge-frames", lambda d, t: ["travel", f"{d}/k0.png", f"{d}/k1.png", "--frames", "100000000",

@@ -9,6 +9,7 @@ from segue.orchestration.cli import build_parser
 from segue.orchestration.command_options import join_command, travel_command
 from segue.orchestration.join_run import JoinRun
 from segue.orchestration.plan_files import run_from_dict
+from segue.orchestration.run_builders import join_run, travel_run
 from segue.orchestration.travel_run import TravelRun
 from segue.video_utils import constants as C
 from segue.video_utils.chains import JoinStepSettings, TravelDelivery, TravelStepSettings
@@ -30,12 +31,13 @@ def test_command_line_defaults_are_the_run_models():
     parser = build_parser()
     travel = travel_command(parser.parse_args(["travel", "a.png", "b.png", "--frames", "40", "--out", "o.mp4"]))
     assert travel.plan.overlap == [C.DEFAULT_OVERLAP]
-    assert (travel.render.fit, travel.delivery.retime) == (C.DEFAULT_FIT, C.DEFAULT_RETIME)
+    assert (travel.render.fit, travel.delivery.retime) == (None, C.DEFAULT_RETIME)   # None: not given
+    assert travel_run(travel).fit == C.DEFAULT_FIT
     demo = parser.parse_args(["demo"])
     assert demo.frames == [C.DEFAULT_SEGMENT_FRAMES] and demo.overlap == [C.DEFAULT_OVERLAP]
     join = join_command(parser.parse_args(["join", "a.mp4", "b.mp4", "--out", "o.mp4"]))
-    assert (join.plan.context, join.plan.gap, join.render.fit) == (C.DEFAULT_JOIN_CONTEXT, C.DEFAULT_JOIN_GAP,
-                                                                   C.DEFAULT_FIT)
+    assert (join.plan.context, join.plan.gap) == (C.DEFAULT_JOIN_CONTEXT, C.DEFAULT_JOIN_GAP)
+    assert join_run(join).fit == C.DEFAULT_FIT
     assert (join.delivery.fps, join.delivery.work_size, join.delivery.retime, join.delivery.gap_audio) == \
         (0.0, None, C.DEFAULT_RETIME, C.DEFAULT_GAP_AUDIO)
     plan = parser.parse_args(["plan", "join", "--clips", "100", "100"])
