@@ -211,7 +211,7 @@ def _remux(src: Path, dst: Path, metadata: dict, drop: set[int] = frozenset()) -
 def test_own_intermediates_are_counted_from_their_tail_as_the_full_pass_counts_them(tmp_path):
     """Segue's lossless files carry OWN_TIMELINE_TAG: the probe reads their last group of pictures
     only, and reports exactly what the demux pass over the whole file reports."""
-    from segue.video_utils import probe as probe_module
+    from segue.video_utils import packet_scan
     from segue.video_utils.constants import OWN_TIMELINE_TAG
     from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
 
@@ -222,8 +222,8 @@ def test_own_intermediates_are_counted_from_their_tail_as_the_full_pass_counts_t
     plain = tmp_path / "plain.mkv"
     _remux(own, plain, {})                                    # the same packets, untagged: full pass
     calls = []
-    real = probe_module._demux
-    probe_module._demux = lambda *a: calls.append(1) or real(*a)
+    real = packet_scan.demux
+    packet_scan.demux = lambda *a: calls.append(1) or real(*a)
     try:
         clear_cache()
         fast = probe(own)
@@ -231,7 +231,7 @@ def test_own_intermediates_are_counted_from_their_tail_as_the_full_pass_counts_t
         full = probe(plain)
         assert calls
     finally:
-        probe_module._demux = real
+        packet_scan.demux = real
     assert fast.frame_count == full.frame_count == 83
     assert fast.own_timeline and not full.own_timeline        # ours is opened quickly by the readers too
     assert (fast.fps, fast.variable_rate, fast.duration) == (full.fps, full.variable_rate, full.duration)

@@ -8,7 +8,7 @@ What it reports, and why it is careful:
 
 * **Frame count**, never ``stream.frames`` alone: the container's count is missing (Matroska),
   or lies (a truncated or re-muxed file). The video packets are counted in one demux pass (no
-  decoding); the same pass collects every presentation timestamp.
+  decoding; ``packet_scan``); the same pass collects every presentation timestamp.
 * **Frame rate** as an exact ``Fraction`` (30000/1001, not 29.97), and whether it is
   **variable**: phones write variable-frame-rate clips whose timestamps are not evenly spaced;
   playing them "at the average rate" drifts out of sync with their sound. ``frame_times`` gives
@@ -38,6 +38,7 @@ from pathlib import Path
 
 import av
 
+from . import packet_scan
 from .constants import OWN_TIMELINE_TAG
 from .errors import PlanError
 from .lengths import as_fps
@@ -226,17 +227,17 @@ def _scan_opened(container, path: str, orientation: Orientation | None = None) -
     video = _video_stream(container, path)
     audio = container.streams.audio[0] if container.streams.audio else None
     try:
-        counted = _own_timeline(container, video, audio) if own else None
+        counted = packet_scan.own_timeline(container, video, audio, _nominal_rate(video)) if own else None
         if own and counted is None:
             return None
-        count, pts, audio_end, torn = counted or _demux(container, video, audio)
+        count, pts, audio_end, torn = counted or packet_scan.demux(container, video, audio)
     except av.FFmpegError as exc:
         raise PlanError(f"video {path!r} cannot be read to its end ({exc.strerror or exc}): the file is "
                         f"damaged; re-export it") from None
     if not count:
         raise PlanError(f"video {path!r} has no frames: re-export it")
     if pts and torn:
-        _check_tail(container, video, pts, path)
+        packet_scan.check_tail(container, video, pts, path)
     fps, variable, duration, time_base = _timing(video, count, pts, path)
     ctx = video.codec_context
     sar = video.sample_aspect_ratio or ctx.sample_aspect_ratio
@@ -284,99 +285,6 @@ def open_media(path, what: str = "video", fix: str = _OPEN_FIX, *, check_exists:
         raise PlanError(f"{what} {path!r} cannot be opened ({exc.strerror or exc}): {fix}") from None
 
 
-def _demux(container, video, audio) -> tuple[int, list[int] | None, int | None, bool]:
-    """(video frames, their sorted presentation timestamps or None when some have none, where
-    the sound ends in the audio time base, whether a video packet came back short: the demuxer
-    flags a packet whose bytes the file does not hold, as in a cut-off download)."""
-    pts: list[int] = []
-    frames = 0
-    audio_end = None
-    torn = False
-    for packet in container.demux(*[s for s in (video, audio) if s is not None]):
-        if not packet.size or packet.is_discard:
-            continue
-        if packet.stream.index == video.index:
-            frames += 1
-            torn = torn or packet.is_corrupt
-            if packet.pts is not None:
-                pts.append(packet.pts)
-        elif packet.pts is not None:
-            end = packet.pts + (packet.duration or 0)
-            audio_end = end if audio_end is None else max(audio_end, end)
-    return frames, (sorted(pts) if len(pts) == frames else None), audio_end, torn
-
-
-def _own_timeline(container, video, audio) -> tuple[int, list[int], None, bool] | None:
-    """``_demux``'s answer for one of Segue's own intermediates (``OWN_TIMELINE_TAG``: frame i at
-    i/fps, no gaps, no sound), read from its last group of pictures: the frame count is where
-    the last frame is. None when the file is not one, or its tail does not add up (a gap, a torn
-    packet, no index): then the full pass counts it."""
-    key, value = OWN_TIMELINE_TAG
-    rate = video.average_rate or video.guessed_rate
-    if audio is not None or container.metadata.get(key) != value or not video.time_base or not rate:
-        return None
-    tb, fps = Fraction(video.time_base), exact_rate(Fraction(rate))
-    try:
-        tail = _tail_indices(container, video, tb * fps)
-    finally:
-        container.seek(0, stream=video, backward=True)         # where _demux starts, if it must
-    if not tail or tail != list(range(tail[0], tail[0] + len(tail))):
-        return None
-    count = tail[-1] + 1
-    return count, [round(Fraction(i) / (fps * tb)) for i in range(count)], None, False
-
-
-def _tail_indices(container, video, frames_per_tick: Fraction) -> list[int] | None:
-    """Frame indices of the packets from the last keyframe on, None if one is torn or unstamped."""
-    container.seek(2 ** 62, stream=video, backward=True)       # lands on the last keyframe
-    tail = []
-    for packet in container.demux(video):
-        if packet.is_corrupt or (packet.size and packet.pts is None):
-            return None
-        if packet.size and not packet.is_discard:
-            tail.append(round(packet.pts * frames_per_tick))
-    return sorted(tail)
-
-
-def _check_tail(container, video, pts: list[int], path: str) -> None:
-    """Refuse a truncated file: one whose last packets are counted but do not decode (run when
-    the demuxer flagged a short packet, so an intact file costs no decoding).
-
-    A cut-off download or copy keeps the packet index (``_demux`` counts every packet) while its
-    last packet is torn: every reader would then be a frame or more short, and one that reads the
-    last frames by timestamp would return the wrong ones. Seeks to the last keyframe and decodes
-    to the end (one group of pictures, not the file), then checks that every packet from there
-    on gave a frame. Files without timestamps cannot be checked this way and are not.
-    """
-    try:
-        container.seek(pts[-1], stream=video, backward=True)
-    except av.FFmpegError:
-        return  # no index to seek with: readers count the frames they get
-    decoded: list[int] = []
-    error = None
-    try:
-        for frame in container.decode(video):
-            if frame.pts is None:
-                return  # nothing to compare with the packets' timestamps
-            decoded.append(frame.pts)
-    except av.FFmpegError as exc:
-        error = exc
-    if not decoded:
-        why = f" ({error.strerror or error})" if error is not None else ""
-        raise PlanError(f"video {path!r} does not decode from its last keyframe to its end{why}: the file is "
-                        f"truncated or damaged at its end; re-export or copy it again")
-    start = sum(1 for t in pts if t < min(decoded))     # frame index the decoding started at
-    if start + len(decoded) >= len(pts) and error is None:
-        return
-    bad = start + len(decoded)                          # the first frame that did not decode
-    last = sum(1 for t in pts if t <= max(decoded)) - 1
-    if error is not None and bad < len(pts) - 1:
-        raise PlanError(f"video {path!r} cannot be decoded after {bad} frames ({error.strerror or error}): the file "
-                        f"is damaged; re-export or re-download it")
-    raise PlanError(f"video {path!r} ends at frame {last} but holds {len(pts)} frames: the file is truncated or "
-                    f"damaged at its end; re-export or copy it again")
-
-
 def _orientation(video, path: str) -> Orientation:
     """From the display matrix on the first decoded frame (PyAV 18 exposes it there only),
     else from an old-style ``rotate`` tag. Decoding one frame also proves the stream decodes."""
@@ -399,14 +307,18 @@ def _orientation(video, path: str) -> Orientation:
         return Orientation()
 
 
+def _nominal_rate(video) -> Fraction | None:
+    """The rate the stream's header states (exact), None when it states none."""
+    for rate in (video.average_rate, video.base_rate, video.guessed_rate):
+        if rate and rate > 0:
+            return exact_rate(Fraction(rate))
+    return None
+
+
 def _timing(video, n: int, pts: list[int] | None, path: str) -> tuple[Fraction, bool, Fraction, Fraction | None]:
     """(fps, variable, duration, time base of the real timestamps or None) of ``n`` frames."""
     tb = Fraction(video.time_base) if video.time_base else None
-    nominal = None
-    for rate in (video.average_rate, video.base_rate, video.guessed_rate):
-        if rate and rate > 0:
-            nominal = exact_rate(Fraction(rate))
-            break
+    nominal = _nominal_rate(video)
     span = pts[-1] - pts[0] if pts and tb else 0
     if span == 0:  # one frame, or no timestamps to go by (raw streams, some AVI): the header's rate
         if nominal is None or (pts and n > 1):

@@ -268,5 +268,5 @@ def read_last_frames(path, count: int) -> torch.Tensor:
         if len(tail) < count:
             raise PlanError(f"video {str(path)!r} has only {len(tail)} frames, fewer than its header's {info.frame_count}: re-encode the file")
         # A truncated file (its last packets counted but not decodable, so the frames kept here
-        # would be the wrong ones) never gets here: ``probe`` refuses it (``probe._check_tail``).
+        # would be the wrong ones) never gets here: ``probe`` refuses it (``packet_scan.check_tail``).
         return torch.from_numpy(out)
