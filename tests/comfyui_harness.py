@@ -178,22 +178,27 @@ class ComfyServer:
         assert not reply.get("node_errors"), reply
         return reply["prompt_id"]
 
-    def wait(self, prompt_id: str, timeout: float = 300) -> dict:
-        """History entry of a finished prompt; fails with the server's error and log if it failed."""
+    def ended(self, prompt_id: str, timeout: float = 300, poll_s: float = 0.25) -> dict:
+        """History entry of a prompt once it has ended, however it ended."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             entry = self.get(f"/history/{prompt_id}").get(prompt_id)
             if entry and entry.get("status", {}).get("completed") is not None:
-                status = entry["status"]
-                if status.get("status_str") != "success":
-                    raise AssertionError(
-                        f"prompt {prompt_id} failed: {json.dumps(status.get('messages'))[:4000]}\n{self.log_tail(30)}"
-                    )
                 return entry
             if self.proc and self.proc.poll() is not None:
                 raise AssertionError(f"ComfyUI died while running {prompt_id}:\n{self.log_tail()}")
-            time.sleep(0.25)
+            time.sleep(poll_s)
         raise AssertionError(f"prompt {prompt_id} did not finish in {timeout:.0f}s:\n{self.log_tail(30)}")
+
+    def wait(self, prompt_id: str, timeout: float = 300) -> dict:
+        """History entry of a finished prompt; fails with the server's error and log if it failed."""
+        entry = self.ended(prompt_id, timeout)
+        status = entry["status"]
+        if status.get("status_str") != "success":
+            raise AssertionError(
+                f"prompt {prompt_id} failed: {json.dumps(status.get('messages'))[:4000]}\n{self.log_tail(30)}"
+            )
+        return entry
 
     def run(self, prompt: dict, timeout: float = 300) -> dict:
         return self.wait(self.queue_prompt(prompt), timeout)

@@ -53,12 +53,18 @@ def check_runs(runs: Path, expected: dict[str, str]) -> None:
         assert count_frames(runs / run_id / "final.mp4") == plan.total_frames == manifest.steps["final"].frames
 
 
-def test_three_plan_files_run_as_one_queue_and_resume(tmp_path, server, capsys):
-    inputs(tmp_path)
+def plan_files(tmp_path) -> list:
+    """The three plans written as plan0.json .. plan2.json."""
     files = []
     for i, plan in enumerate(plans(tmp_path)):
         files.append(tmp_path / f"plan{i}.json")
         files[-1].write_text(json.dumps(plan))
+    return files
+
+
+def test_three_plan_files_run_as_one_queue_and_resume(tmp_path, server, capsys):
+    inputs(tmp_path)
+    files = plan_files(tmp_path)
     argv = ["run", *map(str, files), "--server", server.url, "--no-progress", "--window", "1"]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -99,10 +105,7 @@ def test_a_folder_and_a_jsonl_of_plans_are_batches(tmp_path, server, capsys):
 
 def test_a_failing_run_does_not_stop_the_others(tmp_path, server, capsys):
     inputs(tmp_path)
-    files = []
-    for i, plan in enumerate(plans(tmp_path)):
-        files.append(tmp_path / f"plan{i}.json")
-        files[-1].write_text(json.dumps(plan))
+    files = plan_files(tmp_path)
     server.fail.add("trans_000")
     assert main(["run", *map(str, files), "--server", server.url, "--no-progress"]) == 1
     captured = capsys.readouterr()

@@ -94,14 +94,9 @@ def submit(server, prompt: dict) -> str:
 
 
 def ended(server, prompt_id: str, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        entry = server.get(f"/history/{prompt_id}").get(prompt_id)
-        if entry and entry.get("status", {}).get("completed") is not None:
-            kinds = [k for k, _ in entry["status"]["messages"]]
-            return "interrupted" if "execution_interrupted" in kinds else entry["status"]["status_str"]
-        time.sleep(0.1)
-    raise AssertionError(f"{prompt_id} did not end:\n{server.log_tail(30)}")
+    entry = server.ended(prompt_id, timeout, poll_s=0.1)
+    kinds = [k for k, _ in entry["status"]["messages"]]
+    return "interrupted" if "execution_interrupted" in kinds else entry["status"]["status_str"]
 
 
 def test_interrupt_mid_stitch_leaves_no_file_and_keeps_the_old_one(comfy_server):
