@@ -10,6 +10,9 @@
 #   SEGUE_COMFYUI_PINS     pip requirement lines installed first (default scripts/comfyui-test-pins.txt:
 #                          the CPU torch/torchvision/transformers that work on the project's machines;
 #                          point it at an empty file to let pip choose)
+#   SEGUE_COMFYUI_NODEPS   pip requirement lines installed with --no-deps after ComfyUI's requirements
+#                          (default scripts/comfyui-test-nodeps.txt: torchaudio, which newer ComfyUI
+#                          imports at start-up and whose registry release pins another torch)
 #   SEGUE_CACHE_DIR        cache root (default ${XDG_CACHE_HOME:-~/.cache}/segue)
 #
 # Prints shell assignments for SEGUE_COMFYUI_DIR and SEGUE_COMFYUI_PYTHON on stdout (eval them);
@@ -19,6 +22,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 source_spec=${SEGUE_COMFYUI_SOURCE:?set SEGUE_COMFYUI_SOURCE to a ComfyUI tarball, folder or git URL@tag}
 pins=${SEGUE_COMFYUI_PINS:-$repo/scripts/comfyui-test-pins.txt}
+nodeps=${SEGUE_COMFYUI_NODEPS:-$repo/scripts/comfyui-test-nodeps.txt}
 cache_root=${SEGUE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/segue}
 python=${SEGUE_PYTHON:-python3}
 
@@ -93,7 +97,7 @@ flock 9   # two test runs never provision the same cache at once
 # 2. The base install: ComfyUI's code + venv + pins + ComfyUI's requirements. Rebuilt only when
 #    one of them changes (their hash is the stamp).
 grep -vE '^\s*(torch|torchvision|torchaudio)\s*($|[<>=!~;#])' "$work/src/requirements.txt" > "$work/comfy-requirements.txt"
-base_key=$( { cat "$pins" 2>/dev/null; cat "$work/comfy-requirements.txt"; "$python" -V; } | sha256sum | cut -c1-16)
+base_key=$( { cat "$pins" 2>/dev/null; cat "$nodeps" 2>/dev/null; cat "$work/comfy-requirements.txt"; "$python" -V; } | sha256sum | cut -c1-16)
 if [ "$(cat "$target/base.stamp" 2>/dev/null)" != "$base_key" ] || [ ! -x "$venv_python" ]; then
   start=$SECONDS
   say "installing ComfyUI $version into $target (first run: a few minutes, several GB)"
@@ -106,9 +110,13 @@ if [ "$(cat "$target/base.stamp" 2>/dev/null)" != "$base_key" ] || [ ! -x "$venv
   if [ -s "$pins" ]; then
     "$venv_python" -m pip install -q --disable-pip-version-check -r "$pins" >&2
   fi
-  # torchaudio is left out: no release matches the CPU torch pinned here, and ComfyUI only loses
-  # its own audio nodes without it (Segue reads and writes sound with PyAV).
   "$venv_python" -m pip install -q --disable-pip-version-check -r "$work/comfy-requirements.txt" >&2
+  # torch/torchvision/torchaudio are filtered out of ComfyUI's list above: no torchaudio release
+  # matches the CPU torch pinned here, so it goes in without its dependencies (0.3.64 only loses
+  # its audio nodes without it; 0.27 does not start without it). Segue's sound uses PyAV.
+  if [ -s "$nodeps" ]; then
+    "$venv_python" -m pip install -q --disable-pip-version-check --no-deps -r "$nodeps" >&2
+  fi
   echo "$base_key" > "$target/base.stamp"
   rm -f "$target/pack.stamp"
   say "ComfyUI $version installed in $((SECONDS - start)) s"
