@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from segue.video_utils import local_render, step_guides
-from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.engine import local_render, steps as step_guides
+from segue.video_utils.core.travel_plan import plan_travel
 
 WIDTH, HEIGHT = 832, 480
 

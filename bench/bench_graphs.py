@@ -19,8 +19,8 @@ import time
 from segue.orchestration.graphs import step_prompt
 from segue.orchestration.run_models import GeneratorConfig, TravelRun
 from segue.orchestration.steps import travel_steps
-from segue.video_utils.chains import EncodeSettings, SaveTo, Sources, Texts, TravelStepSettings, travel_graph
-from segue.video_utils.prompt_graph import Graph
+from segue.video_utils.core.chains import EncodeSettings, SaveTo, Sources, Texts, TravelStepSettings, travel_graph
+from segue.video_utils.core.prompt_graph import Graph
 
 LIGHTNING = {"steps": 6, "phases": [
     {"model": "high", "end_step": 2, "cfg": 3.0},

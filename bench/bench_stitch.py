@@ -64,7 +64,7 @@ def _layout(count: int, frames: int, overlap: int):
 
 def memcpy_new(segments, overlap):
     """Copy each segment's output frames [head, n) into a new output: the bytes a stitch writes."""
-    from segue.video_utils.stitch import _allocate
+    from segue.video_utils.engine.stitch import _allocate
     n = segments[0].shape[0]
     total = len(segments) * n - overlap * (len(segments) - 1)
     out = _allocate(total, *segments[0].shape[1:3], segments[0].device)
@@ -88,12 +88,12 @@ def memcpy_reuse(segments, overlap, buf):
 
 
 def segue_memory(segments, overlap):
-    from segue.video_utils.stitch import stitch_segments
+    from segue.video_utils.engine.stitch import stitch_segments
     return stitch_segments(segments, [overlap] * (len(segments) - 1)).shape[0]
 
 
 def segue_stream(segments, overlap, buf):
-    from segue.video_utils.stitch import stitch_stream
+    from segue.video_utils.engine.stitch import stitch_stream
 
     def source(seg):
         return lambda: (seg[a: a + CHUNK] for a in range(0, seg.shape[0], CHUNK))
@@ -108,7 +108,7 @@ def segue_stream(segments, overlap, buf):
 
 
 def cat_blend(segments, overlap):
-    from segue.video_utils.crossfade import crossfade_weights
+    from segue.video_utils.engine.crossfade import crossfade_weights
     w = crossfade_weights(overlap).view(-1, 1, 1, 1)
     pieces = []
     n = segments[0].shape[0]
@@ -168,7 +168,7 @@ def child_kernel(spec: dict) -> None:
 
 
 def child_files(spec: dict) -> None:
-    from segue.video_utils.stitch import stitch_segment_files
+    from segue.video_utils.engine.stitch import stitch_segment_files
     torch.set_num_threads(spec["threads"])
     paths = spec["paths"]
     overlaps = [spec["overlap"]] * (len(paths) - 1)
@@ -240,8 +240,8 @@ def run_kernel(args, count: int, height: int, width: int) -> dict:
 
 
 def make_files(tmp: Path, count: int, frames: int, height: int, width: int) -> list[str]:
-    from segue.video_utils.constants import LOSSLESS_SUFFIX
-    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+    from segue.video_utils.core.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.engine.video_write import LOSSLESS_CODEC, write_video
     distinct = []
     for i in range(min(5, count)):
         path = tmp / f"seg{i}{LOSSLESS_SUFFIX}"

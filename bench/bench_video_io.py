@@ -49,8 +49,9 @@ import numpy as np
 import torch
 
 import _measure as m
-from segue.video_utils import probe, video_read as vr, video_write as vw
-from segue.video_utils.constants import LOSSLESS_SUFFIX
+from segue.video_utils.core import probe
+from segue.video_utils.engine import video_read as vr, video_write as vw
+from segue.video_utils.core.constants import LOSSLESS_SUFFIX
 
 FPS = Fraction(16)
 

@@ -9,8 +9,8 @@ every segment's guide in RAM.
 
 from __future__ import annotations
 
-from ..video_utils.errors import PlanError
-from ..video_utils.step_guides import first_last_frames
+from ..video_utils.core.errors import PlanError
+from ..video_utils.engine.steps import first_last_frames
 from .api import CATEGORY, STEP, encode_clip_vision, first_last_encode, io, vace_encode
 
 

@@ -13,11 +13,11 @@ there, so preview runs need no model and ComfyUI loads each model once, where it
 
 from __future__ import annotations
 
-from ..video_utils.chains import Sources
-from ..video_utils.errors import PlanError
-from ..video_utils.lengths import check_frame_memory, check_generation_size
-from ..video_utils.prompt_graph import Graph, is_link, load_template
-from ..video_utils.recipe import Recipe
+from ..video_utils.core.chains import Sources
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.lengths import check_frame_memory, check_generation_size
+from ..video_utils.core.prompt_graph import Graph, is_link, load_template
+from ..video_utils.core.recipe import Recipe
 from .api import expansion_prefix, folders, io
 from .paths import resolve_input
 

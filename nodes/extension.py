@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from ..video_utils.samples import install_samples
-from . import (encode_nodes, extend_nodes, generator_nodes, guide_nodes, io_nodes, join_nodes, recipe_nodes, save_nodes,
-               step_nodes, stitch_nodes, travel_nodes)
+from ..video_utils.engine.samples import install_samples
+from . import (encode_nodes, extend_nodes, generator_nodes, guide_nodes, io_nodes, join_nodes, recipe_nodes,
+               save_nodes, step_nodes, stitch_nodes, travel_nodes)
 from .api import ComfyExtension, folders, io
 
 ALL_NODES: list[type[io.ComfyNode]] = [

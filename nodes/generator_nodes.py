@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from ..video_utils.colour import match_colour
-from ..video_utils.errors import PlanError
-from ..video_utils.constants import PREVIEW_METHODS as METHODS
-from ..video_utils.preview_generator import preview_generate
+from ..video_utils.core.constants import PREVIEW_METHODS as METHODS
+from ..video_utils.core.errors import PlanError
+from ..video_utils.engine.colour import match_colour
+from ..video_utils.engine.preview_generator import preview_generate
 from . import parse
 from .api import CATEGORY, Progress, io
 

@@ -14,17 +14,17 @@ import uuid
 
 import torch
 
-from ..video_utils.audio import GAP_AUDIO_MODES
-from ..video_utils.audio_io import AudioClip
-from ..video_utils.chains import EncodeSettings, JoinStepSettings, SaveTo, Texts, join_graph
-from ..video_utils.constants import (DEFAULT_CURVE, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_PROMPT, DEFAULT_RETIME,
-                                     FILE_FOLDERS, GENERATION_FPS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS)
-from ..video_utils.errors import PlanError
-from ..video_utils.join_assembly import assemble_join_files, join_soundtrack
-from ..video_utils.prompt_graph import Graph
-from ..video_utils.retime import RETIME_MODES
-from ..video_utils.sizes import CONFORM_FIT_MODES
-from ..video_utils.video_write import LOSSLESS_CODEC, VideoWriter
+from ..video_utils.core.chains import EncodeSettings, JoinStepSettings, SaveTo, Texts, join_graph
+from ..video_utils.core.constants import (DEFAULT_CURVE, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_PROMPT, DEFAULT_RETIME,
+                                          FILE_FOLDERS, GENERATION_FPS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS)
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.prompt_graph import Graph
+from ..video_utils.core.retime import RETIME_MODES
+from ..video_utils.core.sizes import CONFORM_FIT_MODES
+from ..video_utils.core.sound_timeline import GAP_AUDIO_MODES
+from ..video_utils.engine.audio_io import AudioClip
+from ..video_utils.engine.join_assembly import assemble_join_files, join_soundtrack
+from ..video_utils.engine.video_write import LOSSLESS_CODEC, VideoWriter
 from . import parse
 from .api import CATEGORY, Progress, folders, io
 from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, recipe_sources

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import re
 
-from ..video_utils.errors import PlanError
-from ..video_utils.recipe import check_choice  # noqa: F401 - the nodes' combo check
-from ..video_utils.prompt_text import check_prompt_text, segment_prompts
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.prompt_text import check_prompt_text, segment_prompts
+from ..video_utils.core.recipe import check_choice  # noqa: F401 - the nodes' combo check
 
 _SPLIT = re.compile(r"[\s,;]+")
 

@@ -10,16 +10,14 @@ step into the classic guide images for hand-wired graphs and templates.
 
 from __future__ import annotations
 
-from ..video_utils.errors import PlanError
-from ..video_utils.guides import OverlapAdjust
-from ..video_utils.join_plan import JoinPlan, plan_join
-from ..video_utils.conform import OutputFormat, output_format
-from ..video_utils.constants import GENERATION_FPS
-from ..video_utils.retime import conformed_frame_count
-from ..video_utils.constants import DEFAULT_FIT
-from ..video_utils.sizes import CONFORM_FIT_MODES
-from ..video_utils.step_guides import JoinStep, TravelStep
-from ..video_utils.constants import VIDEO_EXTENSIONS
+from ..video_utils.core.constants import DEFAULT_FIT, GENERATION_FPS, VIDEO_EXTENSIONS
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.join_plan import JoinPlan, plan_join
+from ..video_utils.core.output_format import OutputFormat, output_format
+from ..video_utils.core.retime import conformed_frame_count
+from ..video_utils.core.sizes import CONFORM_FIT_MODES
+from ..video_utils.engine.guides import OverlapAdjust
+from ..video_utils.engine.steps import JoinStep, TravelStep
 from . import parse
 from .api import CATEGORY, STEP, folders, io
 from .expansion import check_step

@@ -16,9 +16,9 @@ from typing import Callable, Iterator
 
 import torch
 
-from ..video_utils.audio_io import read_audio
-from ..video_utils.probe import probe
-from ..video_utils.video_read import iter_frames, read_frames, read_last_frames
+from ..video_utils.core.probe import probe
+from ..video_utils.engine.audio_io import read_audio
+from ..video_utils.engine.video_read import iter_frames, read_frames, read_last_frames
 from .api import InputImpl
 
 

@@ -21,9 +21,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..video_utils.constants import GENERATION_FPS
-from ..video_utils.errors import PlanError
-from ..video_utils.lengths import as_fps
+from ..video_utils.core.constants import BUNDLED_KEYFRAMES, GENERATION_FPS
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.lengths import as_fps
 from . import commands
 from .command_options import TravelCommand, extend_command, join_command, travel_command
 from .plan_options import (ExtendPlanOptions, JoinDeliveryOptions, JoinPlanOptions, RenderOptions,
@@ -35,7 +35,6 @@ from .server_options import add_server_arguments
 from .status import frame_table
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
 class Parser(argparse.ArgumentParser):
@@ -154,8 +153,8 @@ def _readable_images(paths) -> None:
 
 
 def _post(run: Run):
-    from ..video_utils.guides import OverlapAdjust
-    from ..video_utils.postprocess import PostSettings
+    from ..video_utils.engine.guides import OverlapAdjust
+    from ..video_utils.engine.postprocess import PostSettings
 
     recipe = run.generator.recipe()
     post = PostSettings(recipe.colour_match, recipe.colour_method, recipe.colour_strength, recipe.saturation,
@@ -165,7 +164,7 @@ def _post(run: Run):
 
 
 def _report(out: Path, extra: str) -> None:
-    from ..video_utils.probe import probe
+    from ..video_utils.core.probe import probe
 
     info = probe(out)
     print(f"wrote {out}")
@@ -185,9 +184,9 @@ def _with_progress(kind: str, render):
 
 
 def _render_travel(run, plan) -> int:
-    from ..video_utils.conform import conform_keyframes, load_image
-    from ..video_utils.delivery import Output
-    from ..video_utils.local_render import render_travel
+    from ..video_utils.engine.conform import conform_keyframes, load_image
+    from ..video_utils.engine.delivery import Output
+    from ..video_utils.engine.local_render import render_travel
 
     _readable_images(run.images)
     recipe, post, adjust = _post(run)
@@ -204,7 +203,7 @@ def _render_travel(run, plan) -> int:
 
 
 def _render_join(run, plan) -> int:
-    from ..video_utils.local_render import render_join
+    from ..video_utils.engine.local_render import render_join
 
     recipe, post, _ = _post(run)
     out = _with_progress("join", lambda progress: render_join(
@@ -219,8 +218,8 @@ def _render_join(run, plan) -> int:
 
 
 def _render_extend(run, plan) -> int:
-    from ..video_utils.conform import conform_keyframes, load_image
-    from ..video_utils.local_render import render_extend
+    from ..video_utils.engine.conform import conform_keyframes, load_image
+    from ..video_utils.engine.local_render import render_extend
 
     _readable_images(run.keyframes)
     recipe, post, adjust = _post(run)
@@ -253,7 +252,7 @@ _cmd_extend = _render_command(commands.cmd_extend, extend_run, _render_extend)
 
 
 def _cmd_demo(args) -> int:
-    images = sorted((ASSETS / "keyframes").glob("*.png"))
+    images = sorted(BUNDLED_KEYFRAMES.glob("*.png"))
     plan = TravelPlanOptions.from_namespace(args, mode="chained", exact_keyframes=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     return _cmd_travel(TravelCommand(images, plan, RenderOptions(out=args.out)))

@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from ..video_utils.atomic import atomic_path
+from ..video_utils.core.atomic import atomic_path
 from .errors import ServerError, ServerUnreachable, UploadRejected
 from .retry import RETRY_STATUSES
 

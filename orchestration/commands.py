@@ -29,7 +29,7 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from ..video_utils.errors import PlanError
+from ..video_utils.core.errors import PlanError
 from .command_options import (ConvertCommand, ExtendCommand, JoinCommand, PlanFileCommand, TravelCommand,
                               convert_command, plan_file_command, run_dir_command)
 from .errors import EXIT_OK, guarded, print_lines

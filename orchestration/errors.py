@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..video_utils.errors import PlanError
+from ..video_utils.core.errors import PlanError
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..video_utils import atomic
-from ..video_utils.errors import PlanError
+from ..video_utils.core import atomic
+from ..video_utils.core.errors import PlanError
 from .client_files import sha256_file
 from .graphs import all_step_prompts, detached_prompt
 from .run_models import Run, run_inputs_paths

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from ..video_utils.constants import DEFAULT_EXTEND_FRAMES, DEFAULT_OVERLAP, GENERATION_FPS
-from ..video_utils.errors import PlanError
-from ..video_utils.extend_plan import ExtendPlan, plan_extend
-from ..video_utils.lengths import DEFAULT_MAX_GENERATION, as_fps, flag
-from ..video_utils.retime import conformed_frame_count
-from ..video_utils.sizes import even_size, generation_size
+from ..video_utils.core.constants import DEFAULT_EXTEND_FRAMES, DEFAULT_OVERLAP, GENERATION_FPS
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.extend_plan import ExtendPlan, plan_extend
+from ..video_utils.core.lengths import DEFAULT_MAX_GENERATION, as_fps, flag
+from ..video_utils.core.retime import conformed_frame_count
+from ..video_utils.core.sizes import even_size, generation_size
 from .run_checks import brief, check_file, int_or_list, probe_clip
 from .run_common import ClipRef, SegmentRun, check_images
 

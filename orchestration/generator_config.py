@@ -14,10 +14,10 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ..video_utils.chains import ModelFiles
-from ..video_utils.constants import DEFAULT_SEED_POLICY, IMAGE_EXTENSIONS
-from ..video_utils.errors import PlanError
-from ..video_utils.recipe import Recipe
+from ..video_utils.core.chains import ModelFiles
+from ..video_utils.core.constants import DEFAULT_SEED_POLICY, IMAGE_EXTENSIONS
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.recipe import Recipe
 from .run_checks import brief, check_file, check_name
 
 FILE_KEYS = tuple(f.name for f in fields(ModelFiles))     # the model file names a prompt loads

@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..video_utils.audio import GAP_AUDIO_MODES
-from ..video_utils.constants import (DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP,
-                                     DEFAULT_JOIN_PROMPT, DEFAULT_RETIME, GENERATION_FPS)
-from ..video_utils.errors import PlanError
-from ..video_utils.join_plan import JOIN_OVERRIDE_KEYS, JoinPlan, plan_join
-from ..video_utils.lengths import as_fps, flag
-from ..video_utils.recipe import whole
-from ..video_utils.retime import RETIME_MODES, conformed_frame_count
-from ..video_utils.sizes import CONFORM_FIT_MODES, check_fit, even_size, wan_size, working_size
+from ..video_utils.core.constants import (DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP,
+                                          DEFAULT_JOIN_PROMPT, DEFAULT_RETIME, GENERATION_FPS)
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.join_plan import JOIN_OVERRIDE_KEYS, JoinPlan, plan_join
+from ..video_utils.core.lengths import as_fps, flag
+from ..video_utils.core.output_format import OutputFormat, decide_format
+from ..video_utils.core.recipe import whole
+from ..video_utils.core.retime import RETIME_MODES, conformed_frame_count
+from ..video_utils.core.sizes import CONFORM_FIT_MODES, check_fit
+from ..video_utils.core.sound_timeline import GAP_AUDIO_MODES
 from .run_checks import (brief, check_choice, check_file, check_fps, check_frame_memory, check_name, check_text,
                          probe_clip)
 from .run_common import ClipRef, RunBase
@@ -111,15 +112,12 @@ class JoinRun(RunBase):
             return GENERATION_FPS
         return as_fps(self.clip_fps, "clip_fps")
 
-    def output_size(self) -> tuple[int, int]:
-        """The output size as the join nodes choose it (``conform.output_format``)."""
-        width, height = (self.width, self.height) if self.width else self._size
-        return even_size(width, height)
-
-    def work_size(self) -> tuple[int, int]:
-        if self.work_width:
-            return wan_size(self.work_width, self.work_height)
-        return working_size(*self.output_size())
+    def format(self) -> OutputFormat:
+        """The output and working size and rate as the join nodes decide them
+        (``core.output_format``), from the first clip's probed size or the given ``width``."""
+        displayed = getattr(self, "_size", None) or (self.width, self.height)
+        return decide_format(displayed, self.output_fps(), width=self.width, height=self.height,
+                             work_width=self.work_width, work_height=self.work_height)
 
     def probe(self) -> list[int]:
         """Frame counts of the clips at the output rate, as the join nodes conform them (PyAV, no
@@ -173,8 +171,10 @@ class JoinRun(RunBase):
         plan = self.plan()
         self.check_common()
         if getattr(self, "_size", None) or self.width:
-            check_frame_memory(*self.work_size(), max(j.generation_frames for j in plan.joins), "transition")
-            check_frame_memory(*self.output_size(), max(j.transition_frames for j in plan.joins), "transition",
+            fmt = self.format()
+            check_frame_memory(fmt.work_width, fmt.work_height, max(j.generation_frames for j in plan.joins),
+                               "transition")
+            check_frame_memory(fmt.width, fmt.height, max(j.transition_frames for j in plan.joins), "transition",
                                generated=False)
         self.generator.validate(len(plan.joins), "joins", check_files)
         return plan

@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from ..video_utils import atomic
-from ..video_utils.errors import PlanError
+from ..video_utils.core import atomic
+from ..video_utils.core.errors import PlanError
 from .client_files import sha256_file
 from .errors import RunBusy, write_error
 from .plan_files import run_from_dict

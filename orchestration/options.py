@@ -20,7 +20,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-from ..video_utils.errors import PlanError
+from ..video_utils.core.errors import PlanError
 
 
 class Options:

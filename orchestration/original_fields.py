@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..video_utils.errors import PlanError
+from ..video_utils.core.errors import PlanError
 from .run_checks import brief
 
 # Fields that only restate what Segue does, or bookkeeping with no effect on the video.

@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
-from ..video_utils.errors import PlanError
+from ..video_utils.core.errors import PlanError
 from .original_fields import PayloadFields, number
 from .run_checks import brief
 

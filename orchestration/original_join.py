@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..video_utils.errors import PlanError
-from ..video_utils.join_plan import JOIN_OVERRIDE_KEYS
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.join_plan import JOIN_OVERRIDE_KEYS
 from .join_run import JOIN_PROMPT_KEYS, SEED_JOIN_KEYS
 from .original_fields import PayloadFields, resolution
 from .run_checks import brief, probe_clip

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..video_utils.errors import PlanError
+from ..video_utils.core.errors import PlanError
 from .original_fields import PayloadFields, payload_details
 from .original_generator import generator_settings
 from .original_join import join_fields

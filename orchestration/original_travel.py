@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..video_utils.errors import PlanError
+from ..video_utils.core.errors import PlanError
 from .original_fields import PayloadFields, number, resolution, text
 from .original_generator import lora_list
 from .run_checks import brief

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..video_utils import atomic
-from ..video_utils.errors import PlanError
-from ..video_utils.recipe import Recipe
-from .run_checks import brief
+from ..video_utils.core import atomic
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.recipe import Recipe
 from .generator_config import FILE_KEYS, REFERENCE_KEYS, GeneratorConfig
+from .run_checks import brief
 from .run_common import PLAN_VERSION, ClipRef
 from .run_models import RUN_CLASSES, Run
 

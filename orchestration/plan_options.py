@@ -11,17 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..video_utils.audio import GAP_AUDIO_MODES
-from ..video_utils.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_EXTEND_FRAMES, DEFAULT_FIT,
-                                     DEFAULT_GAP_AUDIO, DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP, DEFAULT_OVERLAP,
-                                     DEFAULT_PRESET, DEFAULT_PREVIEW_METHOD, DEFAULT_RETIME, DEFAULT_SEGMENT_FRAMES,
-                                     GENERATION_FPS, MAX_SHARPEN, PRESETS, PREVIEW_METHODS)
-from ..video_utils.errors import PlanError
-from ..video_utils.join_plan import JoinPlan, plan_join
-from ..video_utils.lengths import DEFAULT_MAX_GENERATION
-from ..video_utils.retime import RETIME_MODES
-from ..video_utils.sizes import CONFORM_FIT_MODES
-from ..video_utils.travel_plan import MODES, TravelPlan, plan_travel
+from ..video_utils.core.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_EXTEND_FRAMES, DEFAULT_FIT,
+                                          DEFAULT_GAP_AUDIO, DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP, DEFAULT_OVERLAP,
+                                          DEFAULT_PRESET, DEFAULT_PREVIEW_METHOD, DEFAULT_RETIME,
+                                          DEFAULT_SEGMENT_FRAMES, GENERATION_FPS, MAX_SHARPEN, PRESETS,
+                                          PREVIEW_METHODS)
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.join_plan import JoinPlan, plan_join
+from ..video_utils.core.lengths import DEFAULT_MAX_GENERATION
+from ..video_utils.core.retime import RETIME_MODES
+from ..video_utils.core.sizes import CONFORM_FIT_MODES
+from ..video_utils.core.sound_timeline import GAP_AUDIO_MODES
+from ..video_utils.core.travel_plan import MODES, TravelPlan, plan_travel
 from .options import Options, one_or_list
 
 

@@ -14,7 +14,7 @@ import queue
 import time
 import uuid
 
-from ..video_utils.errors import PlanError
+from ..video_utils.core.errors import PlanError
 from .errors import PromptRejected, ServerUnreachable, StepFailed
 from .events import Event, step_for_node
 from .graphs import detached_prompt, saving_nodes, step_prompt, validate_prompt

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..video_utils.constants import DEFAULT_FIT
-from ..video_utils.errors import PlanError
-from ..video_utils.prompt_text import segment_prompts
-from ..video_utils.sizes import generation_size, parse_size
+from ..video_utils.core.constants import DEFAULT_FIT
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.prompt_text import segment_prompts
+from ..video_utils.core.sizes import generation_size, parse_size
 from .command_options import ExtendCommand, JoinCommand, TravelCommand
-from .options import json_or_file, one_or_list
 from .generator_config import FILE_KEYS
+from .options import json_or_file, one_or_list
 from .run_models import ClipRef, ExtendRun, GeneratorConfig, JoinRun, TravelRun
 
 

@@ -10,13 +10,12 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..video_utils.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from ..video_utils.errors import PlanError
-from ..video_utils.lengths import MAX_FPS, check_generation_size
-from ..video_utils.lengths import check_frame_memory as check_step_memory
-from ..video_utils.probe import MediaInfo, probe
-from ..video_utils.prompt_text import check_prompt_text
-from ..video_utils.recipe import check_choice, finite  # noqa: F401 - check_choice: shared with run modules
+from ..video_utils.core.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.lengths import MAX_FPS, check_frame_memory as check_step_memory, check_generation_size
+from ..video_utils.core.probe import MediaInfo, probe
+from ..video_utils.core.prompt_text import check_prompt_text
+from ..video_utils.core.recipe import check_choice, finite  # noqa: F401 - check_choice: shared with run modules
 
 # --- value checks ---------------------------------------------------------------------------------
 

@@ -13,11 +13,11 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from ..video_utils.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, DEFAULT_SEED_POLICY,
-                                     IMAGE_EXTENSIONS, MAX_SHARPEN, PRESETS, SEED_POLICIES)
-from ..video_utils.errors import PlanError
-from ..video_utils.prompt_text import segment_prompts
-from ..video_utils.recipe import finite, item_seeds, whole
+from ..video_utils.core.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, DEFAULT_SEED_POLICY,
+                                          IMAGE_EXTENSIONS, MAX_SHARPEN, PRESETS, SEED_POLICIES)
+from ..video_utils.core.errors import PlanError
+from ..video_utils.core.prompt_text import segment_prompts
+from ..video_utils.core.recipe import finite, item_seeds, whole
 from .generator_config import GeneratorConfig
 from .run_checks import brief, check_choice, check_file, check_frame_memory, check_name, check_text
 

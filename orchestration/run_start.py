@@ -15,10 +15,11 @@ import uuid
 from pathlib import Path
 from typing import Sequence
 
-from ..video_utils.errors import PlanError
+from ..video_utils.core.errors import PlanError
 from . import batch
 from .client import ComfyClient, normalize_url
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, OrchestrationError, error_lines, exit_code_for
+from .errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, OrchestrationError, error_lines,
+                     exit_code_for)
 from .export import run_inputs
 from .graphs import load_template
 from .manifest import Manifest, lock_run_dir

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..video_utils.errors import PlanError
+from ..video_utils.core.errors import PlanError
 from .client import ComfyClient
 from .errors import OrchestrationError, ServerUnreachable
 from .events import Event, Listener

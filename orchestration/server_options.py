@@ -9,9 +9,9 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..video_utils.chains import ModelFiles
-from ..video_utils.constants import COLOUR_MATCH_MODES, COLOUR_METHODS, DEFAULT_SEED_POLICY, SEED_POLICIES
-from ..video_utils.recipe import finite, whole
+from ..video_utils.core.chains import ModelFiles
+from ..video_utils.core.constants import COLOUR_MATCH_MODES, COLOUR_METHODS, DEFAULT_SEED_POLICY, SEED_POLICIES
+from ..video_utils.core.recipe import finite, whole
 from .generator_config import FILE_KEYS
 from .options import Options
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..video_utils.constants import FINAL_SUFFIX, LOSSLESS_SUFFIX
-from ..video_utils.extend_plan import ExtendPlan
-from ..video_utils.join_plan import JoinPlan
-from ..video_utils.travel_plan import TravelPlan
+from ..video_utils.core.constants import FINAL_SUFFIX, LOSSLESS_SUFFIX
+from ..video_utils.core.extend_plan import ExtendPlan
+from ..video_utils.core.join_plan import JoinPlan
+from ..video_utils.core.travel_plan import TravelPlan
 
 # Step files: SegueSaveStep / SeguePreviewStep write lossless Matroska (LOSSLESS_SUFFIX), the final
 # step (SegueStitchFiles, SegueJoinAssembleFiles, SegueExtendAssemble) H.264 MP4 (FINAL_SUFFIX).

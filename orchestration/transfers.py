@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..video_utils import atomic
-from ..video_utils.errors import PlanError
+from ..video_utils.core import atomic
+from ..video_utils.core.errors import PlanError
 from .client_files import sha256_file
 from .errors import OutputMissing, StepFailed, write_error
 from .manifest import Manifest, StepState

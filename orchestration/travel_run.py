@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..video_utils.constants import DEFAULT_FIT, DEFAULT_OVERLAP, DEFAULT_RETIME, DEFAULT_SEGMENT_FRAMES, GENERATION_FPS
-from ..video_utils.lengths import flag
-from ..video_utils.retime import RETIME_MODES
-from ..video_utils.sizes import CONFORM_FIT_MODES, check_fit, generation_size, wan_size
-from ..video_utils.travel_plan import MODES, TravelPlan, plan_travel
+from ..video_utils.core.constants import (DEFAULT_FIT, DEFAULT_OVERLAP, DEFAULT_RETIME, DEFAULT_SEGMENT_FRAMES,
+                                          GENERATION_FPS)
+from ..video_utils.core.lengths import flag
+from ..video_utils.core.retime import RETIME_MODES
+from ..video_utils.core.sizes import CONFORM_FIT_MODES, check_fit, generation_size, wan_size
+from ..video_utils.core.travel_plan import MODES, TravelPlan, plan_travel
 from .run_checks import check_choice, check_file, check_fps, check_frame_memory, check_name, image_size, int_or_list
 from .run_common import SegmentRun, check_images
 

@@ -35,8 +35,8 @@ import av
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from segue.video_utils.join_plan import plan_join
-from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.core.join_plan import plan_join
+from segue.video_utils.core.travel_plan import plan_travel
 
 SAVING = ("SeguePreviewStep", "SegueSaveStep", "SegueStitchFiles", "SegueJoinAssembleFiles")
 FINAL_SAVING = ("SegueStitchFiles", "SegueJoinAssembleFiles")

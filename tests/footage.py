@@ -9,10 +9,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import media
-from segue.video_utils.audio_io import read_audio
-from segue.video_utils.conform import conform_video
-from segue.video_utils.join_plan import JoinPlan
-from segue.video_utils.video_read import read_frames
+from segue.video_utils.engine.audio_io import read_audio
+from segue.video_utils.engine.conform import conform_video
+from segue.video_utils.core.join_plan import JoinPlan
+from segue.video_utils.engine.video_read import read_frames
 
 # name, stored width, height, fps, frames, rotation, tone (Hz, sample rate, layout) or None
 CLIPS = (
@@ -68,7 +68,7 @@ def audio_seconds(path: Path) -> float:
 
 
 def video_seconds(path: Path) -> float:
-    from segue.video_utils.probe import probe
+    from segue.video_utils.core.probe import probe
 
     info = probe(path)
     return float(info.frame_count / info.fps)

@@ -67,7 +67,7 @@ def write_clips(folder: Path, count: int, width: int, height: int, frames: int, 
     """``count`` clips (each a slow fade between two colour fields), H.264 at ``fps``."""
     import torch
 
-    from segue.video_utils.video_write import VideoWriter
+    from segue.video_utils.engine.video_write import VideoWriter
 
     folder.mkdir(parents=True, exist_ok=True)
     names = []

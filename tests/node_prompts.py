@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 import torch
 
-from segue.video_utils.audio_io import AudioClip
-from segue.video_utils.video_write import VideoWriter
+from segue.video_utils.engine.audio_io import AudioClip
+from segue.video_utils.engine.video_write import VideoWriter
 
 SUB = "bad"                       # the media's subfolder of input/
 SIZE = 64

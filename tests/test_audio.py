@@ -14,12 +14,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import media  # noqa: E402
 
-from segue.video_utils.audio import (AudioSpan, assemble_soundtrack, fit_soundtrack, join_timeline,  # noqa: E402
-                                     soundtrack_timeline)
-from segue.video_utils.audio_io import AudioClip, read_audio  # noqa: E402
-from segue.video_utils.errors import PlanError  # noqa: E402
-from segue.video_utils.probe import probe  # noqa: E402
-from segue.video_utils.video_write import VideoWriter  # noqa: E402
+from segue.video_utils.core.sound_timeline import AudioSpan, join_timeline, soundtrack_timeline
+from segue.video_utils.engine.sound import assemble_soundtrack, fit_soundtrack
+from segue.video_utils.engine.audio_io import AudioClip, read_audio  # noqa: E402
+from segue.video_utils.core.errors import PlanError  # noqa: E402
+from segue.video_utils.core.probe import probe  # noqa: E402
+from segue.video_utils.engine.video_write import VideoWriter  # noqa: E402
 
 RATE = 48_000
 

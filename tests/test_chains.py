@@ -25,15 +25,15 @@ from segue.orchestration import run_common
 from segue.orchestration.graphs import detached_prompt, step_prompt
 from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
 from segue.orchestration.steps import join_steps, travel_steps
-from segue.video_utils.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts, TravelDelivery,
-                                      TravelStepSettings, join_graph, post_inputs, step_chain, travel_graph)
-from segue.video_utils.constants import DEFAULT_SEED_POLICY, FILE_FOLDERS, GENERATION_FPS
-from segue.video_utils.errors import PlanError
-from segue.video_utils.prompt_graph import Graph, is_link, load_template
-from segue.video_utils.join_plan import plan_join
-from segue.video_utils.recipe import LAST_STEP, Lora, Phase, Recipe, item_seeds
-from segue.video_utils.sizes import wan_size
-from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.core.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts, TravelDelivery,
+                                           TravelStepSettings, join_graph, post_inputs, step_chain, travel_graph)
+from segue.video_utils.core.constants import DEFAULT_SEED_POLICY, FILE_FOLDERS, GENERATION_FPS
+from segue.video_utils.core.errors import PlanError
+from segue.video_utils.core.prompt_graph import Graph, is_link, load_template
+from segue.video_utils.core.join_plan import plan_join
+from segue.video_utils.core.recipe import LAST_STEP, Lora, Phase, Recipe, item_seeds
+from segue.video_utils.core.sizes import wan_size
+from segue.video_utils.core.travel_plan import plan_travel
 
 # Links to nodes outside the graph: the user's loaders in a node expansion.
 USER = {"model": ["user_unet", 0], "model_low": ["user_unet_low", 0], "vae": ["user_vae", 0],
@@ -346,8 +346,9 @@ def test_the_local_renderer_asks_the_prompts_rule_for_saturation_and_brightness(
     """``local_render`` and ``post_inputs`` take the after-the-first-segment rule from one place
     (``chains.tone_applies``): the same item gets the same post-processing, and a changed rule
     changes both."""
-    from segue.video_utils import chains, local_render
-    from segue.video_utils.postprocess import PostSettings
+    from segue.video_utils.core import chains
+    from segue.video_utils.engine import local_render
+    from segue.video_utils.engine.postprocess import PostSettings
 
     recipe = Recipe(saturation=0.8, brightness=0.05, colour_match="previous", colour_strength=0.5)
     post = PostSettings(recipe.colour_match, recipe.colour_method, recipe.colour_strength, recipe.saturation,

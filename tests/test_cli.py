@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from segue.orchestration.cli import main
-from segue.video_utils.join_plan import plan_join
-from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.core.join_plan import plan_join
+from segue.video_utils.core.travel_plan import plan_travel
 
 TRAVEL_SEGMENT_KEYS = {"index", "generate_frames", "overlap_from_previous", "overlap_with_next", "start_frame"}
 JOIN_KEYS = {"index", "transition_frames", "gap_frames", "context_frames_a", "context_frames_b",
@@ -175,8 +175,8 @@ def _join_delivery_clips(tmp_path):
 def test_join_delivery_options_reach_the_local_render(tmp_path, capsys):
     """``segue join --fps --work-size --retime --gap-audio``: the output is at --fps, the
     transitions retimed by --retime and the generated gap silent with --gap-audio silence."""
-    from segue.video_utils.audio_io import read_audio
-    from segue.video_utils.retime import conformed_frame_count
+    from segue.video_utils.engine.audio_io import read_audio
+    from segue.video_utils.core.retime import conformed_frame_count
 
     clips = _join_delivery_clips(tmp_path)
     outs = {}

@@ -24,7 +24,7 @@ from media import write_clip  # noqa: E402
 from segue.orchestration.cli import main  # noqa: E402
 from segue.orchestration.client import ComfyClient  # noqa: E402
 from segue.orchestration.graphs import validate_prompt  # noqa: E402
-from segue.video_utils.recipe import LAST_STEP  # noqa: E402
+from segue.video_utils.core.recipe import LAST_STEP  # noqa: E402
 
 MODELS = {"unet": "wan22_high.safetensors", "unet_low": "wan22_low.safetensors", "vae": "wan_2.1_vae.safetensors",
           "clip": "umt5_xxl.safetensors"}

@@ -19,9 +19,9 @@ from media import write_clip  # noqa: E402
 
 from segue.orchestration.cli import main  # noqa: E402
 from segue.orchestration.manifest import Manifest  # noqa: E402
-from segue.video_utils.extend_plan import plan_extend  # noqa: E402
-from segue.video_utils.join_plan import plan_join  # noqa: E402
-from segue.video_utils.travel_plan import plan_travel  # noqa: E402
+from segue.video_utils.core.extend_plan import plan_extend  # noqa: E402
+from segue.video_utils.core.join_plan import plan_join  # noqa: E402
+from segue.video_utils.core.travel_plan import plan_travel  # noqa: E402
 
 COLOURS = [(230, 30, 30), (30, 230, 30), (30, 30, 230)]
 

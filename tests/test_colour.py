@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from segue.video_utils.colour import match_colour
-from segue.video_utils.errors import PlanError
+from segue.video_utils.engine.colour import match_colour
+from segue.video_utils.core.errors import PlanError
 
 
 def lab_stats(images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

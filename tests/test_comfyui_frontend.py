@@ -24,10 +24,10 @@ import pytest
 from comfy_frontend import (MISSING_NODES_TITLE, SCHEMA_ALERT, browser, close_dialogs, frontend_unavailable,
                             graph_to_prompt, load_workflow, open_app, visible_text)
 from integration import unavailable
-from segue.video_utils.join_plan import plan_join
-from segue.video_utils.probe import probe
-from segue.video_utils.retime import conformed_frame_count
-from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.core.join_plan import plan_join
+from segue.video_utils.core.probe import probe
+from segue.video_utils.core.retime import conformed_frame_count
+from segue.video_utils.core.travel_plan import plan_travel
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.frontend]
 

@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 import torch
 
-from segue.video_utils import constants as C
-from segue.video_utils.audio_io import AudioClip
-from segue.video_utils.join_plan import plan_join
-from segue.video_utils.probe import probe
-from segue.video_utils.retime import cfr_frame_map
-from segue.video_utils.travel_plan import plan_travel
-from segue.video_utils.video_read import read_frames
-from segue.video_utils.video_write import VideoWriter
+from segue.video_utils.core import constants as C
+from segue.video_utils.engine.audio_io import AudioClip
+from segue.video_utils.core.join_plan import plan_join
+from segue.video_utils.core.probe import probe
+from segue.video_utils.core.retime import cfr_frame_map
+from segue.video_utils.core.travel_plan import plan_travel
+from segue.video_utils.engine.video_read import read_frames
+from segue.video_utils.engine.video_write import VideoWriter
 
 pytestmark = pytest.mark.comfyui
 

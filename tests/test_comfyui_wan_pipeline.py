@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 import torch
 
-from segue.video_utils.travel_plan import plan_travel
-from segue.video_utils.video_read import read_frames
+from segue.video_utils.core.travel_plan import plan_travel
+from segue.video_utils.engine.video_read import read_frames
 from wan_tiny_weights import (install_tiny_wan, parameter_count, wan21_vace_dit_shapes,
                               wan21_vae_shapes)
 

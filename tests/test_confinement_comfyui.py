@@ -25,7 +25,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import node_prompts as NP  # noqa: E402
 
-from segue.video_utils.probe import probe  # noqa: E402
+from segue.video_utils.core.probe import probe  # noqa: E402
 
 pytestmark = pytest.mark.comfyui
 

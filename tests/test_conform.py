@@ -18,12 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import media  # noqa: E402
 
-from segue.video_utils.conform import (conform_frames, conform_keyframes, conform_video, load_image,  # noqa: E402
-                                       orient, plan_fit)
-from segue.video_utils.errors import PlanError  # noqa: E402
-from segue.video_utils.probe import Orientation, probe  # noqa: E402
-from segue.video_utils.retime import cfr_frame_map, conform_frame_map  # noqa: E402
-from segue.video_utils.sizes import output_size, working_size  # noqa: E402
+from segue.video_utils.engine.conform import (conform_frames, conform_keyframes, conform_video, load_image, orient,
+                                              plan_fit)
+from segue.video_utils.core.errors import PlanError  # noqa: E402
+from segue.video_utils.core.probe import Orientation, probe  # noqa: E402
+from segue.video_utils.core.retime import cfr_frame_map, conform_frame_map  # noqa: E402
+from segue.video_utils.core.sizes import output_size, working_size  # noqa: E402
 
 RED, GREEN, BLUE = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)
 
@@ -243,7 +243,7 @@ def test_a_range_of_conformed_frames(clips):
 
 _MEMORY_PROBE = textwrap.dedent("""
     import re, sys
-    from segue.video_utils.conform import conform_video
+    from segue.video_utils.engine.conform import conform_video
     def status(key):
         return int(re.search(key + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
     path = sys.argv[1]

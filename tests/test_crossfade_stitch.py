@@ -9,17 +9,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segue.video_utils.constants import MAX_SHARPEN
-from segue.video_utils.crossfade import crossfade, crossfade_weights
-from segue.video_utils.errors import PlanError
-from segue.video_utils.stitch import (
-    plan_segment_trims,
-    stitch_length,
-    stitch_segment_files,
-    stitch_segments,
-    stitch_stream,
-)
-from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.core.constants import MAX_SHARPEN
+from segue.video_utils.engine.crossfade import crossfade, crossfade_weights
+from segue.video_utils.core.errors import PlanError
+from segue.video_utils.engine.stitch import (plan_segment_trims, stitch_length, stitch_segment_files, stitch_segments,
+                                             stitch_stream)
+from segue.video_utils.core.travel_plan import plan_travel
 
 
 def flat(value: float, n: int = 1, h: int = 4, w: int = 4) -> torch.Tensor:
@@ -274,9 +269,9 @@ def test_travel_stitch_puts_keyframes_where_the_plan_says(mode, exact):
 # ---- files: streamed == in-memory, bit-exact ----------------------------------------------------
 
 def test_file_stitch_is_bit_identical_to_in_memory(tmp_path):
-    from segue.video_utils.constants import LOSSLESS_SUFFIX
-    from segue.video_utils.video_read import read_frames
-    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+    from segue.video_utils.core.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.engine.video_read import read_frames
+    from segue.video_utils.engine.video_write import LOSSLESS_CODEC, write_video
 
     g = torch.Generator().manual_seed(3)
     lengths, overlaps = [21, 17, 25], [5, 6]
@@ -315,7 +310,7 @@ def test_file_stitch_uses_the_stored_size_of_rotated_files(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import media
 
-    from segue.video_utils.probe import probe
+    from segue.video_utils.core.probe import probe
 
     paths = [media.write_clip(tmp_path / f"r{i}.mp4", 48, 32, 16, 8, rotation=90) for i in range(2)]
     assert (probe(paths[0]).width, probe(paths[0]).height) == (32, 48)    # displayed portrait
@@ -325,8 +320,8 @@ def test_file_stitch_uses_the_stored_size_of_rotated_files(tmp_path):
 
 
 def test_file_stitch_size_mismatch_names_the_file(tmp_path):
-    from segue.video_utils.constants import LOSSLESS_SUFFIX
-    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+    from segue.video_utils.core.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.engine.video_write import LOSSLESS_CODEC, write_video
 
     a, b = tmp_path / f"a{LOSSLESS_SUFFIX}", tmp_path / f"b{LOSSLESS_SUFFIX}"
     write_video(a, torch.rand(5, 16, 16, 3), 16, codec=LOSSLESS_CODEC)

@@ -11,9 +11,9 @@ from segue.orchestration.join_run import JoinRun
 from segue.orchestration.plan_files import run_from_dict
 from segue.orchestration.run_builders import join_run, travel_run
 from segue.orchestration.travel_run import TravelRun
-from segue.video_utils import constants as C
-from segue.video_utils.chains import JoinStepSettings, TravelDelivery, TravelStepSettings
-from segue.video_utils.join_plan import plan_join
+from segue.video_utils.core import constants as C
+from segue.video_utils.core.chains import JoinStepSettings, TravelDelivery, TravelStepSettings
+from segue.video_utils.core.join_plan import plan_join
 
 
 def test_run_models_and_plan_files_default_to_the_constants():

@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import torch
 
-from segue.video_utils import video_write as vw
-from segue.video_utils.constants import LOSSLESS_SUFFIX
-from segue.video_utils.video_read import read_frames
+from segue.video_utils.engine import video_write as vw
+from segue.video_utils.core.constants import LOSSLESS_SUFFIX
+from segue.video_utils.engine.video_read import read_frames
 
 from test_video_io import coded_frames, frame_ids, sine_clip
 

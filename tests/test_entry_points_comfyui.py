@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from memory_probe import travel_prompt, write_keyframes
-from segue.video_utils.join_plan import plan_join
-from segue.video_utils.probe import probe
-from segue.video_utils.retime import conformed_frame_count
-from segue.video_utils.travel_plan import plan_travel
-from segue.video_utils.video_read import read_frames
+from segue.video_utils.core.join_plan import plan_join
+from segue.video_utils.core.probe import probe
+from segue.video_utils.core.retime import conformed_frame_count
+from segue.video_utils.core.travel_plan import plan_travel
+from segue.video_utils.engine.video_read import read_frames
 
 pytestmark = pytest.mark.comfyui
 

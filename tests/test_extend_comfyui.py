@@ -17,16 +17,16 @@ import torch
 import media
 import node_prompts as NP
 from segue.orchestration.run_models import ClipRef, ExtendRun
-from segue.video_utils.audio_io import read_audio
-from segue.video_utils.chains import EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts, extend_assemble, \
-    extend_step, step_chain
-from segue.video_utils.conform import conform_keyframes, load_image
-from segue.video_utils.extend_plan import plan_extend
-from segue.video_utils.local_render import render_extend
-from segue.video_utils.probe import probe
-from segue.video_utils.prompt_graph import Graph, out
-from segue.video_utils.recipe import Recipe
-from segue.video_utils.video_read import read_frames
+from segue.video_utils.engine.audio_io import read_audio
+from segue.video_utils.core.chains import (EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts,
+                                           extend_assemble, extend_step, step_chain)
+from segue.video_utils.engine.conform import conform_keyframes, load_image
+from segue.video_utils.core.extend_plan import plan_extend
+from segue.video_utils.engine.local_render import render_extend
+from segue.video_utils.core.probe import probe
+from segue.video_utils.core.prompt_graph import Graph, out
+from segue.video_utils.core.recipe import Recipe
+from segue.video_utils.engine.video_read import read_frames
 
 pytestmark = pytest.mark.comfyui
 

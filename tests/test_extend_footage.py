@@ -20,12 +20,12 @@ import footage
 import media
 from segue.orchestration.cli import main
 from segue.orchestration.run_models import ClipRef, ExtendRun
-from segue.video_utils.audio_io import read_audio
-from segue.video_utils.conform import conform_video
-from segue.video_utils.extend_plan import plan_extend
-from segue.video_utils.lengths import round_half_up
-from segue.video_utils.probe import probe
-from segue.video_utils.video_read import read_frames
+from segue.video_utils.engine.audio_io import read_audio
+from segue.video_utils.engine.conform import conform_video
+from segue.video_utils.core.extend_plan import plan_extend
+from segue.video_utils.core.lengths import round_half_up
+from segue.video_utils.core.probe import probe
+from segue.video_utils.engine.video_read import read_frames
 
 TONE = 660.0
 
@@ -125,9 +125,9 @@ def test_footage_rates_in_the_plan_and_the_segments_files(rate):
 def test_segment_context_is_the_conformed_clip_at_16_fps(tmp_path):
     """Segment 0 continues the upright clip: each guide context frame is the conformed clip's frame
     nearest its 16 fps time (never a blend), scaled to the generation size; made and saved at 16 fps."""
-    from segue.video_utils.conform import conform_frames
-    from segue.video_utils.extend_plan import ROUND_TRIP_FIT
-    from segue.video_utils.step_guides import ExtendStep
+    from segue.video_utils.engine.conform import conform_frames
+    from segue.video_utils.core.extend_plan import ROUND_TRIP_FIT
+    from segue.video_utils.engine.steps import ExtendStep
 
     clip = phone_clip(tmp_path / "phone.mp4")
     plan = ExtendRun(clip=ClipRef(str(clip)), frames=40, overlap=8).plan()

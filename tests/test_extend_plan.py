@@ -8,10 +8,10 @@ import pytest
 import torch
 from hypothesis import assume, given, settings, strategies as st
 
-from segue.video_utils.errors import PlanError
-from segue.video_utils.extend_plan import plan_extend
-from segue.video_utils.lengths import is_wan_length, round_half_up
-from segue.video_utils.stitch import stitch_length, stitch_segments
+from segue.video_utils.core.errors import PlanError
+from segue.video_utils.core.extend_plan import plan_extend
+from segue.video_utils.core.lengths import is_wan_length, round_half_up
+from segue.video_utils.engine.stitch import stitch_length, stitch_segments
 
 
 @st.composite

@@ -12,22 +12,22 @@ import torch
 
 import media
 
-from segue.video_utils.chains import EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts, extend_graph
-from segue.video_utils.audio_io import AudioClip, read_audio
-from segue.video_utils.conform import conform_frames
-from segue.video_utils.errors import PlanError
-from segue.video_utils.extend_assembly import assemble_extend_files
-from segue.video_utils.extend_plan import plan_extend
-from segue.video_utils.sizes import generation_size
-from segue.video_utils.guides import OverlapAdjust, kept_frames
-from segue.video_utils.local_render import render_extend
-from segue.video_utils.postprocess import PostSettings
-from segue.video_utils.probe import probe
-from segue.video_utils.prompt_graph import Graph
-from segue.video_utils.recipe import Recipe
-from segue.video_utils.step_guides import ExtendStep
-from segue.video_utils.video_read import read_frames
-from segue.video_utils.video_write import LOSSLESS_CODEC, VideoWriter, write_video
+from segue.video_utils.core.chains import EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts, extend_graph
+from segue.video_utils.engine.audio_io import AudioClip, read_audio
+from segue.video_utils.engine.conform import conform_frames
+from segue.video_utils.core.errors import PlanError
+from segue.video_utils.engine.extend_assembly import assemble_extend_files
+from segue.video_utils.core.extend_plan import plan_extend
+from segue.video_utils.core.sizes import generation_size
+from segue.video_utils.engine.guides import OverlapAdjust, kept_frames
+from segue.video_utils.engine.local_render import render_extend
+from segue.video_utils.engine.postprocess import PostSettings
+from segue.video_utils.core.probe import probe
+from segue.video_utils.core.prompt_graph import Graph
+from segue.video_utils.core.recipe import Recipe
+from segue.video_utils.engine.steps import ExtendStep
+from segue.video_utils.engine.video_read import read_frames
+from segue.video_utils.engine.video_write import LOSSLESS_CODEC, VideoWriter, write_video
 
 W, H = 64, 48
 FPS = Fraction(16)

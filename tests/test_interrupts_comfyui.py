@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import node_prompts as NP  # noqa: E402
 from comfyui_harness import ComfyServer  # noqa: E402
 
-from segue.video_utils.atomic import is_temp_name  # noqa: E402
-from segue.video_utils.probe import probe  # noqa: E402
-from segue.video_utils.video_write import LOSSLESS_CODEC, VideoWriter  # noqa: E402
+from segue.video_utils.core.atomic import is_temp_name  # noqa: E402
+from segue.video_utils.core.probe import probe  # noqa: E402
+from segue.video_utils.engine.video_write import LOSSLESS_CODEC, VideoWriter  # noqa: E402
 
 pytestmark = pytest.mark.comfyui
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from segue.video_utils.crossfade import crossfade
-from segue.video_utils.errors import PlanError
-from segue.video_utils.join_assembly import assemble_join, assemble_join_files, assemble_join_stream
-from segue.video_utils.join_plan import plan_join
+from segue.video_utils.engine.crossfade import crossfade
+from segue.video_utils.core.errors import PlanError
+from segue.video_utils.engine.join_assembly import assemble_join, assemble_join_files, assemble_join_stream
+from segue.video_utils.core.join_plan import plan_join
 
 
 def numbered(base: int, frames: int, h: int = 2, w: int = 2) -> torch.Tensor:
@@ -130,9 +130,9 @@ def test_short_transition_names_the_join():
 def lossless_inputs(tmp_path, plan, seed: int):
     """Random clips and transitions of ``plan`` written as lossless files: (transitions, clip
     paths, transition paths, the clips and transitions as decoded from the files)."""
-    from segue.video_utils.constants import LOSSLESS_SUFFIX
-    from segue.video_utils.video_read import read_frames
-    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+    from segue.video_utils.core.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.engine.video_read import read_frames
+    from segue.video_utils.engine.video_write import LOSSLESS_CODEC, write_video
 
     g = torch.Generator().manual_seed(seed)
     clips = [torch.rand(n, 16, 32, 3, generator=g) for n in plan.clip_frames]
@@ -148,9 +148,9 @@ def lossless_inputs(tmp_path, plan, seed: int):
 
 
 def test_files_are_identical_to_in_memory(tmp_path):
-    from segue.video_utils.constants import LOSSLESS_SUFFIX
-    from segue.video_utils.video_read import read_frames
-    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+    from segue.video_utils.core.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.engine.video_read import read_frames
+    from segue.video_utils.engine.video_write import LOSSLESS_CODEC, write_video
 
     plan = plan_join([30, 26, 34], context=4, gap=9, per_join=[{"replace": True, "blend": 2}])
     transitions, clip_paths, transition_paths, decoded_clips, decoded_transitions = lossless_inputs(tmp_path, plan, 5)
@@ -230,9 +230,9 @@ def test_loop_stream_equals_in_memory_and_needs_reopenable_sources(kw):
 
 
 def test_loop_files_are_identical_to_in_memory(tmp_path):
-    from segue.video_utils.constants import LOSSLESS_SUFFIX
-    from segue.video_utils.video_read import read_frames
-    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+    from segue.video_utils.core.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.engine.video_read import read_frames
+    from segue.video_utils.engine.video_write import LOSSLESS_CODEC, write_video
 
     plan = plan_join([30, 26], context=4, gap=9, replace=True, blend=2, loop=True)
     _, clip_paths, transition_paths, decoded_clips, decoded_transitions = lossless_inputs(tmp_path, plan, 7)
@@ -272,10 +272,10 @@ def test_two_rate_plan_assembles_retimed_transitions_in_output_frames():
 def test_transitions_reach_the_output_size_with_the_runs_fit(tmp_path, fit):
     """Transitions generated at a working size of another aspect (3:2 for a 4:3 output) are
     cropped, padded or stretched as the user's ``fit`` says, like the clips, never always stretched."""
-    from segue.video_utils.conform import conform_frames
-    from segue.video_utils.constants import LOSSLESS_SUFFIX
-    from segue.video_utils.video_read import read_frames
-    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+    from segue.video_utils.engine.conform import conform_frames
+    from segue.video_utils.core.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.engine.video_read import read_frames
+    from segue.video_utils.engine.video_write import LOSSLESS_CODEC, write_video
 
     plan = plan_join([20, 20], context=4, gap=9)
     g = torch.Generator().manual_seed(7)
@@ -299,11 +299,11 @@ def test_transitions_reach_the_output_size_with_the_runs_fit(tmp_path, fit):
 
 @pytest.mark.parametrize("fit", ["crop", "pad", "stretch"])
 def test_a_travel_is_delivered_at_another_shape_with_its_fit(tmp_path, fit):
-    from segue.video_utils.conform import conform_frames
-    from segue.video_utils.constants import LOSSLESS_SUFFIX
-    from segue.video_utils.delivery import Output, deliver_segments
-    from segue.video_utils.video_read import read_frames
-    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+    from segue.video_utils.engine.conform import conform_frames
+    from segue.video_utils.core.constants import LOSSLESS_SUFFIX
+    from segue.video_utils.engine.delivery import Output, deliver_segments
+    from segue.video_utils.engine.video_read import read_frames
+    from segue.video_utils.engine.video_write import LOSSLESS_CODEC, write_video
 
     ramp = torch.linspace(0.1, 0.9, 24).view(1, 1, 24, 1).expand(9, 16, 24, 3).contiguous()
     paths = [tmp_path / f"seg{k}{LOSSLESS_SUFFIX}" for k in range(2)]

@@ -3,10 +3,10 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from segue.video_utils.errors import PlanError
-from segue.video_utils.join_plan import plan_join
-from segue.video_utils.lengths import is_wan_length
-from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.core.errors import PlanError
+from segue.video_utils.core.join_plan import plan_join
+from segue.video_utils.core.lengths import is_wan_length
+from segue.video_utils.core.travel_plan import plan_travel
 
 
 @st.composite
@@ -171,8 +171,8 @@ def test_travel_loop_stitches_without_a_repeat_or_a_jump(mode):
     frames are then exactly the video's first frames, so the loop continues without a seam."""
     import torch
 
-    from segue.video_utils.guides import travel_segment_guide
-    from segue.video_utils.stitch import stitch_segments
+    from segue.video_utils.engine.guides import travel_segment_guide
+    from segue.video_utils.engine.stitch import stitch_segments
 
     plan = plan_travel(3, [20, 24, 20], 6, mode, loop=True)
     g = torch.Generator().manual_seed(11)

@@ -14,12 +14,12 @@ import pytest
 from segue.nodes import parse
 from segue.nodes.paths import (Folders, PathError, check_relative, next_counter_name, resolve_input,
                                resolve_output, result_entry, split_annotation, to_annotated)
-from segue.video_utils.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts, TravelStepSettings,
-                                      join_graph, travel_graph)
-from segue.video_utils.errors import PlanError
-from segue.video_utils.prompt_graph import Graph
-from segue.video_utils.recipe import Recipe
-from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.core.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts,
+                                           TravelStepSettings, join_graph, travel_graph)
+from segue.video_utils.core.errors import PlanError
+from segue.video_utils.core.prompt_graph import Graph
+from segue.video_utils.core.recipe import Recipe
+from segue.video_utils.core.travel_plan import plan_travel
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from segue.orchestration.records import (execution_error_text, format_node_error
 from segue.orchestration.retry import RetryPolicy, retry_after_seconds
 from segue.orchestration.errors import PromptRejected, ServerError, ServerUnreachable, UploadRejected
 from segue.orchestration.progress import Progress
-from segue.video_utils.atomic import is_temp_name
+from segue.video_utils.core.atomic import is_temp_name
 
 from fake_comfy import SERVER_ROOT, Fault, FakeComfy
 

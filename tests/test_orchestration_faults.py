@@ -28,7 +28,7 @@ from segue.orchestration.run_models import TravelRun
 from segue.orchestration.progress import Progress
 from segue.orchestration.runner import Runner
 from segue.orchestration.steps import travel_steps
-from segue.video_utils.atomic import is_temp_name
+from segue.video_utils.core.atomic import is_temp_name
 
 from background import run_in_background
 from fake_comfy import SERVER_ROOT, Fault, FakeComfy, count_frames

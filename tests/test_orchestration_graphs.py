@@ -21,11 +21,11 @@ from segue.orchestration.graphs import (detached_prompt, join_per_join_json, loa
 from segue.orchestration.plan_files import run_from_dict
 from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
 from segue.orchestration.steps import join_steps, travel_steps
-from segue.video_utils.errors import PlanError
-from segue.video_utils.guides import OverlapAdjust
-from segue.video_utils.join_plan import plan_join
-from segue.video_utils.postprocess import PostSettings, finish_frames
-from segue.video_utils.step_guides import JoinStep, TravelStep
+from segue.video_utils.core.errors import PlanError
+from segue.video_utils.engine.guides import OverlapAdjust
+from segue.video_utils.core.join_plan import plan_join
+from segue.video_utils.engine.postprocess import PostSettings, finish_frames
+from segue.video_utils.engine.steps import JoinStep, TravelStep
 
 KEYS = [f"segue/r1/key_{i:03d}.png [input]" for i in range(4)]
 CLIPS = [f"segue/j1/clip_{i:03d}.mp4 [input]" for i in range(3)]

@@ -9,10 +9,10 @@ import pytest
 from segue.orchestration.errors import DiskFull, RunBusy
 from segue.orchestration.manifest import IllegalTransition, Manifest, lock_run_dir
 from segue.orchestration.resume import resume_action
-from segue.video_utils.atomic import is_temp_name
+from segue.video_utils.core.atomic import is_temp_name
 from segue.orchestration.run_models import TravelRun
 from segue.orchestration.steps import travel_steps
-from segue.video_utils.errors import PlanError
+from segue.video_utils.core.errors import PlanError
 
 
 def make(tmp_path, save=True):

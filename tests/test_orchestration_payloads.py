@@ -22,8 +22,8 @@ from segue.orchestration.cli import main  # noqa: E402
 from segue.orchestration.original_payloads import from_orchestrator_payload, is_orchestrator_payload  # noqa: E402
 from segue.orchestration.plan_files import load_plan  # noqa: E402
 from segue.orchestration.run_models import JoinRun, TravelRun  # noqa: E402
-from segue.video_utils.errors import PlanError  # noqa: E402
-from segue.video_utils.recipe import Lora, Phase  # noqa: E402
+from segue.video_utils.core.errors import PlanError  # noqa: E402
+from segue.video_utils.core.recipe import Lora, Phase  # noqa: E402
 
 FILES = dict(unet="high.safetensors", unet_low="low.safetensors", vae="wan_vae.safetensors", clip="umt5.safetensors")
 LIGHTNING = {"num_phases": 3, "steps_per_phase": [2, 2, 2], "flow_shift": 5.0, "sample_solver": "euler",

@@ -11,8 +11,8 @@ import pytest
 from segue.orchestration.plan_files import load_plan, read_plan, save_plan
 from segue.orchestration.run_checks import probe_frame_count
 from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun, finalize_run
-from segue.video_utils.errors import PlanError
-from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.core.errors import PlanError
+from segue.video_utils.core.travel_plan import plan_travel
 
 
 def images(tmp_path, n, size=(32, 32)):

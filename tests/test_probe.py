@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import media  # noqa: E402
 
-from segue.video_utils.errors import PlanError  # noqa: E402
-from segue.video_utils.probe import Orientation, clear_cache, exact_rate, frame_times, probe  # noqa: E402
+from segue.video_utils.core.errors import PlanError  # noqa: E402
+from segue.video_utils.core.probe import Orientation, clear_cache, exact_rate, frame_times, probe  # noqa: E402
 
 VFR_TIMES = [0.0, 0.033, 0.066, 0.15, 0.17, 0.19, 0.3, 0.31, 0.4, 0.5]
 
@@ -160,7 +160,7 @@ def test_a_truncated_matroska_counts_the_frames_that_are_there(tmp_path, clips):
 def test_a_file_whose_last_packets_do_not_decode_is_refused_by_the_probe(tmp_path):
     """Index at the front (faststart), end cut off: the packets are all counted but the torn last
     one does not decode. The probe itself refuses it, so the CLI's plan checks fail as the nodes do."""
-    from segue.video_utils.video_write import VideoWriter
+    from segue.video_utils.engine.video_write import VideoWriter
     whole = tmp_path / "whole.mp4"
     noise = np.random.default_rng(3).integers(0, 256, (20, 64, 64, 3), np.uint8)  # every packet is large
     with VideoWriter(whole, Fraction(16), 64, 64, crf=12, preset="ultrafast") as writer:
@@ -173,7 +173,7 @@ def test_a_file_whose_last_packets_do_not_decode_is_refused_by_the_probe(tmp_pat
 
 
 def test_the_probe_cache_holds_a_long_join(tmp_path):
-    from segue.video_utils import probe as probe_module
+    from segue.video_utils.core import probe as probe_module
     assert probe_module._scan_cached.cache_info().maxsize >= 1024  # 100 clips + their generated files
 
 
@@ -189,8 +189,8 @@ def test_probe_is_cached_per_file_version(tmp_path):
 
 
 def test_planning_modules_import_no_torch():
-    code = ("import sys; import segue.video_utils.probe, segue.video_utils.retime, segue.video_utils.sizes, "
-            "segue.video_utils.audio as a; a.join_timeline([1.0, 1.0], [(0, 1.0), (0, 1.0)], [0.5]); "
+    code = ("import sys; import segue.video_utils.core.probe, segue.video_utils.core.retime, segue.video_utils.core.sizes, "
+            "segue.video_utils.core.sound_timeline as a; a.join_timeline([1.0, 1.0], [(0, 1.0), (0, 1.0)], [0.5]); "
             "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
@@ -211,9 +211,9 @@ def _remux(src: Path, dst: Path, metadata: dict, drop: set[int] = frozenset()) -
 def test_own_intermediates_are_counted_from_their_tail_as_the_full_pass_counts_them(tmp_path):
     """Segue's lossless files carry OWN_TIMELINE_TAG: the probe reads their last group of pictures
     only, and reports exactly what the demux pass over the whole file reports."""
-    from segue.video_utils import packet_scan
-    from segue.video_utils.constants import OWN_TIMELINE_TAG
-    from segue.video_utils.video_write import LOSSLESS_CODEC, write_video
+    from segue.video_utils.core import packet_scan
+    from segue.video_utils.core.constants import OWN_TIMELINE_TAG
+    from segue.video_utils.engine.video_write import LOSSLESS_CODEC, write_video
 
     frames = np.random.default_rng(5).integers(0, 256, (83, 24, 32, 3), np.uint8)  # 5 GOPs of 16 + 3
     own = write_video(tmp_path / "own.mkv", frames, Fraction(16), codec=LOSSLESS_CODEC)

@@ -13,14 +13,15 @@ import pytest
 
 import footage
 import media
-from segue.video_utils.conform import conform_keyframes, load_image, output_format
-from segue.video_utils.delivery import Output
-from segue.video_utils.join_plan import plan_join
-from segue.video_utils.lengths import retime_count
-from segue.video_utils.local_render import render_join, render_travel
-from segue.video_utils.probe import probe
-from segue.video_utils.retime import conformed_frame_count
-from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.engine.conform import conform_keyframes, load_image
+from segue.video_utils.core.output_format import output_format
+from segue.video_utils.engine.delivery import Output
+from segue.video_utils.core.join_plan import plan_join
+from segue.video_utils.core.lengths import retime_count
+from segue.video_utils.engine.local_render import render_join, render_travel
+from segue.video_utils.core.probe import probe
+from segue.video_utils.core.retime import conformed_frame_count
+from segue.video_utils.core.travel_plan import plan_travel
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import shutil
 import pytest
 
 import footage
-from segue.video_utils.join_plan import plan_join
-from segue.video_utils.local_render import render_join
-from segue.video_utils.probe import probe
-from segue.video_utils.retime import conformed_frame_count
+from segue.video_utils.core.join_plan import plan_join
+from segue.video_utils.engine.local_render import render_join
+from segue.video_utils.core.probe import probe
+from segue.video_utils.core.retime import conformed_frame_count
 
 pytestmark = pytest.mark.comfyui
 

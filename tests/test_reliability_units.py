@@ -18,12 +18,12 @@ import node_prompts as NP  # noqa: E402
 
 from segue.nodes import parse  # noqa: E402
 from segue.nodes.paths import Folders, PathError, check_relative, expand_folders, resolve_output  # noqa: E402
-from segue.video_utils import atomic  # noqa: E402
-from segue.video_utils.audio import check_soundtrack, fit_soundtrack  # noqa: E402
-from segue.video_utils.crossfade import check_options  # noqa: E402
-from segue.video_utils.errors import PlanError  # noqa: E402
-from segue.video_utils.lengths import MAX_STEP_MEMORY, check_frame_memory, check_generation_size  # noqa: E402
-from segue.video_utils.video_read import iter_frames, read_frames, read_last_frames  # noqa: E402
+from segue.video_utils.core import atomic  # noqa: E402
+from segue.video_utils.engine.sound import check_soundtrack, fit_soundtrack  # noqa: E402
+from segue.video_utils.engine.crossfade import check_options  # noqa: E402
+from segue.video_utils.core.errors import PlanError  # noqa: E402
+from segue.video_utils.core.lengths import MAX_STEP_MEMORY, check_frame_memory, check_generation_size  # noqa: E402
+from segue.video_utils.engine.video_read import iter_frames, read_frames, read_last_frames  # noqa: E402
 
 
 @pytest.mark.parametrize("name,message", [
@@ -110,7 +110,7 @@ def test_sharpen_has_one_range_on_every_path(sharpen):
     import json
 
     from segue.orchestration.travel_run import TravelRun
-    from segue.video_utils.constants import MAX_SHARPEN
+    from segue.video_utils.core.constants import MAX_SHARPEN
 
     check_options("cosine", MAX_SHARPEN)
     with pytest.raises(PlanError) as stitch:

@@ -13,11 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import media  # noqa: E402
 
-from segue.video_utils.errors import PlanError  # noqa: E402
-from segue.video_utils.lengths import retime_count  # noqa: E402
-from segue.video_utils.retime import (cfr_frame_map, conform_frame_map, conformed_frame_count,  # noqa: E402
-                                      output_frame_count, Retimer, retime_frames, retime_indices, retime_weights,
-                                      source_frame_map)
+from segue.video_utils.core.errors import PlanError  # noqa: E402
+from segue.video_utils.core.lengths import retime_count  # noqa: E402
+from segue.video_utils.core.retime import (cfr_frame_map, conform_frame_map, conformed_frame_count,
+                                           output_frame_count, retime_indices, retime_weights, source_frame_map)
+from segue.video_utils.engine.retimer import Retimer, retime_frames
 
 NTSC = Fraction(30000, 1001)
 RATES = [Fraction(16), Fraction(24), Fraction(25), NTSC, Fraction(30), Fraction(60), Fraction(24000, 1001)]
@@ -139,5 +139,5 @@ def test_retimer_streams_like_the_batch_and_wraps_a_loop():
 
 
 def _positions_for(n, src, dst):
-    from segue.video_utils.lengths import retime_count, retime_source
+    from segue.video_utils.core.lengths import retime_count, retime_source
     return [retime_source(k, n, src, dst) for k in range(retime_count(n, src, dst))]

@@ -6,20 +6,11 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from segue.video_utils.errors import PlanError
-from segue.video_utils.lengths import (
-    as_fps,
-    is_wan_length,
-    retime_count,
-    retime_index,
-    retime_source,
-    round_half_up,
-    wan_length_ceil,
-    wan_length_floor,
-    wan_length_nearest,
-    whole_number,
-)
-from segue.video_utils.travel_plan import plan_travel
+from segue.video_utils.core.errors import PlanError
+from segue.video_utils.core.lengths import (as_fps, is_wan_length, retime_count, retime_index, retime_source,
+                                            round_half_up, wan_length_ceil, wan_length_floor, wan_length_nearest,
+                                            whole_number)
+from segue.video_utils.core.travel_plan import plan_travel
 
 
 @st.composite

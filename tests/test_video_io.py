@@ -11,11 +11,12 @@ import pytest
 import torch
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
-from segue.video_utils import atomic, audio_io, video_read as vr, video_write as vw
-from segue.video_utils.constants import LOSSLESS_SUFFIX
-from segue.video_utils.errors import PlanError
-from segue.video_utils.lengths import as_fps
-from segue.video_utils.probe import probe
+from segue.video_utils.core import atomic
+from segue.video_utils.engine import audio_io, video_read as vr, video_write as vw
+from segue.video_utils.core.constants import LOSSLESS_SUFFIX
+from segue.video_utils.core.errors import PlanError
+from segue.video_utils.core.lengths import as_fps
+from segue.video_utils.core.probe import probe
 
 W, H = 64, 48
 BITS = 8  # frame index coded as 8 black/white 8x8 blocks along the top

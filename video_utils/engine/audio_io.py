@@ -14,9 +14,9 @@ import av
 import numpy as np
 import torch
 
-from .audio import LAYOUT_CHANNELS
-from .errors import PlanError
-from .probe import open_media
+from ..core.errors import PlanError
+from ..core.probe import open_media
+from ..core.sound_timeline import LAYOUT_CHANNELS
 
 # Channel count -> FFmpeg layout name, for the tracks we write.
 _LAYOUTS = {channels: name for name, channels in LAYOUT_CHANNELS.items()}

@@ -19,17 +19,18 @@ from typing import Sequence
 
 import torch
 
-from .constants import GENERATION_FPS
-from .errors import PlanError
-from .lengths import check_frame_memory
-from .extend_assembly import check_clip, conformed_clip, extend_format
-from .extend_plan import ROUND_TRIP_FIT, ExtendPlan
-from .guides import OverlapAdjust, join_contexts, join_transition_guide, kept_frames, travel_segment_guide
-from .guides import extend_segment_guide
-from .join_plan import JoinPlan
+from ..core.constants import GENERATION_FPS
+from ..core.errors import PlanError
+from ..core.extend_plan import ROUND_TRIP_FIT, ExtendPlan
+from ..core.join_plan import JoinPlan
+from ..core.lengths import check_frame_memory
+from ..core.output_format import extend_format
+from ..core.probe import probe
+from ..core.travel_plan import TravelPlan
 from .conform import conform_frames, conform_video
-from .probe import probe
-from .travel_plan import TravelPlan
+from .extend_assembly import check_clip, conformed_clip
+from .guides import (OverlapAdjust, extend_segment_guide, join_contexts, join_transition_guide, kept_frames,
+                     travel_segment_guide)
 from .video_read import read_frames, read_last_frames
 
 

@@ -23,9 +23,9 @@ from typing import Callable, Sequence
 
 import torch
 
-from .constants import DEFAULT_FIT
-from .errors import PlanError
-from .join_plan import JoinPlan
+from ..core.constants import DEFAULT_FIT
+from ..core.errors import PlanError
+from ..core.join_plan import JoinPlan
 from .stitch import Progress, Source, iter_chunks, stitch_length, stitch_segments, stitch_stream
 
 
@@ -144,9 +144,9 @@ def assemble_join_files(
     so).  Every file is checked against the plan before anything is decoded.
     """
     from .conform import conform_frames, conform_video
-    from .probe import probe
-    from .retime import conformed_frame_count
-    from .sizes import check_fit, even_size
+    from ..core.probe import probe
+    from ..core.retime import conformed_frame_count
+    from ..core.sizes import check_fit, even_size
     from .video_write import VideoWriter
 
     check_fit(fit)
@@ -182,7 +182,7 @@ def assemble_join_files(
 
 def _retimed(path: str, positions, mode: str, chunk: int):
     """The generated frames of ``path`` shown at ``positions`` (generation frames), streamed."""
-    from .retime import Retimer
+    from .retimer import Retimer
     from .video_read import iter_frames
 
     ready: list = []
@@ -272,8 +272,9 @@ def join_soundtrack(clip_paths: Sequence[str | os.PathLike], plan: JoinPlan, gap
     result lasts exactly as long as the video.  A loop's closing transition (the end of the
     video) is silent: the sound fades out into it.
     """
-    from .audio import assemble_soundtrack, join_timeline
-    from .probe import probe
+    from .sound import assemble_soundtrack
+    from ..core.sound_timeline import join_timeline
+    from ..core.probe import probe
 
     paths = [os.fspath(p) for p in clip_paths]
     if not any(probe(p).has_audio for p in paths):

@@ -7,6 +7,7 @@ read the same values: a default changed here changes on every path at once (READ
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 # x264 presets offered for the final H.264 video.
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -64,3 +65,6 @@ DEFAULT_FIT = "crop"
 DEFAULT_RETIME = "blend"             # generated frames to the output rate
 DEFAULT_GAP_AUDIO = "crossfade"      # what a join's generated gaps sound like
 MAX_SHARPEN = 1.0                    # unsharp mask over cross-faded frames (the original's 0.3)
+
+# The keyframes bundled with the pack (``segue demo``, the samples installed into ComfyUI's input/).
+BUNDLED_KEYFRAMES = Path(__file__).resolve().parents[2] / "assets" / "keyframes"

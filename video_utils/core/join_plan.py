@@ -36,16 +36,8 @@ from typing import Mapping, Sequence
 from .constants import DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP
 from .errors import PlanError
 from .join_overrides import JOIN_OVERRIDE_KEYS, JoinSettings, join_settings
-from .lengths import (
-    GENERATION_FPS,
-    MAX_GENERATION_FRAMES,
-    MAX_ITEMS,
-    MAX_VIDEO_FRAMES,
-    check_rates,
-    flag,
-    fps_text,
-    whole_number,
-)
+from .lengths import (GENERATION_FPS, MAX_GENERATION_FRAMES, MAX_ITEMS, MAX_VIDEO_FRAMES, check_rates, flag, fps_text,
+                      whole_number)
 from .transition_timeline import TransitionTimeline, transition_length, transition_lengths
 
 # The planner's API; the last three are re-exported (homes: join_overrides.py, transition_timeline.py)

@@ -21,9 +21,9 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 import numpy as np
 import torch
 
+from ..core.errors import PlanError
+from ..core.travel_plan import TravelPlan
 from .crossfade import blend_frame, check_options, crossfade, frame_weights
-from .errors import PlanError
-from .travel_plan import TravelPlan
 
 Progress = Callable[[int, int], None]
 # A source of frames: a tensor [N,H,W,3], an iterable of such chunks, or a zero-argument callable
@@ -204,7 +204,7 @@ def stitch_segment_files(
     (a travel's segment-0 lead-in), a sequence gives one value per file.  The output is written
     atomically by ``VideoWriter`` and its frames equal ``stitch_segments`` on the decoded inputs.
     """
-    from .probe import probe as probe_video  # PyAV only for the file path
+    from ..core.probe import probe as probe_video  # PyAV only for the file path
     from .video_read import iter_frames
     from .video_write import VideoWriter
 

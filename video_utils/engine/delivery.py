@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
 
-from .audio import fit_soundtrack
+from ..core.constants import DEFAULT_FIT, DEFAULT_RETIME
+from ..core.errors import PlanError
+from ..core.lengths import as_fps, retime_count, retime_source
+from ..core.probe import probe
+from ..core.retime import RETIME_MODES
+from ..core.sizes import CONFORM_FIT_MODES, check_fit
 from .conform import conform_frames
-from .constants import DEFAULT_FIT, DEFAULT_RETIME
-from .errors import PlanError
-from .lengths import as_fps, retime_count, retime_source
-from .retime import RETIME_MODES, Retimer
-from .sizes import CONFORM_FIT_MODES, check_fit
+from .retimer import Retimer
+from .sound import fit_soundtrack
 from .stitch import Progress, stitch_length, stitch_segment_files, stitch_stream
-from .probe import probe
 from .video_read import iter_frames
 from .video_write import VideoWriter
 

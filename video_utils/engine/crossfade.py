@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 import torch
 
-from .constants import CURVES, MAX_SHARPEN
-from .errors import PlanError
+from ..core.constants import CURVES, MAX_SHARPEN
+from ..core.errors import PlanError
 
 SHARPEN_SIGMA = 3.0
 

@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 import torch
 
-from .constants import PREVIEW_METHODS as METHODS
-from .errors import PlanError
+from ..core.constants import PREVIEW_METHODS as METHODS
+from ..core.errors import PlanError
 from .guides import kept_frames
 
 FLOW_MAX_SIDE = 320   # flow resolution cap: ample for a preview, ~7x fewer pixels than 832x480

@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
-from .errors import PlanError
-from .probe import MediaInfo, open_media, probe
+from ..core.errors import PlanError
+from ..core.probe import MediaInfo, open_media, probe
 
 # yuv->rgb with accurate rounding and full chroma interpolation: no drift.
 _DECODE_INTERPOLATION = Interpolation.BICUBIC | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT

@@ -15,20 +15,20 @@ from typing import Callable, Sequence
 
 import torch
 
-from .chains import tone_applies
-from .constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_PRESET, DEFAULT_RETIME,
-                        LOSSLESS_SUFFIX)
+from ..core.chains import tone_applies
+from ..core.constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_PRESET,
+                              DEFAULT_RETIME, LOSSLESS_SUFFIX)
+from ..core.errors import PlanError
+from ..core.extend_plan import ExtendPlan
+from ..core.join_plan import JoinPlan
+from ..core.lengths import retime_count
+from ..core.travel_plan import TravelPlan
 from .delivery import Output, deliver_segments
-from .errors import PlanError
-from .extend_plan import ExtendPlan
 from .guides import OverlapAdjust
 from .join_assembly import assemble_join_files, join_soundtrack
-from .join_plan import JoinPlan
-from .lengths import retime_count
 from .postprocess import PostSettings, finish_frames
 from .preview_generator import preview_generate
-from .step_guides import ExtendStep, JoinStep, TravelStep
-from .travel_plan import TravelPlan
+from .steps import ExtendStep, JoinStep, TravelStep
 from .video_write import LOSSLESS_CODEC, write_video
 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
@@ -131,7 +131,7 @@ def render_join(
     counts.  ``size``: the output size (default: the first clip's, as displayed); ``work_size``:
     where the transitions are generated (default: about 832x480 at the output's aspect).
     """
-    from .conform import output_format
+    from ..core.output_format import output_format
 
     fmt = output_format(clip_paths[0], width=size[0] if size else 0, height=size[1] if size else 0, fps=plan.output_fps,
                         work_width=work_size[0] if work_size else 0, work_height=work_size[1] if work_size else 0,

@@ -24,26 +24,19 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
-from .audio import assemble_soundtrack, join_timeline
-from .conform import OutputFormat, conform_frames, conform_video, output_format
-from .constants import DEFAULT_FIT, DEFAULT_RETIME
-from .errors import PlanError
-from .extend_plan import ROUND_TRIP_FIT, ExtendPlan
-from .probe import probe
-from .retime import Retimer, conformed_frame_count
-from .sizes import even_size, generation_size
+from ..core.constants import DEFAULT_FIT, DEFAULT_RETIME
+from ..core.errors import PlanError
+from ..core.extend_plan import ROUND_TRIP_FIT, ExtendPlan
+from ..core.output_format import extend_format
+from ..core.probe import probe
+from ..core.retime import conformed_frame_count
+from ..core.sound_timeline import join_timeline
+from .conform import conform_frames, conform_video
+from .retimer import Retimer
+from .sound import assemble_soundtrack
 from .stitch import Progress, stitch_stream
 from .video_read import iter_frames, read_last_frames
 from .video_write import H264_CODEC, VideoWriter
-
-
-def extend_format(clip_path: str | os.PathLike) -> OutputFormat:
-    """How an extension of ``clip_path`` is delivered and generated (``conform.output_format``):
-    the clip's size as displayed (made even) and its rate; generated at 16 fps at
-    ``sizes.generation_size`` of that size (its own size snapped to 16 up to about 832x480)."""
-    info = probe(clip_path)
-    work = generation_size(*even_size(info.width, info.height))
-    return output_format(clip_path, work_width=work[0], work_height=work[1])
 
 
 def conformed_clip(clip_path: str, plan: ExtendPlan, start: int = 0, end: int | None = None,

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core.errors import PlanError
+from ..core.extend_plan import ExtendPlan
+from ..core.join_plan import JoinSpec
+from ..core.lengths import WAN_SPATIAL_MULTIPLE, is_wan_length, round_half_up
+from ..core.travel_plan import TravelPlan
 from .colour import LUMA
-from .errors import PlanError
-from .extend_plan import ExtendPlan
-from .join_plan import JoinSpec
-from .lengths import WAN_SPATIAL_MULTIPLE, is_wan_length, round_half_up
-from .travel_plan import TravelPlan
 
 GREY = 0.5
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_path
+from ..core.atomic import atomic_path
+from ..core.constants import BUNDLED_KEYFRAMES
 from .audio_io import AudioClip
 from .conform import conform_frames, load_image
 from .video_write import VideoWriter
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets" / "keyframes"
 FOLDER = "segue_samples"
 # (file, keyframes it pans between, width, height, fps, seconds, tone Hz or None)
 CLIPS = (
@@ -37,7 +37,7 @@ def install_samples(input_dir: str | Path) -> list[Path]:
     folder = Path(input_dir) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for src in sorted(ASSETS.glob("*.png")):
+    for src in sorted(BUNDLED_KEYFRAMES.glob("*.png")):
         target = folder / src.name
         if not target.exists():
             with atomic_path(target) as tmp:
@@ -54,7 +54,7 @@ def install_samples(input_dir: str | Path) -> list[Path]:
 def _make_clip(path: Path, keys: tuple[int, int], width: int, height: int, fps: Fraction, seconds: int,
                tone: float | None) -> None:
     """A slow zoom from one keyframe into a cross-fade to the next."""
-    a, b = (conform_frames(load_image(ASSETS / f"keyframe_{k}.png")[None], width, height, "crop")[0] for k in keys)
+    a, b = (conform_frames(load_image(BUNDLED_KEYFRAMES / f"keyframe_{k}.png")[None], width, height, "crop")[0] for k in keys)
     count = int(fps * seconds)
     audio = None
     if tone is not None:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from .errors import PlanError
+from ..core.errors import PlanError
 
 _CHUNK_PIXELS = 1 << 22  # convert about 4 Mpixel (48 MB of float32) at a time
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core.constants import COLOUR_MATCH_MODES, COLOUR_METHODS
+from ..core.errors import PlanError
+from ..core.recipe import finite
 from .colour import LUMA, match_colour
-from .constants import COLOUR_MATCH_MODES, COLOUR_METHODS
-from .errors import PlanError
-from .recipe import finite
 
 
 @dataclass(frozen=True)

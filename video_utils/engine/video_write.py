@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
-from .atomic import atomic_path
+from ..core.atomic import atomic_path
+from ..core.constants import LOSSLESS_SUFFIX, OWN_TIMELINE_TAG, PRESETS
+from ..core.errors import PlanError
+from ..core.lengths import as_fps
 from .audio_io import AudioClip, AudioTrack
-from .constants import LOSSLESS_SUFFIX, OWN_TIMELINE_TAG, PRESETS
-from .errors import PlanError
-from .lengths import as_fps
 from .video_read import AVCOL_BT709, AVCOL_RANGE_MPEG
 
 # Bit-exact RGB for frames passed between steps. Measured (bench/bench_video_io.py), 832x480:

@@ -55,18 +55,8 @@ from typing import Sequence
 
 from .constants import DEFAULT_OVERLAP
 from .errors import PlanError
-from .lengths import (
-    DEFAULT_MAX_GENERATION,
-    MAX_GENERATION_FRAMES,
-    MAX_ITEMS,
-    MAX_VIDEO_FRAMES,
-    MIN_WAN_LENGTH,
-    check_rates,
-    fps_text,
-    is_wan_length,
-    round_half_up,
-    whole_number,
-)
+from .lengths import (DEFAULT_MAX_GENERATION, MAX_GENERATION_FRAMES, MAX_ITEMS, MAX_VIDEO_FRAMES, MIN_WAN_LENGTH,
+                      check_rates, fps_text, is_wan_length, round_half_up, whole_number)
 
 MAX_CONTEXT_FLEX = 2
 # Clip -> generation size and back: "stretch" is its own inverse (crop both ways would zoom the

@@ -50,20 +50,8 @@ from fractions import Fraction
 from typing import Sequence
 
 from .errors import PlanError
-from .lengths import (
-    GENERATION_FPS,
-    MAX_GENERATION_FRAMES,
-    MAX_ITEMS,
-    WARN_GENERATION_FRAMES,
-    check_rates,
-    flag,
-    fps_text,
-    is_wan_length,
-    retime_count,
-    retime_index,
-    wan_length_nearest,
-    whole_number,
-)
+from .lengths import (GENERATION_FPS, MAX_GENERATION_FRAMES, MAX_ITEMS, WARN_GENERATION_FRAMES, check_rates, flag,
+                      fps_text, is_wan_length, retime_count, retime_index, wan_length_nearest, whole_number)
 from .travel_fit import overlap_flex, seam_flex
 from .travel_inputs import boundary_overlaps, check_travel_frames, expand_per_item, seam_request
 

@@ -35,11 +35,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .constants import DEFAULT_FIT, GENERATION_FPS
-from .errors import PlanError
-from .probe import Orientation, probe
-from .retime import conform_frame_map
-from .sizes import CONFORM_FIT_MODES, check_fit, generation_size, wan_size
+from ..core.constants import DEFAULT_FIT
+from ..core.errors import PlanError
+from ..core.probe import Orientation, probe
+from ..core.retime import conform_frame_map
+from ..core.sizes import CONFORM_FIT_MODES, check_fit, generation_size, wan_size
 
 _CHUNK = 16
 # Source frames decoded at once by conform_video: as many as fit here (at least one), so a 4K
@@ -263,35 +263,3 @@ def load_image(path) -> torch.Tensor:
     else:
         out = np.clip(rgb.astype(np.float32), 0.0, 1.0)
     return torch.from_numpy(out)
-
-
-@dataclass(frozen=True)
-class OutputFormat:
-    """What a join or extension delivers and where it generates: the output size and frame rate
-    (the clips are conformed to them), the working size and rate of the model."""
-
-    width: int
-    height: int
-    fps: Fraction
-    work_width: int
-    work_height: int
-    generation_fps: Fraction
-
-
-def output_format(first_clip, *, width: int = 0, height: int = 0, fps=0, work_width: int = 0, work_height: int = 0,
-                  generation_fps=GENERATION_FPS) -> OutputFormat:
-    """Defaults: the first clip's size as displayed (made even for H.264) and its frame rate;
-    a working size of about 832x480 pixels at the output's aspect (multiples of 16).  Explicit
-    sizes are checked; a working size is snapped to multiples of 16."""
-    from .lengths import as_fps, check_rates
-    from .sizes import even_size, output_size, working_size
-
-    if bool(width) != bool(height) or bool(work_width) != bool(work_height):
-        raise PlanError(f"width={width}, height={height}, work_width={work_width}, work_height={work_height}: give "
-                        f"both sides of a size, or 0 for both to use the default")
-    info = probe(first_clip)
-    out_w, out_h = even_size(*output_size([(info.width, info.height)], (width, height) if width else None))
-    rate = as_fps(fps, "fps") if fps else info.fps
-    gen, rate = check_rates(generation_fps, rate)
-    work = wan_size(work_width, work_height) if work_width else working_size(out_w, out_h)
-    return OutputFormat(out_w, out_h, rate, work[0], work[1], gen)
