@@ -16,9 +16,9 @@ import json
 import statistics
 import time
 
-from segue.orchestration.graphs import step_prompt
-from segue.orchestration.run_models import GeneratorConfig, TravelRun
-from segue.orchestration.steps import travel_steps
+from segue.orchestration.runs.prompts import step_prompt
+from segue.orchestration.runs.models import GeneratorConfig, TravelRun
+from segue.orchestration.runs.steps import travel_steps
 from segue.video_utils.core.chains import EncodeSettings, SaveTo, Sources, Texts, TravelStepSettings, travel_graph
 from segue.video_utils.core.prompt_graph import Graph
 

@@ -26,10 +26,10 @@ import time
 import uuid
 from pathlib import Path
 
-from segue.orchestration.client import ComfyClient
-from segue.orchestration.graphs import detached_prompt, step_prompt, validate_prompt
-from segue.orchestration.run_models import ClipRef, ExtendRun, GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.steps import extend_steps, join_steps, travel_steps
+from segue.orchestration.server.client import ComfyClient
+from segue.orchestration.runs.prompts import detached_prompt, step_prompt, validate_prompt
+from segue.orchestration.runs.models import ClipRef, ExtendRun, GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.runs.steps import extend_steps, join_steps, travel_steps
 
 REPO = Path(__file__).resolve().parents[1]
 WAN = GeneratorConfig(kind="wan21-vace", unet="wan.safetensors", vae="vae.safetensors", clip="t5.safetensors")
@@ -181,9 +181,9 @@ def bench_run(url: str) -> None:
     """A 4-keyframe preview travel through the runner: wall time vs the server's execution time."""
     import cv2
     import numpy as np
-    from segue.orchestration.export import run_inputs
-    from segue.orchestration.manifest import Manifest
-    from segue.orchestration.runner import Runner
+    from segue.orchestration.runs.models import run_inputs
+    from segue.orchestration.server.manifest import Manifest
+    from segue.orchestration.server.runner import Runner
 
     with tempfile.TemporaryDirectory() as tmp:
         images = []

@@ -17,7 +17,7 @@ import comfy.model_management
 import comfy.samplers
 import comfy.utils
 
-from .paths import Folders
+from ..video_utils.core.folders import Folders
 
 __all__ = ["ComfyExtension", "InputImpl", "io", "ExecutionBlocker", "CATEGORY", "SAMPLERS", "SCHEDULERS",
            "MAX_SEED", "STEP", "RECIPE", "folders", "Progress", "expansion_prefix", "vace_encode",

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from ..video_utils.core.chains import Sources
 from ..video_utils.core.errors import PlanError
+from ..video_utils.core.folders import resolve_input
 from ..video_utils.core.lengths import check_frame_memory, check_generation_size
 from ..video_utils.core.prompt_graph import Graph, is_link, load_template
 from ..video_utils.core.recipe import Recipe
 from .api import expansion_prefix, folders, io
-from .paths import resolve_input
 
 EXPAND_HIDDEN = [io.Hidden.unique_id, io.Hidden.dynprompt]
 RECIPE_LINKS = {"model": "model", "model_low_noise": "model_low", "vae": "vae", "clip": "clip",

@@ -10,10 +10,12 @@ with ``plan_extend`` from the same settings, so steps and assembly always agree.
 
 from __future__ import annotations
 
+from ..video_utils.core import parse
 from ..video_utils.core.chains import EncodeSettings, ExtendStepSettings, SaveTo, Texts, extend_graph
 from ..video_utils.core.constants import DEFAULT_EXTEND_FRAMES, DEFAULT_OVERLAP, FILE_FOLDERS, VIDEO_EXTENSIONS
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.extend_plan import ExtendPlan, plan_extend
+from ..video_utils.core.folders import PathError, check_relative, resolve_input, to_annotated
 from ..video_utils.core.lengths import DEFAULT_MAX_GENERATION, MAX_GENERATION_FRAMES, MIN_WAN_LENGTH
 from ..video_utils.core.output_format import extend_format
 from ..video_utils.core.prompt_graph import Graph
@@ -22,13 +24,11 @@ from ..video_utils.engine.extend_assembly import assemble_extend_files, extend_s
 from ..video_utils.engine.guides import OverlapAdjust
 from ..video_utils.engine.steps import ExtendStep
 from ..video_utils.engine.video_read import read_last_frames
-from . import parse
 from .api import CATEGORY, STEP, Progress, folders, io
 from .expansion import (EXPAND_HIDDEN, check_step, check_steps_memory, expand, no_lazy_inputs, node_links,
                         recipe_sources)
 from .guide_nodes import adjust_inputs
 from .io_nodes import NAME_HELP, file_fingerprint, final_ui, prefix_folder
-from .paths import PathError, check_relative, resolve_input, to_annotated
 from .step_nodes import STEP_HELP, file_of
 from .stitch_nodes import blend_inputs, check_encode, encode_checks, encode_inputs, final_path, final_target_inputs
 from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input, video_images_outputs

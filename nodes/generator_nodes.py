@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import torch
 
+from ..video_utils.core import parse
 from ..video_utils.core.constants import PREVIEW_METHODS as METHODS
 from ..video_utils.core.errors import PlanError
 from ..video_utils.engine.colour import match_colour
 from ..video_utils.engine.preview_generator import preview_generate
-from . import parse
 from .api import CATEGORY, Progress, io
 
 

@@ -7,13 +7,13 @@ is resampled or padded on the way (video_utils.guides holds the maths).
 
 from __future__ import annotations
 
+from ..video_utils.core import parse
 from ..video_utils.core.constants import (DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP, DEFAULT_OVERLAP,
                                           DEFAULT_SEGMENT_FRAMES)
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.join_plan import plan_join
 from ..video_utils.core.travel_plan import MODES, plan_travel
 from ..video_utils.engine.guides import OverlapAdjust, join_contexts, join_transition_guide, travel_segment_guide
-from . import parse
 from .api import CATEGORY, io
 from .video_adapters import read_range, read_tail, video_info
 

@@ -12,19 +12,19 @@ import os
 
 import torch
 
+from ..video_utils.core import parse
 from ..video_utils.core.constants import (DEFAULT_CRF, DEFAULT_FIT, DEFAULT_PRESET, IMAGE_EXTENSIONS, LOSSLESS_SUFFIX,
                                           PRESETS, VIDEO_EXTENSIONS)
 from ..video_utils.core.errors import PlanError
+from ..video_utils.core.folders import (PathError, check_relative, expand_folders, next_counter_name, output_folder,
+                                        resolve_input, resolve_output, result_entry, split_annotation, to_annotated)
 from ..video_utils.core.probe import probe
 from ..video_utils.core.sizes import CONFORM_FIT_MODES, wan_size
 from ..video_utils.engine.audio_io import AudioClip, read_audio
 from ..video_utils.engine.conform import conform_keyframes, load_image
 from ..video_utils.engine.video_read import iter_frames, read_last_frames
 from ..video_utils.engine.video_write import LOSSLESS_CODEC, VideoWriter
-from . import parse
 from .api import CATEGORY, Progress, folders, io
-from .paths import (PathError, check_relative, expand_folders, next_counter_name, output_folder, resolve_input,
-                    resolve_output, result_entry, split_annotation, to_annotated)
 from .video_adapters import file_video, source_path
 
 WRITE_CHUNK = 8

@@ -14,10 +14,12 @@ import uuid
 
 import torch
 
+from ..video_utils.core import parse
 from ..video_utils.core.chains import EncodeSettings, JoinStepSettings, SaveTo, Texts, join_graph
 from ..video_utils.core.constants import (DEFAULT_CURVE, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_PROMPT, DEFAULT_RETIME,
                                           FILE_FOLDERS, GENERATION_FPS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS)
 from ..video_utils.core.errors import PlanError
+from ..video_utils.core.folders import PathError, expand_folders, resolve_input, resolve_output, to_annotated
 from ..video_utils.core.prompt_graph import Graph
 from ..video_utils.core.retime import RETIME_MODES
 from ..video_utils.core.sizes import CONFORM_FIT_MODES
@@ -25,11 +27,9 @@ from ..video_utils.core.sound_timeline import GAP_AUDIO_MODES
 from ..video_utils.engine.audio_io import AudioClip
 from ..video_utils.engine.join_assembly import assemble_join_files, join_soundtrack
 from ..video_utils.engine.video_write import LOSSLESS_CODEC, VideoWriter
-from . import parse
 from .api import CATEGORY, Progress, folders, io
 from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, recipe_sources
 from .io_nodes import file_fingerprint, final_ui, prefix_folder
-from .paths import PathError, expand_folders, resolve_input, resolve_output, to_annotated
 from .step_nodes import (clip_paths, format_inputs, join_format, join_plan_from, join_setting_inputs, loop_input,
                          per_join_check)
 from .stitch_nodes import (MAX_SEGMENT_INPUTS, blend_inputs, check_encode, collect_items, encode_checks,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 
+from ..video_utils.core import parse
 from ..video_utils.core.constants import (COLOUR_MATCH_MODES, COLOUR_METHODS, DEFAULT_SEED_POLICY, PREVIEW_METHODS,
                                           SEED_POLICIES)
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.recipe import GENERATORS, Lora, Phase, Recipe
-from . import parse
 from .api import CATEGORY, MAX_SEED, RECIPE, SAMPLERS, SCHEDULERS, io, model_files
 from .expansion import no_lazy_inputs
 

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import uuid
 
+from ..video_utils.core import parse
 from ..video_utils.core.constants import (COLOUR_MATCH_MODES, COLOUR_METHODS, FILE_FOLDERS, LOSSLESS_SUFFIX,
                                           PREVIEW_METHODS)
 from ..video_utils.core.errors import PlanError
+from ..video_utils.core.folders import check_relative, resolve_output, result_entry, split_annotation
 from ..video_utils.engine.postprocess import PostSettings, finish_frames
 from ..video_utils.engine.preview_generator import preview_generate
 from ..video_utils.engine.video_write import LOSSLESS_CODEC
-from . import parse
 from .api import CATEGORY, STEP, Progress, folders, io, vae_decode
 from .io_nodes import segment_suffix, write_frames
-from .paths import check_relative, resolve_output, result_entry, split_annotation
 from .video_adapters import file_video
 
 

@@ -10,20 +10,20 @@ step into the classic guide images for hand-wired graphs and templates.
 
 from __future__ import annotations
 
+from ..video_utils.core import parse
 from ..video_utils.core.constants import DEFAULT_FIT, GENERATION_FPS, VIDEO_EXTENSIONS
 from ..video_utils.core.errors import PlanError
+from ..video_utils.core.folders import resolve_input
 from ..video_utils.core.join_plan import JoinPlan, plan_join
 from ..video_utils.core.output_format import OutputFormat, output_format
 from ..video_utils.core.retime import conformed_frame_count
 from ..video_utils.core.sizes import CONFORM_FIT_MODES
 from ..video_utils.engine.guides import OverlapAdjust
 from ..video_utils.engine.steps import JoinStep, TravelStep
-from . import parse
 from .api import CATEGORY, STEP, folders, io
 from .expansion import check_step
 from .guide_nodes import (adjust_inputs, first_video_input, guide_outputs, join_core_inputs, travel_plan_from,
                           travel_settings_checks, travel_settings_inputs)
-from .paths import resolve_input
 from .video_adapters import source_path
 
 STEP_HELP = "The segment/transition to generate: connect to Segue VACE Encode, Segue Preview Step or Segue Step Guide."

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import torch
 
+from ..video_utils.core import parse
 from ..video_utils.core.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_OVERLAP,
                                           DEFAULT_PRESET, DEFAULT_RETIME, GENERATION_FPS, MAX_SHARPEN, PRESETS)
 from ..video_utils.core.errors import PlanError
+from ..video_utils.core.folders import check_relative, resolve_input, resolve_output, split_annotation
 from ..video_utils.core.lengths import as_fps
 from ..video_utils.core.retime import RETIME_MODES
 from ..video_utils.core.sizes import CONFORM_FIT_MODES
@@ -15,10 +17,8 @@ from ..video_utils.engine.crossfade import check_options
 from ..video_utils.engine.delivery import Output, deliver_segments
 from ..video_utils.engine.stitch import stitch_segment_files, stitch_stream
 from ..video_utils.engine.video_write import VideoWriter
-from . import parse
 from .api import CATEGORY, Progress, folders, io
 from .io_nodes import counter_path, file_fingerprint, final_ui
-from .paths import check_relative, resolve_input, resolve_output, split_annotation
 from .video_adapters import chunk_source, file_video, video_info
 
 MAX_SEGMENT_INPUTS = 8

@@ -12,19 +12,19 @@ ever overwritten).
 
 from __future__ import annotations
 
+from ..video_utils.core import parse
 from ..video_utils.core.chains import (EncodeSettings, SaveTo, Texts, TravelDelivery, TravelStepSettings, step_chain,
                                        travel_graph, travel_step)
 from ..video_utils.core.constants import DEFAULT_FIT, DEFAULT_RETIME, FILE_FOLDERS, GENERATION_FPS
 from ..video_utils.core.errors import PlanError
+from ..video_utils.core.folders import check_relative, resolve_input
 from ..video_utils.core.prompt_graph import Graph, out
 from ..video_utils.engine.sound import check_soundtrack
-from . import parse
 from .api import CATEGORY, RECIPE, ExecutionBlocker, folders, io
 from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, node_links, recipe_sources
 from .guide_nodes import (adjust_inputs, first_video_input, travel_plan_from, travel_settings_checks,
                           travel_settings_inputs)
 from .io_nodes import prefix_folder
-from .paths import check_relative, resolve_input
 from .stitch_nodes import blend_inputs, check_encode, delivery_inputs, delivery_output, encode_checks, encode_inputs
 
 

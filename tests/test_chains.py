@@ -19,12 +19,12 @@ import re
 
 import pytest
 
-from segue.nodes import parse
-from segue.orchestration import graphs as orchestrator_graphs
-from segue.orchestration import run_common
-from segue.orchestration.graphs import detached_prompt, step_prompt
-from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.steps import join_steps, travel_steps
+from segue.video_utils.core import parse
+from segue.orchestration.runs import prompts as orchestrator_graphs
+from segue.orchestration.runs import common as run_common
+from segue.orchestration.runs.prompts import detached_prompt, step_prompt
+from segue.orchestration.runs.models import ClipRef, GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.runs.steps import join_steps, travel_steps
 from segue.video_utils.core.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts, TravelDelivery,
                                            TravelStepSettings, join_graph, post_inputs, step_chain, travel_graph)
 from segue.video_utils.core.constants import DEFAULT_SEED_POLICY, FILE_FOLDERS, GENERATION_FPS

@@ -10,7 +10,7 @@ import media
 import numpy as np
 import pytest
 
-from segue.orchestration.cli import main
+from segue.orchestration.cli.main import main
 from segue.video_utils.core.join_plan import plan_join
 from segue.video_utils.core.travel_plan import plan_travel
 
@@ -204,10 +204,10 @@ def test_join_delivery_options_reach_the_local_render(tmp_path, capsys):
 
 
 def test_join_delivery_options_round_trip_the_plan_file(tmp_path):
-    from segue.orchestration.cli import build_parser
-    from segue.orchestration.command_options import join_command
-    from segue.orchestration.plan_files import read_plan, save_plan
-    from segue.orchestration.run_builders import join_run
+    from segue.orchestration.cli.main import build_parser
+    from segue.orchestration.cli.command_options import join_command
+    from segue.orchestration.runs.plan_files import read_plan, save_plan
+    from segue.orchestration.cli.build import join_run
 
     clips = _join_delivery_clips(tmp_path)
     ns = build_parser().parse_args(["join", *clips, "--fps", "24", "--work-size", "96x64", "--retime", "nearest",

@@ -331,9 +331,9 @@ def test_per_step_graphs_match_the_single_node(comfy_server):
     """The orchestrator's prompts (one per segment, the next reading the previous file's last
     frames, then SegueStitchFiles) and the single SegueTravel node are built by the same builder:
     the segments are bit-identical and so is the final video."""
-    from segue.orchestration.graphs import step_prompt
-    from segue.orchestration.run_models import GeneratorConfig, TravelRun
-    from segue.orchestration.steps import travel_steps
+    from segue.orchestration.runs.prompts import step_prompt
+    from segue.orchestration.runs.models import GeneratorConfig, TravelRun
+    from segue.orchestration.runs.steps import travel_steps
 
     names = write_keyframes(comfy_server, "steps", 3)
     run = TravelRun(images=names, segment_frames=14, overlap=3, curve="linear", sharpen=0.2, crf=19,

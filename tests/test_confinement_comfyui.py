@@ -239,7 +239,9 @@ def forbidden(source: str, where: Path) -> list[str]:
     nodes_side = where.parts[0] in ("nodes", "video_utils", "__init__.py")
     for node in ast.walk(ast.parse(source, str(where))):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            # a relative import names a module of the pack (``from .commands``), never the stdlib's
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [] if node.level else [node.module or ""]
             for mod in mods:
                 top = mod.split(".")[0]
                 if top in SHELL_MODULES:

@@ -5,12 +5,12 @@ real ComfyUI (test_comfyui_nodes.py::test_widget_defaults_are_the_shared_constan
 
 from __future__ import annotations
 
-from segue.orchestration.cli import build_parser
-from segue.orchestration.command_options import join_command, travel_command
-from segue.orchestration.join_run import JoinRun
-from segue.orchestration.plan_files import run_from_dict
-from segue.orchestration.run_builders import join_run, travel_run
-from segue.orchestration.travel_run import TravelRun
+from segue.orchestration.cli.main import build_parser
+from segue.orchestration.cli.command_options import join_command, travel_command
+from segue.orchestration.runs.join import JoinRun
+from segue.orchestration.runs.models import run_from_dict
+from segue.orchestration.cli.build import join_run, travel_run
+from segue.orchestration.runs.travel import TravelRun
 from segue.video_utils.core import constants as C
 from segue.video_utils.core.chains import JoinStepSettings, TravelDelivery, TravelStepSettings
 from segue.video_utils.core.join_plan import plan_join

@@ -16,7 +16,7 @@ import torch
 
 import media
 import node_prompts as NP
-from segue.orchestration.run_models import ClipRef, ExtendRun
+from segue.orchestration.runs.models import ClipRef, ExtendRun
 from segue.video_utils.engine.audio_io import read_audio
 from segue.video_utils.core.chains import (EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts,
                                            extend_assemble, extend_step, step_chain)
@@ -132,8 +132,8 @@ def test_rotated_30_fps_clip_extends_upright_on_every_path(comfy_server, tmp_pat
     """A portrait phone clip (stored 96x64, rotation flag) at 30 fps with sound: the node path, the
     orchestrator's path and the local path give one bitstream, upright at 64x96 and 30 fps; 24
     frames at 16 fps are 45 at 30."""
-    from segue.orchestration.commands import run_plan
-    from segue.orchestration.run_models import GeneratorConfig
+    from segue.orchestration.cli.commands import run_plan
+    from segue.orchestration.runs.models import GeneratorConfig
 
     clip_path = comfy_server.input_dir / "extend" / "phone30.mp4"
     clip_path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,8 @@ import torch
 
 import footage
 import media
-from segue.orchestration.cli import main
-from segue.orchestration.run_models import ClipRef, ExtendRun
+from segue.orchestration.cli.main import main
+from segue.orchestration.runs.models import ClipRef, ExtendRun
 from segue.video_utils.engine.audio_io import read_audio
 from segue.video_utils.engine.conform import conform_video
 from segue.video_utils.core.extend_plan import plan_extend

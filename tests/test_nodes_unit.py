@@ -11,9 +11,9 @@ import os
 
 import pytest
 
-from segue.nodes import parse
-from segue.nodes.paths import (Folders, PathError, check_relative, next_counter_name, resolve_input,
-                               resolve_output, result_entry, split_annotation, to_annotated)
+from segue.video_utils.core import parse
+from segue.video_utils.core.folders import (Folders, PathError, check_relative, next_counter_name, resolve_input,
+                                            resolve_output, result_entry, split_annotation, to_annotated)
 from segue.video_utils.core.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts,
                                            TravelStepSettings, join_graph, travel_graph)
 from segue.video_utils.core.errors import PlanError
@@ -193,7 +193,7 @@ def test_lines_and_per_segment_text():
 def test_node_lines_and_plan_files_share_one_prompt_rule(prompts, count):
     """A travel node's prompt lines and a plan file's prompts list give the same prompts (or the
     same refusal) for the same segment count."""
-    from segue.orchestration.travel_run import TravelRun
+    from segue.orchestration.runs.travel import TravelRun
 
     def outcome(call):
         try:

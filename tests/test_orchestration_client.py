@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from segue.orchestration.client import ComfyClient, EventsClosed
-from segue.orchestration.records import (execution_error_text, format_node_errors, history_error, history_outcome,
-                                         is_out_of_memory, strip_server_paths)
-from segue.orchestration.retry import RetryPolicy, retry_after_seconds
+from segue.orchestration.server.client import ComfyClient, EventsClosed
+from segue.orchestration.server.records import (execution_error_text, format_node_errors, history_error,
+                                                history_outcome, is_out_of_memory, strip_server_paths)
+from segue.orchestration.server.retry import RetryPolicy, retry_after_seconds
 from segue.orchestration.errors import PromptRejected, ServerError, ServerUnreachable, UploadRejected
 from segue.orchestration.progress import Progress
 from segue.video_utils.core.atomic import is_temp_name

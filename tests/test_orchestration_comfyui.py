@@ -14,18 +14,18 @@ import av
 import numpy as np
 import pytest
 
-from segue.orchestration import commands
-from segue.orchestration.client import ComfyClient
-from segue.orchestration.export import run_inputs
+from segue.orchestration.cli import commands
+from segue.orchestration.server.client import ComfyClient
+from segue.orchestration.runs.models import run_inputs
 from segue.orchestration.errors import ServerUnreachable
-from segue.orchestration.graphs import detached_prompt, load_template, step_prompt, validate_prompt
-from segue.orchestration.manifest import Manifest
-from segue.orchestration.plan_files import save_plan
-from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.command_options import PlanFileCommand, RunDirCommand
-from segue.orchestration.server_options import ConnectionOptions, RunOptions
-from segue.orchestration.runner import Runner
-from segue.orchestration.steps import join_steps, travel_steps
+from segue.orchestration.runs.prompts import detached_prompt, load_template, step_prompt, validate_prompt
+from segue.orchestration.server.manifest import Manifest
+from segue.orchestration.runs.plan_files import save_plan
+from segue.orchestration.runs.models import ClipRef, GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.cli.command_options import PlanFileCommand, RunDirCommand
+from segue.orchestration.cli.server_options import ConnectionOptions, RunOptions
+from segue.orchestration.server.runner import Runner
+from segue.orchestration.runs.steps import join_steps, travel_steps
 
 from comfyui_harness import ComfyServer
 from background import run_in_background

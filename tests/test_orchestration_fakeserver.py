@@ -18,9 +18,9 @@ import websocket
 from fake_comfy import (CONTRACT_PATH, FakeComfy, contract_entry, count_frames, load_contract,  # noqa: F401
                         object_info, write_video)
 
-from segue.orchestration.client import ComfyClient
-from segue.orchestration.graphs import all_step_prompts, detached_prompt
-from segue.orchestration.run_models import ClipRef, ExtendRun, GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.server.client import ComfyClient
+from segue.orchestration.runs.prompts import all_step_prompts, detached_prompt
+from segue.orchestration.runs.models import ClipRef, ExtendRun, GeneratorConfig, JoinRun, TravelRun
 
 TEMPLATE = {"1": {"class_type": "SegueGuideSlot", "inputs": {}},
             "2": {"class_type": "SeguePreviewGenerator",

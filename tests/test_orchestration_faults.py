@@ -16,18 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from segue.orchestration import commands
-from segue.orchestration.client import ComfyClient
-from segue.orchestration.export import run_inputs
+from segue.orchestration.cli import commands
+from segue.orchestration.server.client import ComfyClient
+from segue.orchestration.runs.models import run_inputs
 from segue.orchestration.errors import ServerNotAnswering
-from segue.orchestration.manifest import Manifest
-from segue.orchestration.command_options import PlanFileCommand, RunDirCommand
-from segue.orchestration.server_options import ConnectionOptions, RunOptions
-from segue.orchestration.plan_files import save_plan
-from segue.orchestration.run_models import TravelRun
+from segue.orchestration.server.manifest import Manifest
+from segue.orchestration.cli.command_options import PlanFileCommand, RunDirCommand
+from segue.orchestration.cli.server_options import ConnectionOptions, RunOptions
+from segue.orchestration.runs.plan_files import save_plan
+from segue.orchestration.runs.models import TravelRun
 from segue.orchestration.progress import Progress
-from segue.orchestration.runner import Runner
-from segue.orchestration.steps import travel_steps
+from segue.orchestration.server.runner import Runner
+from segue.orchestration.runs.steps import travel_steps
 from segue.video_utils.core.atomic import is_temp_name
 
 from background import run_in_background

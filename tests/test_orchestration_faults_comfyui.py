@@ -17,18 +17,18 @@ import uuid
 import numpy as np
 import pytest
 
-from segue.orchestration import commands
-from segue.orchestration.client import ComfyClient
-from segue.orchestration.export import run_inputs
-from segue.orchestration.retry import RetryPolicy
+from segue.orchestration.cli import commands
+from segue.orchestration.server.client import ComfyClient
+from segue.orchestration.runs.models import run_inputs
+from segue.orchestration.server.retry import RetryPolicy
 from segue.orchestration.errors import ServerNotAnswering
-from segue.orchestration.manifest import Manifest
-from segue.orchestration.command_options import RunDirCommand
-from segue.orchestration.server_options import ConnectionOptions
-from segue.orchestration.run_models import GeneratorConfig, TravelRun
+from segue.orchestration.server.manifest import Manifest
+from segue.orchestration.cli.command_options import RunDirCommand
+from segue.orchestration.cli.server_options import ConnectionOptions
+from segue.orchestration.runs.models import GeneratorConfig, TravelRun
 from segue.orchestration.progress import Progress
-from segue.orchestration.runner import Runner
-from segue.orchestration.steps import travel_steps
+from segue.orchestration.server.runner import Runner
+from segue.orchestration.runs.steps import travel_steps
 
 from fake_comfy import Fault, FlakyProxy
 from background import run_in_background

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import torch
 
-from segue.nodes import parse
-from segue.orchestration.graphs import (detached_prompt, join_per_join_json, load_template, saving_nodes,
-                                        step_prompt, validate_prompt)
-from segue.orchestration.plan_files import run_from_dict
-from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.steps import join_steps, travel_steps
+from segue.video_utils.core import parse
+from segue.orchestration.runs.prompts import (detached_prompt, join_per_join_json, load_template, saving_nodes,
+                                              step_prompt, validate_prompt)
+from segue.orchestration.runs.models import run_from_dict
+from segue.orchestration.runs.models import ClipRef, GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.runs.steps import join_steps, travel_steps
 from segue.video_utils.core.errors import PlanError
 from segue.video_utils.engine.guides import OverlapAdjust
 from segue.video_utils.core.join_plan import plan_join

@@ -7,11 +7,11 @@ import os
 import pytest
 
 from segue.orchestration.errors import DiskFull, RunBusy
-from segue.orchestration.manifest import IllegalTransition, Manifest, lock_run_dir
-from segue.orchestration.resume import resume_action
+from segue.orchestration.server.manifest import IllegalTransition, Manifest, lock_run_dir
+from segue.orchestration.server.resume import resume_action
 from segue.video_utils.core.atomic import is_temp_name
-from segue.orchestration.run_models import TravelRun
-from segue.orchestration.steps import travel_steps
+from segue.orchestration.runs.models import TravelRun
+from segue.orchestration.runs.steps import travel_steps
 from segue.video_utils.core.errors import PlanError
 
 

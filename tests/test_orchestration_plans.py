@@ -8,9 +8,9 @@ import av
 import numpy as np
 import pytest
 
-from segue.orchestration.plan_files import load_plan, read_plan, save_plan
-from segue.orchestration.run_checks import probe_frame_count
-from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun, finalize_run
+from segue.orchestration.runs.plan_files import load_plan, read_plan, save_plan
+from segue.orchestration.runs.checks import probe_frame_count
+from segue.orchestration.runs.models import ClipRef, GeneratorConfig, JoinRun, TravelRun, finalize_run
 from segue.video_utils.core.errors import PlanError
 from segue.video_utils.core.travel_plan import plan_travel
 
@@ -149,8 +149,8 @@ def test_finalize_fixes_run_id_and_random_seed(tmp_path):
 
 
 def test_orchestration_modules_never_import_torch():
-    code = ("import sys; import segue.orchestration.runner, segue.orchestration.commands, "
-            "segue.orchestration.graphs, segue.orchestration.progress; "
+    code = ("import sys; import segue.orchestration.server.runner, segue.orchestration.cli.commands, "
+            "segue.orchestration.runs.prompts, segue.orchestration.progress; "
             "assert 'torch' not in sys.modules, 'torch imported'; "
             "assert not any(m.startswith('segue.nodes') for m in sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)

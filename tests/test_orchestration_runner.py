@@ -15,20 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from segue.orchestration import commands
-from segue.orchestration.client import ComfyClient
-from segue.orchestration.export import run_inputs
+from segue.orchestration.cli import commands
+from segue.orchestration.server.client import ComfyClient
+from segue.orchestration.runs.models import run_inputs
 from segue.orchestration.errors import ServerUnreachable, StepFailed
-from segue.orchestration.manifest import Manifest
-from segue.orchestration.plan_files import save_plan
-from segue.orchestration.status import status_lines
-from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.command_options import PlanFileCommand, RunDirCommand
-from segue.orchestration.server_options import ConnectionOptions, RunOptions
-from segue.orchestration.run_start import server_clients
-from segue.orchestration.runner import Runner
-from segue.orchestration.scheduling import ServerLoad, choose_server
-from segue.orchestration.steps import join_steps, travel_steps
+from segue.orchestration.server.manifest import Manifest
+from segue.orchestration.runs.plan_files import save_plan
+from segue.orchestration.server.status import status_lines
+from segue.orchestration.runs.models import ClipRef, GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.cli.command_options import PlanFileCommand, RunDirCommand
+from segue.orchestration.cli.server_options import ConnectionOptions, RunOptions
+from segue.orchestration.server.start import server_clients
+from segue.orchestration.server.runner import Runner
+from segue.orchestration.server.scheduling import ServerLoad, choose_server
+from segue.orchestration.runs.steps import join_steps, travel_steps
 
 from fake_comfy import FakeComfy, count_frames, write_video
 
@@ -334,7 +334,7 @@ def test_a_different_plan_under_an_existing_run_id_is_refused(tmp_path, fake, ca
 
 
 def parse(*argv):
-    from segue.orchestration.cli import build_parser
+    from segue.orchestration.cli.main import build_parser
     ns = build_parser().parse_args(list(argv))
     build, _ = ns.command
     return build(ns)
@@ -362,7 +362,7 @@ def test_server_arguments_parse_once_into_typed_options(tmp_path):
 
 
 def test_detach_from_a_command_line_submits_one_prompt_and_exits(tmp_path, fake, capsys):
-    from segue.orchestration.cli import main
+    from segue.orchestration.cli.main import main
     fake.paused.set()
     assert main(["travel", *keyframes(tmp_path, 3), "--frames", "12", "--overlap", "3", "--out",
                  str(tmp_path / "d.mp4"), "--server", fake.url, "--runs-dir", str(tmp_path / "runs"),
@@ -409,7 +409,7 @@ def test_ctrl_c_cancels_our_prompts_and_exits_130(tmp_path, fake, capsys):
 
 
 def test_travel_and_join_command_lines_run_through_a_server(tmp_path, fake):
-    from segue.orchestration.cli import main
+    from segue.orchestration.cli.main import main
     out = tmp_path / "t.mp4"
     assert main(["travel", *keyframes(tmp_path, 3), "--frames", "12", "--overlap", "3", "--out", str(out),
                  "--server", fake.url, "--runs-dir", str(tmp_path / "runs"), "--run-id", "cli-t",

@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 import pytest
 
-from segue.orchestration.graphs import detached_prompt, load_template, step_prompt, validate_prompt
-from segue.orchestration.run_models import ClipRef, GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.steps import join_steps, travel_steps
+from segue.orchestration.runs.prompts import detached_prompt, load_template, step_prompt, validate_prompt
+from segue.orchestration.runs.models import ClipRef, GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.runs.steps import join_steps, travel_steps
 
 from test_chains import LIGHTNING_PHASES, NODE_RECIPE_DEFAULTS
 from test_orchestration_graphs import CONTRACT, TEST_ONLY

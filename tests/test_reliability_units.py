@@ -16,8 +16,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import node_prompts as NP  # noqa: E402
 
-from segue.nodes import parse  # noqa: E402
-from segue.nodes.paths import Folders, PathError, check_relative, expand_folders, resolve_output  # noqa: E402
+from segue.video_utils.core import parse  # noqa: E402
+from segue.video_utils.core.folders import (Folders, PathError, check_relative, expand_folders, resolve_output)  # noqa: E402
 from segue.video_utils.core import atomic  # noqa: E402
 from segue.video_utils.engine.sound import check_soundtrack, fit_soundtrack  # noqa: E402
 from segue.video_utils.engine.crossfade import check_options  # noqa: E402
@@ -109,7 +109,7 @@ def test_sharpen_has_one_range_on_every_path(sharpen):
     all take 0..MAX_SHARPEN, and both checks say so the same way (input, value, fix)."""
     import json
 
-    from segue.orchestration.travel_run import TravelRun
+    from segue.orchestration.runs.travel import TravelRun
     from segue.video_utils.core.constants import MAX_SHARPEN
 
     check_options("cosine", MAX_SHARPEN)

@@ -1,0 +1,81 @@
+"""A travel between keyframe images as the orchestrator runs it (``TravelRun``): one segment
+per consecutive pair, validated up front by the planner the nodes use
+(``video_utils.travel_plan``), so a run that validates here is the plan the server executes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...video_utils.core.constants import (DEFAULT_FIT, DEFAULT_OVERLAP, DEFAULT_RETIME, DEFAULT_SEGMENT_FRAMES,
+                                           GENERATION_FPS)
+from ...video_utils.core.lengths import flag
+from ...video_utils.core.retime import RETIME_MODES
+from ...video_utils.core.sizes import CONFORM_FIT_MODES, check_fit, generation_size, wan_size
+from ...video_utils.core.travel_plan import MODES, TravelPlan, plan_travel
+from .checks import check_choice, check_file, check_fps, check_frame_memory, check_name, image_size, int_or_list
+from .common import SegmentRun, check_images
+
+
+@dataclass
+class TravelRun(SegmentRun):
+    """A travel between keyframe images (one segment per consecutive pair); the seed, encoder,
+    generator, output and guide-adjustment fields are ``SegmentRun``'s."""
+
+    images: list[str]
+    segment_frames: int | list[int] = DEFAULT_SEGMENT_FRAMES
+    overlap: int | list[int] = DEFAULT_OVERLAP
+    mode: str = "chained"
+    exact_keyframes: bool = False
+    loop: bool = False                # one more segment back to the first keyframe: a seamless loop
+    prompts: str | list[str] = ""
+    negative_prompts: str | list[str] = ""
+    width: int = 0                    # generation size; 0 = the first image's (sizes.generation_size)
+    height: int = 0
+    fit: str = DEFAULT_FIT            # how keyframes of another shape reach the generation size
+    fps: float = float(GENERATION_FPS)   # the delivered rate; segments are generated at 16 and retimed
+    out_width: int = 0                # the delivered size; 0 = the generation size
+    out_height: int = 0
+    retime: str = DEFAULT_RETIME      # 16 fps -> fps: blend neighbouring frames, or nearest
+    soundtrack: str = ""              # a sound (or video) file under the travel, fitted to its length
+
+    kind = "travel"
+
+    @property
+    def segment_count(self) -> int:
+        """Segments of the plan: one per keyframe pair, one for a single image, one more for a loop."""
+        return len(self.images) if self.loop else max(len(self.images) - 1, 1)
+
+    def plan(self) -> TravelPlan:
+        return plan_travel(len(self.images), int_or_list(self.segment_frames), int_or_list(self.overlap),
+                           self.mode, self.exact_keyframes, loop=self.loop, output_fps=self.fps)
+
+    def size(self) -> tuple[int, int] | None:
+        """The generation size: ``width`` x ``height``, else the first image's (snapped to 16);
+        None when the first image's header cannot be read."""
+        if self.width:
+            return wan_size(self.width, self.height)
+        first = image_size(self.images[0]) if self.images else None
+        return generation_size(*first) if first else None
+
+    def validate(self, check_files: bool = True) -> TravelPlan:
+        """Plan the run (raises ``PlanError`` naming the bad input) and return the frame plan."""
+        check_images(self.images, "image", "images", check_files)
+        check_choice(self.mode, MODES, "mode")
+        flag(self.exact_keyframes, "exact_keyframes")
+        flag(self.loop, "loop")
+        plan = self.plan()
+        self.check_segment_settings(self.segment_count)
+        check_fit(check_name(self.fit, "fit"), CONFORM_FIT_MODES)
+        check_fps(self.fps, "fps")
+        self.check_size_pairs(("width", "height", "the first image's size"))
+        if self.width:
+            self.width, self.height = wan_size(self.width, self.height)
+        self.check_size_pairs(("out_width", "out_height", "the generation size"))
+        if self.out_width:   # the delivery holds a chunk of 16 delivered frames at a time
+            check_frame_memory(self.out_width, self.out_height, 16, "delivered chunk", generated=False)
+        check_choice(self.retime, RETIME_MODES, "retime")
+        if self.soundtrack and check_files:
+            check_file(self.soundtrack, "soundtrack", None)
+        self.check_generation(plan, self.size() if check_files or self.width else None, check_files)
+        return plan
