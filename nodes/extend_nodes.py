@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ..video_utils.core import parse
 from ..video_utils.core.chains import EncodeSettings, ExtendStepSettings, SaveTo, Texts, extend_graph
-from ..video_utils.core.constants import DEFAULT_EXTEND_FRAMES, DEFAULT_OVERLAP, FILE_FOLDERS, VIDEO_EXTENSIONS
+from ..video_utils.core.constants import (DEFAULT_CURVE, DEFAULT_EXTEND_FRAMES, DEFAULT_OVERLAP, FILE_FOLDERS,
+                                          VIDEO_EXTENSIONS)
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.extend_plan import ExtendPlan, plan_extend
 from ..video_utils.core.folders import PathError, check_relative, resolve_input, to_annotated
@@ -72,7 +73,7 @@ def extend_plan_from(clip_path: str, frames, overlap, keyframe_count: int, max_g
     """The extension plan of these widget values for the clip file ``clip_path`` at its output rate
     (``extend_format``; SegueExtendStep, SegueExtendAssemble and SegueExtendClip all plan with
     this, so the segments and the assembly agree)."""
-    legs = parse.scalar_or_list(parse.int_list(frames, "frames", minimum=1))
+    legs = parse.one_or_list(parse.int_list(frames, "frames", minimum=1))
     fmt = extend_format(clip_path)
     return plan_extend(conformed_frame_count(clip_path, fmt.fps), legs, overlap=int(overlap),
                        keyframe_count=int(keyframe_count), max_generation=int(max_generation), blend=int(blend),
@@ -186,7 +187,7 @@ class SegueExtendAssemble(io.ComfyNode):
 
     @classmethod
     def execute(cls, clip_file, segment_files, frames, overlap, max_generation, keyframe_count, filename, crf,
-                preset, keep_audio, blend=0, filename_prefix="", curve="cosine", sharpen=0.0,
+                preset, keep_audio, blend=0, filename_prefix="", curve=DEFAULT_CURVE, sharpen=0.0,
                 after=None) -> io.NodeOutput:
         check_encode(preset, curve, filename, filename_prefix)
         clip_path = clip_input_path(clip_file)
@@ -276,7 +277,7 @@ class SegueExtendClip(io.ComfyNode):
     @classmethod
     def execute(cls, frames, overlap, max_generation, prompts, negative_prompt, filename_prefix, keep_segments, crf,
                 preset, output_images, clip=None, clip_file="", blend=0, keyframes=None, recipe=None, strength=1.0,
-                desaturate=0.0, darken=0.0, curve="cosine", sharpen=0.0, keep_audio=True) -> io.NodeOutput:
+                desaturate=0.0, darken=0.0, curve=DEFAULT_CURVE, sharpen=0.0, keep_audio=True) -> io.NodeOutput:
         check_encode(preset, curve, sharpen=sharpen)
         prefix_folder(filename_prefix, "filename_prefix")
         name = clip_name(clip, clip_file)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from ..video_utils.core import parse
 from ..video_utils.core.constants import (DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP, DEFAULT_OVERLAP,
-                                          DEFAULT_SEGMENT_FRAMES)
+                                          DEFAULT_SEGMENT_FRAMES, TRAVEL_MODES)
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.join_plan import plan_join
-from ..video_utils.core.travel_plan import MODES, plan_travel
+from ..video_utils.core.travel_plan import plan_travel
 from ..video_utils.engine.guides import OverlapAdjust, join_contexts, join_transition_guide, travel_segment_guide
 from .api import CATEGORY, io
 from .video_adapters import read_range, read_tail, video_info
@@ -46,7 +46,7 @@ def travel_settings_inputs() -> list:
         io.String.Input("overlap", default=str(DEFAULT_OVERLAP),
                         tooltip="Frames cross-faded at each boundary: one number ('8') or one per boundary "
                                 "('8, 10, 8'). In chained mode these frames continue the previous segment."),
-        io.Combo.Input("mode", options=list(MODES), default="chained",
+        io.Combo.Input("mode", options=list(TRAVEL_MODES), default="chained",
                        tooltip="chained: each segment continues the previous one's last frames (smooth motion, "
                                "sequential); independent: segments only share keyframes (parallel, less continuity)."),
         io.Boolean.Input("exact_keyframes", default=False,
@@ -91,9 +91,9 @@ def adjust_inputs() -> list:
 
 
 def travel_plan_from(keyframe_count: int, segment_frames, overlap, mode, exact_keyframes, loop=False):
-    parse.check_choice(mode, MODES, "mode")
-    frames = parse.scalar_or_list(parse.int_list(segment_frames, "segment_frames"))
-    overlaps = parse.scalar_or_list(parse.int_list(overlap, "overlap"))
+    parse.check_choice(mode, TRAVEL_MODES, "mode")
+    frames = parse.one_or_list(parse.int_list(segment_frames, "segment_frames"))
+    overlaps = parse.one_or_list(parse.int_list(overlap, "overlap"))
     return plan_travel(keyframe_count, frames, overlaps, mode, bool(exact_keyframes), loop=bool(loop))
 
 
@@ -102,7 +102,7 @@ def travel_settings_checks(segment_frames=None, overlap=None, mode=None) -> list
     return [
         lambda: segment_frames is None or parse.int_list(segment_frames, "segment_frames", minimum=1),
         lambda: overlap is None or parse.int_list(overlap, "overlap", minimum=0),
-        lambda: mode is None or parse.check_choice(mode, MODES, "mode"),
+        lambda: mode is None or parse.check_choice(mode, TRAVEL_MODES, "mode"),
     ]
 
 

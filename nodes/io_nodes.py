@@ -13,13 +13,13 @@ import os
 import torch
 
 from ..video_utils.core import parse
-from ..video_utils.core.constants import (DEFAULT_CRF, DEFAULT_FIT, DEFAULT_PRESET, IMAGE_EXTENSIONS, LOSSLESS_SUFFIX,
-                                          PRESETS, VIDEO_EXTENSIONS)
+from ..video_utils.core.constants import (CONFORM_FIT_MODES, DEFAULT_CRF, DEFAULT_FIT, DEFAULT_PRESET,
+                                          IMAGE_EXTENSIONS, LOSSLESS_SUFFIX, PRESETS, VIDEO_EXTENSIONS)
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.folders import (PathError, check_relative, expand_folders, next_counter_name, output_folder,
                                         resolve_input, resolve_output, result_entry, split_annotation, to_annotated)
 from ..video_utils.core.probe import probe
-from ..video_utils.core.sizes import CONFORM_FIT_MODES, wan_size
+from ..video_utils.core.sizes import wan_size
 from ..video_utils.engine.audio_io import AudioClip, read_audio
 from ..video_utils.engine.conform import conform_keyframes, load_image
 from ..video_utils.engine.video_read import iter_frames, read_last_frames
@@ -49,8 +49,8 @@ def file_fingerprint(names: list[str], default: str = "input") -> tuple:
     return tuple(out)
 
 
-def write_frames(path: str, frames: torch.Tensor, fps, *, codec: str | None = None, crf: int = 19,
-                 preset: str = "medium", audio=None) -> int:
+def write_frames(path: str, frames: torch.Tensor, fps, *, codec: str | None = None, crf: int = DEFAULT_CRF,
+                 preset: str = DEFAULT_PRESET, audio=None) -> int:
     """Write IMAGE frames with ``VideoWriter`` (atomic), a progress step per chunk; returns frames."""
     n, h, w = int(frames.shape[0]), int(frames.shape[1]), int(frames.shape[2])
     bar = Progress(n)

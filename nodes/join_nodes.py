@@ -16,14 +16,12 @@ import torch
 
 from ..video_utils.core import parse
 from ..video_utils.core.chains import EncodeSettings, JoinStepSettings, SaveTo, Texts, join_graph
-from ..video_utils.core.constants import (DEFAULT_CURVE, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_PROMPT, DEFAULT_RETIME,
-                                          FILE_FOLDERS, GENERATION_FPS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS)
+from ..video_utils.core.constants import (CONFORM_FIT_MODES, DEFAULT_CURVE, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_PROMPT,
+                                          DEFAULT_RETIME, FILE_FOLDERS, GAP_AUDIO_MODES, GENERATION_FPS,
+                                          LOSSLESS_SUFFIX, RETIME_MODES, VIDEO_EXTENSIONS)
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.folders import PathError, expand_folders, resolve_input, resolve_output, to_annotated
 from ..video_utils.core.prompt_graph import Graph
-from ..video_utils.core.retime import RETIME_MODES
-from ..video_utils.core.sizes import CONFORM_FIT_MODES
-from ..video_utils.core.sound_timeline import GAP_AUDIO_MODES
 from ..video_utils.engine.audio_io import AudioClip
 from ..video_utils.engine.join_assembly import assemble_join_files, join_soundtrack
 from ..video_utils.engine.video_write import LOSSLESS_CODEC, VideoWriter

@@ -11,13 +11,12 @@ step into the classic guide images for hand-wired graphs and templates.
 from __future__ import annotations
 
 from ..video_utils.core import parse
-from ..video_utils.core.constants import DEFAULT_FIT, GENERATION_FPS, VIDEO_EXTENSIONS
+from ..video_utils.core.constants import CONFORM_FIT_MODES, DEFAULT_FIT, GENERATION_FPS, VIDEO_EXTENSIONS
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.folders import resolve_input
 from ..video_utils.core.join_plan import JoinPlan, plan_join
 from ..video_utils.core.output_format import OutputFormat, output_format
 from ..video_utils.core.retime import conformed_frame_count
-from ..video_utils.core.sizes import CONFORM_FIT_MODES
 from ..video_utils.engine.guides import OverlapAdjust
 from ..video_utils.engine.steps import JoinStep, TravelStep
 from .api import CATEGORY, STEP, folders, io

@@ -6,13 +6,12 @@ from __future__ import annotations
 import torch
 
 from ..video_utils.core import parse
-from ..video_utils.core.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_OVERLAP,
-                                          DEFAULT_PRESET, DEFAULT_RETIME, GENERATION_FPS, MAX_SHARPEN, PRESETS)
+from ..video_utils.core.constants import (CONFORM_FIT_MODES, CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT,
+                                          DEFAULT_OVERLAP, DEFAULT_PRESET, DEFAULT_RETIME, GENERATION_FPS,
+                                          MAX_SHARPEN, PRESETS, RETIME_MODES)
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.folders import check_relative, resolve_input, resolve_output, split_annotation
 from ..video_utils.core.lengths import as_fps
-from ..video_utils.core.retime import RETIME_MODES
-from ..video_utils.core.sizes import CONFORM_FIT_MODES
 from ..video_utils.engine.crossfade import check_options
 from ..video_utils.engine.delivery import Output, deliver_segments
 from ..video_utils.engine.stitch import stitch_segment_files, stitch_stream

@@ -168,9 +168,9 @@ def print_lines(prefix: str, lines: Sequence[str]) -> None:
 def guarded(fn: Callable[..., int]) -> Callable[..., int]:
     """A server command whose expected failures become ``segue: error:`` / ``segue: hint:`` lines
     and an exit code; bugs keep their traceback."""
-    def wrapper(cmd) -> int:
+    def wrapper(*args) -> int:
         try:
-            return fn(cmd)
+            return fn(*args)
         except (PlanError, OrchestrationError, KeyboardInterrupt) as e:
             for line in error_lines(e, getattr(e, "run_dir", None)):
                 print(f"segue: {line}", file=sys.stderr)

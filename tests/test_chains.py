@@ -526,8 +526,8 @@ def node_expansion(case: "Case", settings: dict | None, template: dict | None) -
     """SegueTravel.execute's graph (nodes/travel_nodes.py), before ComfyUI prefixes its ids: a
     SegueRecipe connected (or, for ``recipe=None``, none: the preview default)."""
     count = case.keyframes
-    frames = parse.scalar_or_list(parse.int_list(case.segment_frames, "segment_frames"))
-    overlaps = parse.scalar_or_list(parse.int_list(case.overlap, "overlap"))
+    frames = parse.one_or_list(parse.int_list(case.segment_frames, "segment_frames"))
+    overlaps = parse.one_or_list(parse.int_list(case.overlap, "overlap"))
     plan = plan_travel(count, frames, overlaps, case.mode, bool(case.exact_keyframes), loop=bool(case.loop))
     n = len(plan.segments)
     if settings is None:

@@ -10,7 +10,7 @@ import media
 import numpy as np
 import pytest
 
-from segue.orchestration.cli.main import main
+from segue.orchestration.cli import main
 from segue.video_utils.core.join_plan import plan_join
 from segue.video_utils.core.travel_plan import plan_travel
 
@@ -204,15 +204,14 @@ def test_join_delivery_options_reach_the_local_render(tmp_path, capsys):
 
 
 def test_join_delivery_options_round_trip_the_plan_file(tmp_path):
-    from segue.orchestration.cli.main import build_parser
-    from segue.orchestration.cli.command_options import join_command
+    from segue.orchestration.cli import build_parser
     from segue.orchestration.runs.plan_files import read_plan, save_plan
     from segue.orchestration.cli.build import join_run
 
     clips = _join_delivery_clips(tmp_path)
     ns = build_parser().parse_args(["join", *clips, "--fps", "24", "--work-size", "96x64", "--retime", "nearest",
                                     "--gap-audio", "silence", "--out", str(tmp_path / "o.mp4")])
-    run = join_run(join_command(ns))
+    run = join_run(ns)
     assert (run.fps, run.work_width, run.work_height, run.retime, run.gap_audio) == (24, 96, 64, "nearest", "silence")
     run.validate()
     save_plan(run, tmp_path / "plan.json")

@@ -20,7 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from media import write_clip, write_sound  # noqa: E402
 
-from segue.orchestration.cli.main import main  # noqa: E402
+from segue.orchestration.cli import main  # noqa: E402
 from segue.video_utils.core.lengths import MAX_STEP_MEMORY  # noqa: E402
 
 DOWN = "http://127.0.0.1:9"

@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_comfy import FakeComfy, count_frames, write_video  # noqa: E402
 
-from segue.orchestration.cli.main import main  # noqa: E402
+from segue.orchestration.cli import main  # noqa: E402
 from segue.orchestration.server.manifest import Manifest  # noqa: E402
 from segue.orchestration.runs.plan_files import batch_run_id, load_plan  # noqa: E402
 

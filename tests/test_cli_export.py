@@ -21,7 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from media import write_clip  # noqa: E402
 
-from segue.orchestration.cli.main import main  # noqa: E402
+from segue.orchestration.cli import main  # noqa: E402
 from segue.orchestration.server.client import ComfyClient  # noqa: E402
 from segue.orchestration.runs.prompts import validate_prompt  # noqa: E402
 from segue.video_utils.core.recipe import LAST_STEP  # noqa: E402

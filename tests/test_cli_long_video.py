@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from media import write_clip  # noqa: E402
 
-from segue.orchestration.cli.main import main  # noqa: E402
+from segue.orchestration.cli import main  # noqa: E402
 from segue.orchestration.server.manifest import Manifest  # noqa: E402
 from segue.video_utils.core.extend_plan import plan_extend  # noqa: E402
 from segue.video_utils.core.join_plan import plan_join  # noqa: E402

@@ -5,8 +5,7 @@ real ComfyUI (test_comfyui_nodes.py::test_widget_defaults_are_the_shared_constan
 
 from __future__ import annotations
 
-from segue.orchestration.cli.main import build_parser
-from segue.orchestration.cli.command_options import join_command, travel_command
+from segue.orchestration.cli import build_parser
 from segue.orchestration.runs.join import JoinRun
 from segue.orchestration.runs.models import run_from_dict
 from segue.orchestration.cli.build import join_run, travel_run
@@ -29,17 +28,19 @@ def test_run_models_and_plan_files_default_to_the_constants():
 
 def test_command_line_defaults_are_the_run_models():
     parser = build_parser()
-    travel = travel_command(parser.parse_args(["travel", "a.png", "b.png", "--frames", "40", "--out", "o.mp4"]))
-    assert travel.plan.overlap == [C.DEFAULT_OVERLAP]
-    assert (travel.render.fit, travel.delivery.retime) == (None, C.DEFAULT_RETIME)   # None: not given
-    assert travel_run(travel).fit == C.DEFAULT_FIT
+    ns = parser.parse_args(["travel", "a.png", "b.png", "--frames", "40", "--out", "o.mp4"])
+    assert ns.overlap == [C.DEFAULT_OVERLAP]
+    assert (ns.fit, ns.retime) == (None, C.DEFAULT_RETIME)   # None: not given
+    travel = travel_run(ns)
+    assert (travel.fit, travel.mode, travel.crf, travel.preset, travel.curve) == \
+        (C.DEFAULT_FIT, C.DEFAULT_TRAVEL_MODE, C.DEFAULT_CRF, C.DEFAULT_PRESET, C.DEFAULT_CURVE)
     demo = parser.parse_args(["demo"])
     assert demo.frames == [C.DEFAULT_SEGMENT_FRAMES] and demo.overlap == [C.DEFAULT_OVERLAP]
-    join = join_command(parser.parse_args(["join", "a.mp4", "b.mp4", "--out", "o.mp4"]))
-    assert (join.plan.context, join.plan.gap) == (C.DEFAULT_JOIN_CONTEXT, C.DEFAULT_JOIN_GAP)
-    assert join_run(join).fit == C.DEFAULT_FIT
-    assert (join.delivery.fps, join.delivery.work_size, join.delivery.retime, join.delivery.gap_audio) == \
-        (0.0, None, C.DEFAULT_RETIME, C.DEFAULT_GAP_AUDIO)
+    ns = parser.parse_args(["join", "a.mp4", "b.mp4", "--out", "o.mp4"])
+    assert (ns.context, ns.gap) == (C.DEFAULT_JOIN_CONTEXT, C.DEFAULT_JOIN_GAP)
+    join = join_run(ns)
+    assert join.fit == C.DEFAULT_FIT
+    assert (join.fps, join.work_width, join.retime, join.gap_audio) == (0.0, 0, C.DEFAULT_RETIME, C.DEFAULT_GAP_AUDIO)
     plan = parser.parse_args(["plan", "join", "--clips", "100", "100"])
     assert (plan.context, plan.gap) == (C.DEFAULT_JOIN_CONTEXT, C.DEFAULT_JOIN_GAP)
 

@@ -18,7 +18,7 @@ import torch
 
 import footage
 import media
-from segue.orchestration.cli.main import main
+from segue.orchestration.cli import main
 from segue.orchestration.runs.models import ClipRef, ExtendRun
 from segue.video_utils.engine.audio_io import read_audio
 from segue.video_utils.engine.conform import conform_video

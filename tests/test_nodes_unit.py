@@ -171,8 +171,8 @@ def test_int_list_errors(text, match):
 def test_int_list_minimum_and_scalar():
     with pytest.raises(PlanError, match="-1 is below the minimum 0"):
         parse.int_list("4, -1", "overlap", minimum=0)
-    assert parse.scalar_or_list([8]) == 8
-    assert parse.scalar_or_list([8, 9]) == [8, 9]
+    assert parse.one_or_list([8]) == 8
+    assert parse.one_or_list([8, 9]) == [8, 9]
 
 
 def test_lines_and_per_segment_text():

@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from segue.orchestration.cli import commands
+from segue.orchestration import cli
 from segue.orchestration.server.client import ComfyClient
 from segue.orchestration.runs.models import run_inputs
 from segue.orchestration.errors import ServerUnreachable
@@ -22,8 +22,9 @@ from segue.orchestration.runs.prompts import detached_prompt, load_template, ste
 from segue.orchestration.server.manifest import Manifest
 from segue.orchestration.runs.plan_files import save_plan
 from segue.orchestration.runs.models import ClipRef, GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.cli.command_options import PlanFileCommand, RunDirCommand
-from segue.orchestration.cli.server_options import ConnectionOptions, RunOptions
+from segue.orchestration.cli import PlanFileCommand, RunDirCommand
+from segue.orchestration.cli import RunOptions
+from segue.orchestration.server import ConnectionOptions
 from segue.orchestration.server.runner import Runner
 from segue.orchestration.runs.steps import join_steps, travel_steps
 
@@ -79,11 +80,11 @@ def connection(servers=(), **kw):
 def run_plan(tmp_path, run, servers, out=None, detach=False, **kw):
     path = tmp_path / f"{run.run_id}.json"
     save_plan(run, path)
-    return commands.cmd_run(PlanFileCommand(path, RunOptions(out=out, detach=detach), connection(servers, **kw)))
+    return cli.cmd_run(PlanFileCommand(path, RunOptions(out=out, detach=detach), connection(servers, **kw)))
 
 
 def resume(run_dir, out=None, servers=(), **kw):
-    return commands.cmd_resume(RunDirCommand(run_dir, out=out, connection=connection(servers, **kw)))
+    return cli.cmd_resume(RunDirCommand(run_dir, out=out, connection=connection(servers, **kw)))
 
 
 def history_files(server_url):
@@ -144,7 +145,7 @@ def test_detached_run_is_picked_up_from_history_and_files(tmp_path, comfy_server
     state = Manifest.load(run_dir)
     prompt_id = state.data["detached"]["prompts"][0]
     comfy_server.wait(prompt_id, timeout=120)
-    assert commands.cmd_status(RunDirCommand(run_dir)) == 0
+    assert cli.cmd_status(RunDirCommand(run_dir)) == 0
     assert "segue resume collects it" in capsys.readouterr().out
     out = tmp_path / "detached.mp4"
     assert resume(run_dir, out=out) == 0

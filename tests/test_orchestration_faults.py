@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from segue.orchestration.cli import commands
+from segue.orchestration import cli
 from segue.orchestration.server.client import ComfyClient
 from segue.orchestration.runs.models import run_inputs
 from segue.orchestration.errors import ServerNotAnswering
 from segue.orchestration.server.manifest import Manifest
-from segue.orchestration.cli.command_options import PlanFileCommand, RunDirCommand
-from segue.orchestration.cli.server_options import ConnectionOptions, RunOptions
+from segue.orchestration.cli import PlanFileCommand, RunDirCommand
+from segue.orchestration.cli import RunOptions
+from segue.orchestration.server import ConnectionOptions
 from segue.orchestration.runs.plan_files import save_plan
 from segue.orchestration.runs.models import TravelRun
 from segue.orchestration.progress import Progress
@@ -61,13 +62,13 @@ def plan_file(tmp_path, run):
 def run_cli(tmp_path, run, servers, capsys=None, **kw):
     """``segue run PLAN --server ...`` -> (exit code, stderr lines)."""
     kw.setdefault("server_timeout", 2.0)
-    code = commands.cmd_run(PlanFileCommand(plan_file(tmp_path, run), RunOptions(),
+    code = cli.cmd_run(PlanFileCommand(plan_file(tmp_path, run), RunOptions(),
                                             ConnectionOptions(servers=list(servers), no_progress=True, **kw)))
     return code, (capsys.readouterr().err.strip().splitlines() if capsys else [])
 
 
 def resume(run_dir, servers=()):
-    return commands.cmd_resume(RunDirCommand(Path(run_dir), connection=ConnectionOptions(
+    return cli.cmd_resume(RunDirCommand(Path(run_dir), connection=ConnectionOptions(
         servers=list(servers), no_progress=True, server_timeout=2.0)))
 
 
@@ -265,7 +266,7 @@ def test_a_second_run_on_the_same_run_directory_is_refused(tmp_path, fake):
     run = travel(tmp_path, "busy1")
     path = plan_file(tmp_path, run)
     first = {}
-    thread = threading.Thread(target=lambda: first.setdefault("code", commands.cmd_run(PlanFileCommand(
+    thread = threading.Thread(target=lambda: first.setdefault("code", cli.cmd_run(PlanFileCommand(
         path, RunOptions(), ConnectionOptions(servers=[fake.url], no_progress=True)))))
     thread.start()
     deadline = time.monotonic() + 20

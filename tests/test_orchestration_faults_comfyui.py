@@ -17,14 +17,15 @@ import uuid
 import numpy as np
 import pytest
 
-from segue.orchestration.cli import commands
+from segue import orchestration
+from segue.orchestration import cli
 from segue.orchestration.server.client import ComfyClient
 from segue.orchestration.runs.models import run_inputs
 from segue.orchestration.server.retry import RetryPolicy
 from segue.orchestration.errors import ServerNotAnswering
 from segue.orchestration.server.manifest import Manifest
-from segue.orchestration.cli.command_options import RunDirCommand
-from segue.orchestration.cli.server_options import ConnectionOptions
+from segue.orchestration.cli import RunDirCommand
+from segue.orchestration.server import ConnectionOptions
 from segue.orchestration.runs.models import GeneratorConfig, TravelRun
 from segue.orchestration.progress import Progress
 from segue.orchestration.server.runner import Runner
@@ -67,14 +68,14 @@ def travel(tmp_path, run_id, n=3, generator=None, **kw):
 
 
 def run_cli(tmp_path, run, servers, capsys=None, detach=False, **kw):
-    """A run through the Python entry point (``commands.run_plan``) -> (exit code, stderr lines)."""
+    """A run through the Python entry point (``orchestration.run_plan``) -> (exit code, stderr lines)."""
     kw.setdefault("server_timeout", 20.0)
-    code = commands.run_plan(run, servers, detach=detach, progress=False, **kw)
+    code = orchestration.run_plan(run, servers, detach=detach, progress=False, **kw)
     return code, (capsys.readouterr().err.strip().splitlines() if capsys else [])
 
 
 def resume(run_dir, servers=()):
-    return commands.cmd_resume(RunDirCommand(run_dir, connection=ConnectionOptions(
+    return cli.cmd_resume(RunDirCommand(run_dir, connection=ConnectionOptions(
         servers=list(servers), no_progress=True, server_timeout=20.0)))
 
 
@@ -172,7 +173,7 @@ def test_ctrl_c_and_cancel_remove_only_our_prompts_on_a_real_server(tmp_path, co
     # segue cancel of a detached run, with the same neighbours
     code, _ = run_cli(tmp_path, travel(tmp_path, "rcancel", n=3), [comfy_server.url], detach=True)
     assert code == 0 and len(queue_ids(comfy_server)[1]) == 2
-    assert commands.cmd_cancel(RunDirCommand(tmp_path / "runs" / "rcancel")) == 0
+    assert cli.cmd_cancel(RunDirCommand(tmp_path / "runs" / "rcancel")) == 0
     assert "removed from the queue" in capsys.readouterr().out
     assert queue_ids(comfy_server) == ([theirs_running], [theirs_pending])
     (control / "hold_a").unlink()

@@ -18,8 +18,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from media import write_clip  # noqa: E402
 
-from segue.orchestration.cli.main import main  # noqa: E402
-from segue.orchestration.original.payloads import from_orchestrator_payload, is_orchestrator_payload  # noqa: E402
+from segue.orchestration.cli import main  # noqa: E402
+from segue.orchestration.original import is_orchestrator_payload  # noqa: E402
+from segue.orchestration.runs.plan_files import from_orchestrator_payload  # noqa: E402
 from segue.orchestration.runs.plan_files import load_plan  # noqa: E402
 from segue.orchestration.runs.models import JoinRun, TravelRun  # noqa: E402
 from segue.video_utils.core.errors import PlanError  # noqa: E402

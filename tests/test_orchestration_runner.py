@@ -15,16 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from segue.orchestration.cli import commands
+from segue.orchestration import cli
 from segue.orchestration.server.client import ComfyClient
 from segue.orchestration.runs.models import run_inputs
 from segue.orchestration.errors import ServerUnreachable, StepFailed
 from segue.orchestration.server.manifest import Manifest
 from segue.orchestration.runs.plan_files import save_plan
-from segue.orchestration.server.status import status_lines
+from segue.orchestration.cli.status import status_lines
 from segue.orchestration.runs.models import ClipRef, GeneratorConfig, JoinRun, TravelRun
-from segue.orchestration.cli.command_options import PlanFileCommand, RunDirCommand
-from segue.orchestration.cli.server_options import ConnectionOptions, RunOptions
+from segue.orchestration.cli import PlanFileCommand, RunDirCommand
+from segue.orchestration.cli import RunOptions
+from segue.orchestration.server import ConnectionOptions
 from segue.orchestration.server.start import server_clients
 from segue.orchestration.server.runner import Runner
 from segue.orchestration.server.scheduling import ServerLoad, choose_server
@@ -250,7 +251,7 @@ def test_cancel_removes_only_our_prompts(tmp_path, fake, capsys):
     fake.add_foreign("theirs-after")
     fake.call(lambda: setattr(fake, "running", "theirs-running"))     # someone else's prompt is running
     assert len(fake.queue) == 5
-    assert commands.cmd_cancel(run_dir_cmd(m.run_dir)) == 0
+    assert cli.cmd_cancel(run_dir_cmd(m.run_dir)) == 0
     assert [q[0] for q in fake.queue] == ["theirs-before", "theirs-after"]     # theirs survive
     assert fake.interrupts == [] and not fake.interrupted                      # and theirs keeps running
     assert capsys.readouterr().out.count("removed from the queue") == 3
@@ -265,7 +266,7 @@ def test_detached_run_is_one_prompt_and_resume_collects_it(tmp_path, fake, capsy
     assert len(fake.submitted) == 1 and fake.submitted[0][0] == prompt_id
     assert {s.state for s in Manifest.load(m.run_dir).ordered()} == {"submitted"}
     wait_until(lambda: not fake.queue and not fake.running and prompt_id in fake.history)
-    assert commands.cmd_status(run_dir_cmd(m.run_dir)) == 0
+    assert cli.cmd_status(run_dir_cmd(m.run_dir)) == 0
     out = capsys.readouterr().out
     assert "finished" in out and "segue resume collects it" in out
     final = runner(Manifest.load(m.run_dir), fake).execute()
@@ -285,10 +286,10 @@ def test_segue_run_then_run_again_resumes_and_writes_out(tmp_path, fake, capsys)
     run = travel_run(tmp_path, run_id="c1")
     path = plan_file(tmp_path, run)
     out = tmp_path / "result.mp4"
-    assert commands.cmd_run(run_cmd(path, [fake.url], out=out)) == 0
+    assert cli.cmd_run(run_cmd(path, [fake.url], out=out)) == 0
     assert count_frames(out) == run.plan().total_frames
     n = len(fake.submitted)
-    assert commands.cmd_run(run_cmd(path, [fake.url], out=out)) == 0   # same run id: nothing to do
+    assert cli.cmd_run(run_cmd(path, [fake.url], out=out)) == 0   # same run id: nothing to do
     assert len(fake.submitted) == n
     assert "resuming run c1" in capsys.readouterr().err
     status = "\n".join(status_lines(Manifest.load(tmp_path / "runs" / "c1"), live=False))
@@ -308,7 +309,7 @@ def test_bad_plans_fail_before_anything_is_submitted(tmp_path, fake, capsys, cha
     change(run)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(run.to_dict()))
-    assert commands.cmd_run(run_cmd(path, [fake.url])) == 2
+    assert cli.cmd_run(run_cmd(path, [fake.url])) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("segue: error: ")
     assert __import__("re").search(message, err[0]), err
@@ -318,7 +319,7 @@ def test_bad_plans_fail_before_anything_is_submitted(tmp_path, fake, capsys, cha
 
 def test_unreachable_server_exits_3_before_submitting(tmp_path, capsys):
     path = plan_file(tmp_path, travel_run(tmp_path, run_id="c3"))
-    assert commands.cmd_run(run_cmd(path, ["http://127.0.0.1:9"])) == 3
+    assert cli.cmd_run(run_cmd(path, ["http://127.0.0.1:9"])) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["segue: error: ComfyUI server http://127.0.0.1:9 is unreachable (Connection refused)",
                    "segue: hint: start the server or check --server"]       # no run yet: no resume offered
@@ -327,42 +328,44 @@ def test_unreachable_server_exits_3_before_submitting(tmp_path, capsys):
 
 def test_a_different_plan_under_an_existing_run_id_is_refused(tmp_path, fake, capsys):
     run = travel_run(tmp_path, run_id="c4")
-    assert commands.cmd_run(run_cmd(plan_file(tmp_path, run), [fake.url])) == 0
+    assert cli.cmd_run(run_cmd(plan_file(tmp_path, run), [fake.url])) == 0
     run.overlap = 2
-    assert commands.cmd_run(run_cmd(plan_file(tmp_path, run), [fake.url])) == 2
+    assert cli.cmd_run(run_cmd(plan_file(tmp_path, run), [fake.url])) == 2
     assert "different plan" in capsys.readouterr().err
 
 
 def parse(*argv):
-    from segue.orchestration.cli.main import build_parser
-    ns = build_parser().parse_args(list(argv))
-    build, _ = ns.command
-    return build(ns)
+    from segue.orchestration.cli import build_parser
+    return build_parser().parse_args(list(argv))
 
 
-def test_server_arguments_parse_once_into_typed_options(tmp_path):
-    cmd = parse("travel", *keyframes(tmp_path, 3), "--frames", "16", "--out", "x.mp4", "--server", "h1:8188",
-                "--server", "http://h2:8188", "--generator", "wan22-vace", "--unet", "hi", "--unet-low", "lo",
-                "--vae", "v", "--clip", "c", "--split-step", "3", "--prompt", "a", "--prompt", "b",
-                "--seed", "4", "--seed-mode", "increment", "--detach", "--window", "3")
-    assert cmd.connection == ConnectionOptions(servers=["h1:8188", "http://h2:8188"], window=3)
-    assert cmd.run.detach is True and cmd.run.runs_dir == "segue_runs"
-    run = commands.travel_run(cmd)
+def test_server_arguments_parse_straight_into_the_run_and_its_launch(tmp_path):
+    from segue.orchestration.cli.build import join_run, launch, travel_run
+    ns = parse("travel", *keyframes(tmp_path, 3), "--frames", "16", "--out", "x.mp4", "--server", "h1:8188",
+               "--server", "http://h2:8188", "--generator", "wan22-vace", "--unet", "hi", "--unet-low", "lo",
+               "--vae", "v", "--clip", "c", "--split-step", "3", "--prompt", "a", "--prompt", "b",
+               "--seed", "4", "--seed-mode", "increment", "--detach", "--window", "3")
+    how = launch(ns)
+    assert how.connection == ConnectionOptions(servers=["h1:8188", "http://h2:8188"], window=3)
+    assert how.detach is True and how.remote and ns.runs_dir == "segue_runs"
+    run = travel_run(ns)
     assert run.generator.kind == "wan22-vace" and run.generator.recipe().split_step == 3
     assert (run.generator.unet, run.generator.unet_low, run.generator.vae, run.generator.clip) == ("hi", "lo", "v", "c")
     assert run.prompts == ["a", "b"] and run.segment_seed(1) == 5
+    assert run.output_dir == str(Path("segue_runs").resolve())
     run.validate()
-    assert [c.url for c in server_clients(cmd.connection)] == ["http://h1:8188", "http://h2:8188"]
-    # the defaults of a bare command line are the options objects' own defaults (written once)
+    assert [c.url for c in server_clients(how.connection)] == ["http://h1:8188", "http://h2:8188"]
+    # the defaults of a bare command line are the run's and the connection's own (written once)
     bare = parse("travel", "a.png", "b.png", "--frames", "16", "--out", "x.mp4")
-    assert bare.connection == ConnectionOptions() and bare.run == RunOptions(runs_dir="segue_runs", out=Path("x.mp4"))
-    assert bare.render.crf == 19 and bare.plan.overlap == [8] and not bare.connection.servers
+    assert launch(bare).connection == ConnectionOptions() and not launch(bare).remote
+    bare_run = travel_run(bare)
+    assert bare_run.crf == 19 and bare_run.overlap == 8 and bare_run.out == str(Path("x.mp4").resolve())
     join = parse("join", "a.mp4", "b.mp4", "c.mp4", "--out", "j.mp4", "--per-join", '[{}, {"gap": 21}]')
-    assert join.plan.per_join == [{}, {"gap": 21}] and commands.join_run(join).per_join == [{}, {"gap": 21}]
+    assert join_run(join).per_join == [{}, {"gap": 21}]
 
 
 def test_detach_from_a_command_line_submits_one_prompt_and_exits(tmp_path, fake, capsys):
-    from segue.orchestration.cli.main import main
+    from segue.orchestration.cli import main
     fake.paused.set()
     assert main(["travel", *keyframes(tmp_path, 3), "--frames", "12", "--overlap", "3", "--out",
                  str(tmp_path / "d.mp4"), "--server", fake.url, "--runs-dir", str(tmp_path / "runs"),
@@ -394,7 +397,7 @@ def test_ctrl_c_cancels_our_prompts_and_exits_130(tmp_path, fake, capsys):
     watcher = threading.Thread(target=interrupt_when_queued, daemon=True)
     watcher.start()
     try:
-        assert commands.cmd_run(run_cmd(plan_file(tmp_path, run), [fake.url])) == 130
+        assert cli.cmd_run(run_cmd(plan_file(tmp_path, run), [fake.url])) == 130
     finally:
         stop.set()
         watcher.join(5)
@@ -405,11 +408,11 @@ def test_ctrl_c_cancels_our_prompts_and_exits_130(tmp_path, fake, capsys):
     assert state.data["status"] == "interrupted"
     assert all(s.state == "pending" for s in state.ordered())
     fake.paused.clear()
-    assert commands.cmd_resume(run_dir_cmd(tmp_path / "runs" / "c5")) == 0
+    assert cli.cmd_resume(run_dir_cmd(tmp_path / "runs" / "c5")) == 0
 
 
 def test_travel_and_join_command_lines_run_through_a_server(tmp_path, fake):
-    from segue.orchestration.cli.main import main
+    from segue.orchestration.cli import main
     out = tmp_path / "t.mp4"
     assert main(["travel", *keyframes(tmp_path, 3), "--frames", "12", "--overlap", "3", "--out", str(out),
                  "--server", fake.url, "--runs-dir", str(tmp_path / "runs"), "--run-id", "cli-t",

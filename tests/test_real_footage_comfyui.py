@@ -45,7 +45,7 @@ def test_ui_join_of_mixed_footage_equals_the_local_join(comfy_server, tmp_path):
 def test_server_join_of_mixed_footage_equals_the_local_join(comfy_server, tmp_path):
     """The orchestrator's path (one prompt per transition, then the assembly, files up and down)
     with the same settings gives the same bitstream as the local join."""
-    from segue.orchestration.cli.commands import run_plan
+    from segue.orchestration import run_plan
     from segue.orchestration.runs.models import ClipRef, GeneratorConfig, JoinRun
 
     clips = footage.write_footage(tmp_path / "footage")

@@ -1,17 +1,19 @@
-"""The ``segue`` command.
+"""The ``segue`` command: the parser and the dispatch.
 
 ``segue plan travel|join`` prints a frame plan (pure Python, no torch).  ``segue travel``,
-``segue join`` and ``segue extend`` render on this machine with the CPU preview generator, or
-through ComfyUI servers with ``--server`` (see ``commands.py``), or write the prompts with
-``--export-prompts DIR``; ``segue run|convert|status|resume|cancel`` drive plan files and run
-directories; ``segue demo`` renders the bundled keyframes.  Torch and the video engine are
-imported only by the commands that render locally.
+``segue join`` and ``segue extend`` render on this machine with the CPU preview generator
+(``local``), or through ComfyUI servers with ``--server``, or write the prompts with
+``--export-prompts DIR`` (``commands``); ``segue run|convert`` drive plan files, ``segue
+status|resume|cancel`` run directories (``run_dirs``); ``segue demo`` renders the bundled
+keyframes.  Torch and the pixel engine are imported only by the commands that render locally.
 
 Every input is checked before anything is loaded, written or submitted, by the same run models
-(``run_models``) on every path, local or server.
+(``orchestration.runs``) on every path, local or server: the command line becomes a run
+(``build``), and the run reaches the planners (``Run.plan``).
 
-Exit codes: 0 success, 1 the work failed, 2 bad input (one line on stderr per problem naming the
-argument, the value and the fix), 3 a server unreachable, 130 interrupted.
+Exit codes are ``orchestration.errors``' table: 0 success, 1 the work failed, 2 bad input (one
+line on stderr per problem naming the argument, the value and the fix), 3 a server unreachable,
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -21,20 +23,20 @@ import json
 import sys
 from pathlib import Path
 
-from ...video_utils.core.constants import BUNDLED_KEYFRAMES, GENERATION_FPS
+from ...video_utils.core.constants import BUNDLED_KEYFRAMES
 from ...video_utils.core.errors import PlanError
-from ...video_utils.core.lengths import as_fps
-from ..runs.checks import check_fps
-from ..runs.models import ClipRef, JoinRun, Run
-from ..server.status import frame_table
-from .build import extend_run, join_run, travel_run
-from .command_options import TravelCommand, extend_command, join_command, travel_command
-from .commands import cmd_extend, cmd_join, cmd_travel, register_subcommands
-from .plan_options import (ExtendPlanOptions, JoinDeliveryOptions, JoinPlanOptions, RenderOptions,
-                           TravelDeliveryOptions, TravelPlanOptions)
-from .server_options import add_server_arguments
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from ..errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK
+from ..runs.common import ClipRef
+from ..runs.join import JoinRun
+from ..runs.travel import TravelRun
+from .build import extend_run, join_plan_fields, join_run, launch, travel_plan_fields, travel_run
+from .commands import register_plan_file_commands, start
+from .local import render_here
+from .options import (add_extend_plan_arguments, add_join_delivery_arguments, add_join_plan_arguments,
+                      add_render_arguments, add_server_arguments, add_travel_delivery_arguments,
+                      add_travel_plan_arguments)
+from .run_dirs import register_run_dir_commands
+from .status import frame_table
 
 
 class Parser(argparse.ArgumentParser):
@@ -51,11 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="print the frame plan of a travel or a join").add_subparsers(dest="kind", required=True)
     pt = plan.add_parser("travel", help="plan a travel between keyframes")
-    TravelPlanOptions.add_arguments(pt)
+    add_travel_plan_arguments(pt)
     pt.add_argument("--keyframes", type=int, default=None,
                     help="number of keyframes (default: one more than the number of --frames values, at least 2)")
     pt.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    pt.set_defaults(command=(lambda ns: ns, _cmd_plan))
+    pt.set_defaults(command=_cmd_plan)
     pj = plan.add_parser("join", help="plan joining clips (files, or their frame counts with --clips)")
     pj.add_argument("files", nargs="*", type=Path, metavar="CLIP",
                     help="the clips, in order: their frame counts at the output rate are probed (as segue join does)")
@@ -63,199 +65,84 @@ def build_parser() -> argparse.ArgumentParser:
                     help="instead of files: the frame count of each clip at the output rate, in order")
     pj.add_argument("--fps", type=float, default=0.0,
                     help="output frame rate (default: the first clip's; with --clips the generation rate, 16)")
-    JoinPlanOptions.add_arguments(pj)
+    add_join_plan_arguments(pj)
     pj.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    pj.set_defaults(command=(lambda ns: ns, _cmd_plan))
+    pj.set_defaults(command=_cmd_plan)
 
     tr = sub.add_parser("travel", help="render a travel between images (one image: a free-ending clip)")
     tr.add_argument("images", nargs="+", type=Path, help="keyframe images in timeline order (or one image)")
-    TravelPlanOptions.add_arguments(tr)
-    TravelDeliveryOptions.add_arguments(tr)
-    RenderOptions.add_arguments(tr)
+    add_travel_plan_arguments(tr)
+    add_travel_delivery_arguments(tr)
+    add_render_arguments(tr)
     add_server_arguments(tr)
-    tr.set_defaults(command=(travel_command, _cmd_travel))
+    tr.set_defaults(command=_render_or_start(travel_run))
 
     jn = sub.add_parser("join", help="join clips with generated transitions (this machine, or ComfyUI with --server)")
     jn.add_argument("clips", nargs="+", type=Path, help="video clips in order")
-    JoinPlanOptions.add_arguments(jn)
+    add_join_plan_arguments(jn)
     jn.add_argument("--bridging", action="store_true", help="pin A's last and B's first context frame inside the gap")
     jn.add_argument("--no-audio", action="store_true", help="do not pass the clips' sound through")
-    JoinDeliveryOptions.add_arguments(jn)
-    RenderOptions.add_arguments(jn)
+    add_join_delivery_arguments(jn)
+    add_render_arguments(jn)
     add_server_arguments(jn)
-    jn.set_defaults(command=(join_command, _cmd_join))
+    jn.set_defaults(command=_render_or_start(join_run))
 
     ex = sub.add_parser("extend", help="add generated frames after a clip, optionally landing on images (--to)")
     ex.add_argument("clip_path", type=Path, metavar="CLIP", help="the clip to extend")
-    ExtendPlanOptions.add_arguments(ex)
+    add_extend_plan_arguments(ex)
     ex.add_argument("--no-audio", action="store_true", help="do not keep the clip's sound")
-    RenderOptions.add_arguments(ex)
+    add_render_arguments(ex)
     add_server_arguments(ex)
-    ex.set_defaults(command=(extend_command, _cmd_extend))
-    register_subcommands(sub)
+    ex.set_defaults(command=_render_or_start(extend_run))
+    register_plan_file_commands(sub)
+    register_run_dir_commands(sub)
 
     demo = sub.add_parser("demo", help="render a travel between the bundled keyframes")
-    demo.add_argument("--out", type=Path, default=Path("demo_output/segue_demo.mp4"), help="output path (default demo_output/segue_demo.mp4)")
-    TravelPlanOptions.add_arguments(demo, frames_required=False)
-    demo.set_defaults(command=(lambda ns: ns, _cmd_demo))
+    demo.add_argument("--out", type=Path, default=Path("demo_output/segue_demo.mp4"),
+                      help="output path (default demo_output/segue_demo.mp4)")
+    add_travel_plan_arguments(demo, frames_required=False)
+    demo.set_defaults(command=_cmd_demo)
     return parser
 
 
-def _cmd_plan(args) -> int:
-    if args.kind == "travel":
-        options = TravelPlanOptions.from_namespace(args)
-        plan = options.plan(args.keyframes or max(2, len(options.frames) + 1))
-    else:
-        plan = _join_plan(args)
-    print(json.dumps(plan.to_dict(), indent=2) if args.json else "\n".join(frame_table(args.kind, plan.to_dict())))
-    return EXIT_OK
-
-
-def _join_plan(args):
-    """``segue plan join``: of clip files (probed and conformed as ``segue join`` does), or of
-    frame counts (``--clips``) at ``--fps``."""
-    options = JoinPlanOptions.from_namespace(args)
-    if bool(args.files) == bool(args.clips):
+def _plan_of(ns: argparse.Namespace):
+    """``segue plan``: the frame plan of the run the flags describe (files probed as a render
+    probes them; ``--clips`` are frame counts at ``--fps``)."""
+    if ns.kind == "travel":
+        return TravelRun(images=[], **travel_plan_fields(ns)).plan(ns.keyframes or max(2, len(ns.frames) + 1))
+    if bool(ns.files) == bool(ns.clips):
         raise PlanError("segue plan join needs the clips: give the clip files, or their frame counts with "
                         "--clips (not both)")
-    if args.clips:
-        fps = check_fps(args.fps, "--fps") if args.fps else GENERATION_FPS
-        return options.plan(args.clips, output_fps=fps)
-    run = JoinRun(clips=[ClipRef(str(p), p.stem) for p in args.files], fps=args.fps, context=options.context,
-                  gap=options.gap, replace=options.replace, blend=options.blend,
-                  per_join=[dict(e) for e in options.per_join], allow_shrink=options.allow_shrink, loop=options.loop)
+    if ns.clips:
+        run = JoinRun(clips=[ClipRef("") for _ in ns.clips], clip_frames=list(ns.clips), fps=ns.fps,
+                      **join_plan_fields(ns))
+        return run.plan()
+    run = JoinRun(clips=[ClipRef(str(p), p.stem) for p in ns.files], fps=ns.fps, **join_plan_fields(ns))
     return run.validate()
 
 
-def _remote(cmd) -> bool:
-    return bool(cmd.connection.servers or cmd.run.export_prompts)
-
-
-def _local(run: Run, cmd):
-    """Check a run for this machine (the preview generator) and plan it."""
-    for flag, given in (("--detach", cmd.run.detach), ("--run-id", cmd.run.run_id)):
-        if given:
-            raise PlanError(f"{flag} applies to runs on a ComfyUI server: add --server URL, or leave {flag} out")
-    if run.generator.kind != "preview":
-        raise PlanError(f"--generator {run.generator.kind} runs on a ComfyUI server: add --server URL (or "
-                        f"--export-prompts DIR); on this machine only the preview generator runs")
-    return run.validate()
-
-
-def _readable_images(paths) -> None:
-    """Each image's header reads (before the decoder, whose own complaints are not one line)."""
-    from ..runs.checks import image_size
-
-    for i, path in enumerate(paths):
-        if image_size(path) is None:
-            raise PlanError(f"image {i} {str(path)!r} is not a readable image: give a PNG, JPEG, WebP, TIFF or "
-                            f"similar file")
-
-
-def _post(run: Run):
-    from ...video_utils.engine.guides import OverlapAdjust
-    from ...video_utils.engine.postprocess import PostSettings
-
-    recipe = run.generator.recipe()
-    post = PostSettings(recipe.colour_match, recipe.colour_method, recipe.colour_strength, recipe.saturation,
-                        recipe.brightness)
-    adjust = OverlapAdjust(run.strength, run.desaturate, run.darken) if hasattr(run, "strength") else None
-    return recipe, post, adjust
-
-
-def _report(out: Path, extra: str) -> None:
-    from ...video_utils.core.probe import probe
-
-    info = probe(out)
-    print(f"wrote {out}")
-    print(f"frames: {info.frame_count} ({info.width}x{info.height} at {float(info.fps):g} fps)")
-    print(extra)
-
-
-def _with_progress(kind: str, render):
-    """``render(progress)`` under a progress display that is closed however it ends."""
-    from ..progress import Progress
-
-    progress = Progress(kind)
-    try:
-        return render(progress)
-    finally:
-        progress.close()
-
-
-def _render_travel(run, plan) -> int:
-    from ...video_utils.engine.conform import conform_keyframes, load_image
-    from ...video_utils.engine.delivery import Output
-    from ...video_utils.engine.local_render import render_travel
-
-    _readable_images(run.images)
-    recipe, post, adjust = _post(run)
-    size = (run.width, run.height) if run.width else None
-    keyframes = conform_keyframes([load_image(p) for p in run.images], size, run.fit)
-    output = Output(as_fps(run.fps), run.out_width, run.out_height, run.retime, run.loop, run.fit)
-    out = _with_progress("travel", lambda progress: render_travel(
-        keyframes, plan, run.out, fps=GENERATION_FPS, method=recipe.preview_method, curve=run.curve,
-        sharpen=run.sharpen, crf=run.crf, preset=run.preset, adjust=adjust, post=post, output=output,
-        soundtrack=run.soundtrack or None, progress=progress))
-    _report(out, "keyframes at frames: " + " ".join(map(str, plan.output_keyframe_frames))
-            + (" (a seamless loop)" if plan.loop else ""))
+def _cmd_plan(ns: argparse.Namespace) -> int:
+    data = _plan_of(ns).to_dict()
+    print(json.dumps(data, indent=2) if ns.json else "\n".join(frame_table(ns.kind, data)))
     return EXIT_OK
 
 
-def _render_join(run, plan) -> int:
-    from ...video_utils.engine.local_render import render_join
-
-    recipe, post, _ = _post(run)
-    out = _with_progress("join", lambda progress: render_join(
-        [c.path for c in run.clips], plan, run.out, size=(run.width, run.height) if run.width else None,
-        work_size=(run.work_width, run.work_height) if run.work_width else None, fit=run.fit,
-        method=recipe.preview_method, bridging=run.bridging, curve=run.curve, sharpen=run.sharpen, crf=run.crf,
-        preset=run.preset, keep_audio=run.keep_audio, gap_audio=run.gap_audio, retime=run.retime, post=post,
-        progress=progress))
-    _report(out, "transitions at frames: " + " ".join(str(j.transition_start) for j in plan.joins)
-            + (" (a seamless loop)" if plan.loop else ""))
-    return EXIT_OK
-
-
-def _render_extend(run, plan) -> int:
-    from ...video_utils.engine.conform import conform_keyframes, load_image
-    from ...video_utils.engine.local_render import render_extend
-
-    _readable_images(run.keyframes)
-    recipe, post, adjust = _post(run)
-    keyframes = conform_keyframes([load_image(p) for p in run.keyframes]) if run.keyframes else None
-    out = _with_progress("extend", lambda progress: render_extend(
-        run.clip.path, plan, run.out, keyframes=keyframes, method=recipe.preview_method, curve=run.curve,
-        sharpen=run.sharpen, crf=run.crf, preset=run.preset, keep_audio=run.keep_audio, adjust=adjust, post=post,
-        progress=progress))
-    landing = f"; keyframes at frames: {' '.join(map(str, plan.keyframe_frames))}" if plan.keyframe_frames else ""
-    _report(out, f"clip frames 0..{plan.clip_frames - 1}, new frames {plan.clip_frames}..{plan.total_frames - 1}"
-                 + landing)
-    return EXIT_OK
-
-
-def _render_command(remote, build, render):
-    """A ``travel`` / ``join`` / ``extend`` handler: through ComfyUI (``--server`` or
-    ``--export-prompts``: ``remote``), else the run ``build`` makes, checked for this machine and
-    rendered here by ``render``."""
-    def handler(cmd) -> int:
-        if _remote(cmd):
-            return remote(cmd)
-        run = build(cmd)
-        return render(run, _local(run, cmd))
+def _render_or_start(build):
+    """A ``travel`` / ``join`` / ``extend`` handler: the run ``build`` makes from the flags, through
+    ComfyUI (``--server``, ``--export-prompts``), else here with the preview generator."""
+    def handler(ns: argparse.Namespace) -> int:
+        run, how = build(ns), launch(ns)
+        return start(run, how) if how.remote else render_here(run, how)
     return handler
 
 
-_cmd_travel = _render_command(cmd_travel, travel_run, _render_travel)
-_cmd_join = _render_command(cmd_join, join_run, _render_join)
-_cmd_extend = _render_command(cmd_extend, extend_run, _render_extend)
-
-
-def _cmd_demo(args) -> int:
-    images = sorted(BUNDLED_KEYFRAMES.glob("*.png"))
-    plan = TravelPlanOptions.from_namespace(args, mode="chained", exact_keyframes=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    return _cmd_travel(TravelCommand(images, plan, RenderOptions(out=args.out)))
+def _cmd_demo(ns: argparse.Namespace) -> int:
+    """The bundled keyframes, chained with exact keyframes, rendered here."""
+    ns.out.parent.mkdir(parents=True, exist_ok=True)
+    images = [str(p) for p in sorted(BUNDLED_KEYFRAMES.glob("*.png"))]
+    run = TravelRun(images=images, **{**travel_plan_fields(ns), "mode": "chained", "exact_keyframes": True},
+                    out=str(ns.out.resolve()))
+    return render_here(run, None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,14 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:                 # --help (0) or a bad argument (2, already printed)
         return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
-    build, handler = args.command
     try:
-        return handler(build(args))
+        return args.command(args)
     except PlanError as e:
         for line in str(e).splitlines():
             print(f"segue: error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("segue: interrupted", file=sys.stderr)
-        return 130
-
+        return EXIT_INTERRUPTED

@@ -7,15 +7,56 @@ its lock, ``cancel`` removes or interrupts this run's prompts only, never anyone
 
 from __future__ import annotations
 
+import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EXIT_OK, ServerUnreachable, guarded
 from ..server.client import ComfyClient
 from ..server.manifest import Manifest, lock_run_dir
-from ..server.start import execute_run, server_clients
-from ..server.status import run_dirs, status_lines
+from ..server.start import ConnectionOptions, execute_run, server_clients
 from .build import absolute
-from .command_options import RunDirCommand
+from .options import add_connection_arguments, from_namespace
+from .status import run_dirs, status_lines
+
+
+@dataclass(frozen=True)
+class RunDirCommand:
+    """``status`` / ``resume`` / ``cancel`` on an existing run directory (``status``: several,
+    or a folder of them)."""
+
+    run_dir: Path
+    out: Path | None = None          # resume: also copy the final video here
+    offline: bool = False            # status: do not ask the servers
+    connection: ConnectionOptions = ConnectionOptions()
+    more: tuple[Path, ...] = ()      # status: further run directories
+
+
+def register_run_dir_commands(sub) -> None:
+    """Add ``status`` / ``resume`` / ``cancel`` (each sets ``command``: the handler of its namespace)."""
+    p = sub.add_parser("status", help="show runs' steps and frame tables")
+    p.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR",
+                   help="run directories (<runs-dir>/<run_id>), or folders of them")
+    p.add_argument("--offline", action="store_true", help="do not ask the servers about steps in flight")
+    p.set_defaults(command=lambda ns: cmd_status(_run_dir_command(ns)))
+    p = sub.add_parser("resume", help="continue a run (finished steps are skipped)")
+    _run_dir_argument(p)
+    add_connection_arguments(p)
+    p.add_argument("--out", type=Path, default=None, help="also copy the final video here")
+    p.set_defaults(command=lambda ns: cmd_resume(_run_dir_command(ns)))
+    p = sub.add_parser("cancel", help="cancel a run's prompts on its servers (only this run's)")
+    _run_dir_argument(p)
+    p.set_defaults(command=lambda ns: cmd_cancel(_run_dir_command(ns)))
+
+
+def _run_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, help="run directory (<runs-dir>/<run_id>) with manifest.json")
+
+
+def _run_dir_command(ns: argparse.Namespace) -> RunDirCommand:
+    dirs = list(getattr(ns, "run_dirs", None) or [ns.run_dir])
+    return RunDirCommand(dirs[0], getattr(ns, "out", None), getattr(ns, "offline", False),
+                         from_namespace(ConnectionOptions, ns), tuple(dirs[1:]))
 
 
 @guarded

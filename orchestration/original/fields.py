@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...video_utils.core.errors import PlanError
-from ..runs.checks import brief
+from ...video_utils.core.errors import PlanError, brief
 
 # Fields that only restate what Segue does, or bookkeeping with no effect on the video.
 NO_EFFECT = {"debug_mode_enabled", "skip_cleanup_enabled", "use_parallel_joins", "vlm_device", "svi_strength",

@@ -10,8 +10,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
-from ...video_utils.core.errors import PlanError
-from ..runs.checks import brief
+from ...video_utils.core.errors import PlanError, brief
 from .fields import PayloadFields, number
 
 DEFAULT_JOIN_MODEL = "wan_2_2_vace_lightning_baseline_2_2_2"

@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ...video_utils.core.errors import PlanError
-from ...video_utils.core.join_plan import JOIN_OVERRIDE_KEYS
-from ..runs.checks import brief, probe_clip
-from ..runs.join import JOIN_PROMPT_KEYS, SEED_JOIN_KEYS
+from ...video_utils.core.errors import PlanError, brief
+from ...video_utils.core.join_overrides import JOIN_OVERRIDE_KEYS, JOIN_PROMPT_KEYS, SEED_JOIN_KEYS
+from ...video_utils.core.probe import probe
 from .fields import PayloadFields, resolution
 
 
@@ -82,7 +81,7 @@ def _first_clip(path: str) -> tuple[int, int] | None:
     if not os.path.isfile(path):
         return None
     try:
-        info = probe_clip(path, "clip_list[0]")
+        info = probe(path)
     except PlanError:
         return None                                  # validation names the problem
     return info.width, info.height
@@ -109,8 +108,9 @@ def _per_join(value: Any, w: list[str]) -> list[dict]:
         raise PlanError(f"per_join_settings={brief(value)} must be a list of objects, one per join")
     out = []
     for i, entry in enumerate(value):
+        entry = {} if entry is None else entry          # null = no override (every path's rule)
         if not isinstance(entry, dict):
-            raise PlanError(f"per_join_settings[{i}]={brief(entry)} must be an object")
+            raise PlanError(f"per_join_settings[{i}]={brief(entry)} must be an object (or null)")
         kept = {}
         for key, v in entry.items():
             if SEED_JOIN_KEYS.get(key, key) in JOIN_OVERRIDE_KEYS + JOIN_PROMPT_KEYS:

@@ -1,8 +1,8 @@
 """The original queue orchestrator's payloads (``orchestrator_details``) converted to runs.
 
-``from_orchestrator_payload`` reads a ``travel_orchestrator`` or ``join_clips_orchestrator``
+``payload_plan`` reads a ``travel_orchestrator`` or ``join_clips_orchestrator``
 payload (``../shared/spec/original-system.md`` §1.1, §1.2: every field listed there is handled)
-and returns the run plus a list of warnings: one line per field Segue cannot honour as the
+and returns the plan object plus a list of warnings: one line per field Segue cannot honour as the
 original did, saying what happens instead.  No field is dropped silently: fields that are not in
 the spec are named too.  Settings that only restate what Segue does anyway (parallel joins,
 debug folders, a false switch) are honoured without a note.
@@ -22,11 +22,9 @@ preset's schedule are taken from them, the files must be added (a warning says s
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ...video_utils.core.errors import PlanError
-from ..runs.models import Run, run_from_dict
 from .fields import PayloadFields, payload_details
 from .generator import generator_settings
 from .join import join_fields
@@ -44,9 +42,9 @@ def is_orchestrator_payload(data: Any) -> bool:
             or "input_image_paths_resolved" in details or "clip_list" in details)
 
 
-def from_orchestrator_payload(payload: dict, kind: str | None = None,
-                              base_dir: str | os.PathLike | None = None) -> tuple[Run, list[str]]:
-    """Convert the original system's payload into ``(run, warnings)``.
+def payload_plan(payload: dict, kind: str | None = None) -> tuple[dict, list[str]]:
+    """Convert the original system's payload into ``(plan object, warnings)``: the JSON object of
+    a Segue plan file (``runs.plan_files.from_orchestrator_payload`` makes the run of it).
 
     ``kind`` (travel / join) is taken from ``task_type`` or the fields when not given; the
     payload may be the task (``{"task_type", "params": {"orchestrator_details": ...}}``), its
@@ -73,5 +71,4 @@ def from_orchestrator_payload(payload: dict, kind: str | None = None,
         data["generator"]["segment_loras"] = segment_loras
     for key in f.unread():
         warnings.append(f"{key}: not a field of the original {kind} payload that Segue knows; ignored")
-    run = run_from_dict(data, base_dir, warnings)
-    return run, warnings
+    return data, warnings

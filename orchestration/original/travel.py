@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...video_utils.core.errors import PlanError
-from ..runs.checks import brief
+from ...video_utils.core.errors import PlanError, brief
 from .fields import PayloadFields, number, resolution, text
 from .generator import lora_list
 

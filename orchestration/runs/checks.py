@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ...video_utils.core.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from ...video_utils.core.errors import PlanError
+from ...video_utils.core.errors import PlanError, brief
 from ...video_utils.core.lengths import MAX_FPS, check_frame_memory as check_step_memory, check_generation_size
 from ...video_utils.core.probe import MediaInfo, probe
 from ...video_utils.core.prompt_text import check_prompt_text
@@ -33,11 +33,6 @@ def check_text(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise PlanError(f"{name}={brief(value)} must be text")
     return check_prompt_text(value, name)
-
-
-def brief(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_name(value: Any, name: str, empty: bool = True) -> str:
@@ -98,9 +93,3 @@ def probe_clip(path: str | os.PathLike, label: str = "clip") -> MediaInfo:
 
 def probe_frame_count(path: str | os.PathLike, label: str = "clip") -> int:
     return probe_clip(path, label).frame_count
-
-
-def int_or_list(value):
-    if isinstance(value, list) and len(value) == 1:
-        return value[0]
-    return value

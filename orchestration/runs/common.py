@@ -15,10 +15,10 @@ from pathlib import Path
 
 from ...video_utils.core.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, DEFAULT_SEED_POLICY,
                                            IMAGE_EXTENSIONS, MAX_SHARPEN, PRESETS, SEED_POLICIES)
-from ...video_utils.core.errors import PlanError
+from ...video_utils.core.errors import PlanError, brief
 from ...video_utils.core.prompt_text import segment_prompts
 from ...video_utils.core.recipe import finite, item_seeds, whole
-from .checks import brief, check_choice, check_file, check_frame_memory, check_name, check_text
+from .checks import check_choice, check_file, check_frame_memory, check_name, check_text
 from .generator import GeneratorConfig
 
 PLAN_VERSION = 1
@@ -33,7 +33,8 @@ class ClipRef:
     name: str = ""
 
     def label(self, index: int) -> str:
-        return f"clip {index} ({self.name or Path(self.path).name})"
+        shown = self.name or Path(self.path).name
+        return f"clip {index} ({shown})" if shown else f"clip {index}"
 
 
 @dataclass(kw_only=True)

@@ -11,12 +11,13 @@ from fractions import Fraction
 from pathlib import Path
 
 from ...video_utils.core.constants import DEFAULT_EXTEND_FRAMES, DEFAULT_OVERLAP, GENERATION_FPS
-from ...video_utils.core.errors import PlanError
+from ...video_utils.core.errors import PlanError, brief
 from ...video_utils.core.extend_plan import ExtendPlan, plan_extend
 from ...video_utils.core.lengths import DEFAULT_MAX_GENERATION, as_fps, flag
+from ...video_utils.core.parse import one_or_list
 from ...video_utils.core.retime import conformed_frame_count
 from ...video_utils.core.sizes import even_size, generation_size
-from .checks import brief, check_file, int_or_list, probe_clip
+from .checks import check_file, probe_clip
 from .common import ClipRef, SegmentRun, check_images
 
 
@@ -61,7 +62,7 @@ class ExtendRun(SegmentRun):
     def plan(self) -> ExtendPlan:
         if self.clip_frames is None:
             self.probe()
-        return plan_extend(self.clip_frames, int_or_list(self.frames), self.overlap, len(self.keyframes),
+        return plan_extend(self.clip_frames, one_or_list(self.frames), self.overlap, len(self.keyframes),
                            self.max_generation, self.blend, generation_fps=GENERATION_FPS,
                            output_fps=self.output_fps())
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from ...video_utils.core.chains import ModelFiles
 from ...video_utils.core.constants import DEFAULT_SEED_POLICY, IMAGE_EXTENSIONS
-from ...video_utils.core.errors import PlanError
+from ...video_utils.core.errors import PlanError, brief
 from ...video_utils.core.recipe import Recipe
-from .checks import brief, check_file, check_name
+from .checks import check_file, check_name
 
 FILE_KEYS = tuple(f.name for f in fields(ModelFiles))     # the model file names a prompt loads
 REFERENCE_KEYS = ("reference_image", "segment_reference_images")

@@ -9,25 +9,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ...video_utils.core.constants import (DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP,
-                                           DEFAULT_JOIN_PROMPT, DEFAULT_RETIME, GENERATION_FPS)
-from ...video_utils.core.errors import PlanError
-from ...video_utils.core.join_plan import JOIN_OVERRIDE_KEYS, JoinPlan, plan_join
+from ...video_utils.core.constants import (CONFORM_FIT_MODES, DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_CONTEXT,
+                                           DEFAULT_JOIN_GAP, DEFAULT_JOIN_PROMPT, DEFAULT_RETIME, GAP_AUDIO_MODES,
+                                           GENERATION_FPS, RETIME_MODES)
+from ...video_utils.core.errors import PlanError, brief
+from ...video_utils.core.join_overrides import JOIN_OVERRIDE_KEYS, JOIN_PROMPT_KEYS, SEED_JOIN_KEYS
+from ...video_utils.core.join_plan import JoinPlan, plan_join
 from ...video_utils.core.lengths import as_fps, flag
 from ...video_utils.core.output_format import OutputFormat, decide_format
 from ...video_utils.core.recipe import whole
-from ...video_utils.core.retime import RETIME_MODES, conformed_frame_count
-from ...video_utils.core.sizes import CONFORM_FIT_MODES, check_fit
-from ...video_utils.core.sound_timeline import GAP_AUDIO_MODES
-from .checks import brief, check_choice, check_file, check_fps, check_frame_memory, check_name, check_text, probe_clip
+from ...video_utils.core.retime import conformed_frame_count
+from ...video_utils.core.sizes import check_fit
+from .checks import check_choice, check_file, check_fps, check_frame_memory, check_name, check_text, probe_clip
 from .common import ClipRef, RunBase
-
-# Per-join override keys: the planner's own plus the ones only the prompt graph uses.
-JOIN_PROMPT_KEYS = ("prompt", "negative_prompt", "seed")
-# The original orchestrator's names for the same settings (accepted in per_join_settings).
-SEED_JOIN_KEYS = {"context_frame_count": "context", "gap_frame_count": "gap",
-                  "replace_mode": "replace", "blend_frames": "blend"}
-
 
 @dataclass
 class JoinRun(RunBase):
@@ -73,6 +67,7 @@ class JoinRun(RunBase):
                             f"{self.join_count} joins: give at most one override object per join")
         out = []
         for i, entry in enumerate(self.per_join):
+            entry = {} if entry is None else entry          # null = no override (every path's rule)
             if not isinstance(entry, dict):
                 raise PlanError(f"per_join_settings[{i}]={brief(entry)} must be an object of overrides")
             override = {}
@@ -91,12 +86,16 @@ class JoinRun(RunBase):
             out.append(override)
         return out
 
+    def _override(self, index: int) -> dict:
+        """Join ``index``'s own settings (``{}``: none; a null entry is none too)."""
+        return (self.per_join[index] if index < len(self.per_join) else None) or {}
+
     def join_prompt(self, index: int) -> tuple[str, str]:
-        entry = self.per_join[index] if index < len(self.per_join) else {}
+        entry = self._override(index)
         return str(entry.get("prompt", self.prompt)), str(entry.get("negative_prompt", self.negative_prompt))
 
     def join_seed(self, index: int) -> int:
-        entry = self.per_join[index] if index < len(self.per_join) else {}
+        entry = self._override(index)
         if "seed" in entry:
             return int(entry["seed"])
         return self.item_seed(index)

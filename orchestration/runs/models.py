@@ -35,10 +35,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ...video_utils.core.errors import PlanError
+from ...video_utils.core.errors import PlanError, brief
 from ...video_utils.core.prompt_graph import load_template
 from ...video_utils.core.recipe import Recipe
-from .checks import brief
 from .common import PLAN_VERSION, ClipRef
 from .extend import ExtendRun
 from .generator import FILE_KEYS, REFERENCE_KEYS, GeneratorConfig

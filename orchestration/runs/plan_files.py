@@ -28,7 +28,7 @@ from typing import Any
 
 from ...video_utils.core import atomic
 from ...video_utils.core.errors import PlanError
-from ..original import from_orchestrator_payload, is_orchestrator_payload
+from ..original import is_orchestrator_payload, payload_plan
 from .models import Run, run_from_dict
 
 PLAN_SUFFIXES = (".json", ".jsonl")
@@ -42,6 +42,13 @@ class PlanSource:
     label: str
     run: Run
     warnings: list[str] = field(default_factory=list)
+
+
+def from_orchestrator_payload(payload: dict, kind: str | None = None,
+                              base_dir: str | os.PathLike | None = None) -> tuple[Run, list[str]]:
+    """An original orchestrator payload (``orchestration.original``) as ``(run, warnings)``."""
+    data, warnings = payload_plan(payload, kind)
+    return run_from_dict(data, base_dir, warnings), warnings
 
 
 def parse_plan(data: Any, base_dir: str | os.PathLike | None, where: str) -> tuple[Run, list[str]]:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...video_utils.core.constants import (DEFAULT_FIT, DEFAULT_OVERLAP, DEFAULT_RETIME, DEFAULT_SEGMENT_FRAMES,
-                                           GENERATION_FPS)
+from ...video_utils.core.constants import (CONFORM_FIT_MODES, DEFAULT_FIT, DEFAULT_OVERLAP, DEFAULT_RETIME,
+                                           DEFAULT_SEGMENT_FRAMES, DEFAULT_TRAVEL_MODE, GENERATION_FPS, RETIME_MODES,
+                                           TRAVEL_MODES)
 from ...video_utils.core.lengths import flag
-from ...video_utils.core.retime import RETIME_MODES
-from ...video_utils.core.sizes import CONFORM_FIT_MODES, check_fit, generation_size, wan_size
-from ...video_utils.core.travel_plan import MODES, TravelPlan, plan_travel
-from .checks import check_choice, check_file, check_fps, check_frame_memory, check_name, image_size, int_or_list
+from ...video_utils.core.parse import one_or_list
+from ...video_utils.core.sizes import check_fit, generation_size, wan_size
+from ...video_utils.core.travel_plan import TravelPlan, plan_travel
+from .checks import check_choice, check_file, check_fps, check_frame_memory, check_name, image_size
 from .common import SegmentRun, check_images
 
 
@@ -25,7 +26,7 @@ class TravelRun(SegmentRun):
     images: list[str]
     segment_frames: int | list[int] = DEFAULT_SEGMENT_FRAMES
     overlap: int | list[int] = DEFAULT_OVERLAP
-    mode: str = "chained"
+    mode: str = DEFAULT_TRAVEL_MODE
     exact_keyframes: bool = False
     loop: bool = False                # one more segment back to the first keyframe: a seamless loop
     prompts: str | list[str] = ""
@@ -46,9 +47,11 @@ class TravelRun(SegmentRun):
         """Segments of the plan: one per keyframe pair, one for a single image, one more for a loop."""
         return len(self.images) if self.loop else max(len(self.images) - 1, 1)
 
-    def plan(self) -> TravelPlan:
-        return plan_travel(len(self.images), int_or_list(self.segment_frames), int_or_list(self.overlap),
-                           self.mode, self.exact_keyframes, loop=self.loop, output_fps=self.fps)
+    def plan(self, keyframe_count: int | None = None) -> TravelPlan:
+        """The frame plan (``keyframe_count``: plan for that many keyframes instead of ``images``,
+        as ``segue plan travel`` does)."""
+        return plan_travel(len(self.images) if keyframe_count is None else keyframe_count,
+                           one_or_list(self.segment_frames), one_or_list(self.overlap), self.mode, self.exact_keyframes, loop=self.loop, output_fps=self.fps)
 
     def size(self) -> tuple[int, int] | None:
         """The generation size: ``width`` x ``height``, else the first image's (snapped to 16);
@@ -61,7 +64,7 @@ class TravelRun(SegmentRun):
     def validate(self, check_files: bool = True) -> TravelPlan:
         """Plan the run (raises ``PlanError`` naming the bad input) and return the frame plan."""
         check_images(self.images, "image", "images", check_files)
-        check_choice(self.mode, MODES, "mode")
+        check_choice(self.mode, TRAVEL_MODES, "mode")
         flag(self.exact_keyframes, "exact_keyframes")
         flag(self.loop, "loop")
         plan = self.plan()

@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import sys
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from ...video_utils.core.errors import PlanError
-from ..cli.server_options import ConnectionOptions
+from ...video_utils.core.recipe import finite, whole
 from ..errors import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, OrchestrationError, error_lines,
-                      exit_code_for)
+                      exit_code_for, guarded)
 from ..progress import Progress
 from ..runs.models import Run, run_inputs, validate_run
 from ..runs.plan_files import PlanSource
@@ -28,6 +29,23 @@ from .client import ComfyClient, normalize_url
 from .manifest import Manifest, lock_run_dir
 from .runner import Runner
 from .transfers import copy_out
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """The servers and the runner's knobs (every command that runs or resumes a run)."""
+
+    servers: list[str] = field(default_factory=list)
+    retries: int = 0                  # times a failed step is re-submitted
+    server_timeout: float = 60.0      # give up on a server unreachable or silent for this long
+    window: int = 2                   # prompts of one run queued per server at once
+    no_progress: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "servers", list(self.servers or []))   # argparse's append starts at None
+        whole(self.retries, "--retries", 0, 100)
+        whole(self.window, "--window", 1, 1000)
+        finite(self.server_timeout, "--server-timeout", 0.1, 7 * 24 * 3600.0)
 
 
 def server_clients(connection: ConnectionOptions, manifest: Manifest | None = None) -> list[ComfyClient]:
@@ -186,3 +204,10 @@ def execute_run(manifest: Manifest, clients: list[ComfyClient], connection: Conn
     step = manifest.steps["final"]
     print(f"wrote {out or final} ({step.frames} frames); run directory {manifest.run_dir}")
     return EXIT_OK
+
+
+def run_plan(run: Run, servers: Sequence[str], *, detach: bool = False, progress: bool = True, **connection) -> int:
+    """Python entry point: run (or resume) ``run`` on ``servers``; returns the CLI's exit code.
+    ``connection``: ``ConnectionOptions`` fields (``retries``, ``server_timeout``, ``window``)."""
+    options = ConnectionOptions(servers=list(servers), no_progress=not progress, **connection)
+    return guarded(start_run)(run, options, detach)

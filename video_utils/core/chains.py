@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from .constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_EXTEND_FRAMES, DEFAULT_FIT, DEFAULT_GAP_AUDIO,
                         DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP, DEFAULT_OVERLAP, DEFAULT_PRESET, DEFAULT_RETIME,
-                        DEFAULT_SEGMENT_FRAMES, GENERATION_FPS)
+                        DEFAULT_SEGMENT_FRAMES, DEFAULT_TRAVEL_MODE, GENERATION_FPS)
 from .lengths import DEFAULT_MAX_GENERATION
 from .prompt_graph import Graph, Link, out, splice_template
 from .recipe import Lora, Recipe
@@ -194,7 +194,7 @@ class TravelStepSettings:
 
     segment_frames: str = str(DEFAULT_SEGMENT_FRAMES)
     overlap: str = str(DEFAULT_OVERLAP)
-    mode: str = "chained"
+    mode: str = DEFAULT_TRAVEL_MODE
     exact_keyframes: bool = False
     strength: float = 1.0
     desaturate: float = 0.0

@@ -14,11 +14,30 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 DEFAULT_PRESET = "medium"
 DEFAULT_CRF = 19
 
-# Cross-fade weight curves (video_utils.crossfade).
+# Cross-fade weight curves (engine.crossfade).
 CURVES = ("cosine", "linear")
 DEFAULT_CURVE = "cosine"
 
-# The CPU preview generator's ways of filling the frames to generate (video_utils.preview_generator).
+# Travels: chained = each segment continues the previous one's last frames; independent = each
+# segment anchored on its own keyframes (core.travel_plan).
+TRAVEL_MODES = ("chained", "independent")
+DEFAULT_TRAVEL_MODE = "chained"
+
+# How footage and keyframes of another shape reach a size (engine.conform): crop = centre-crop
+# then resize, pad = letterbox/pillarbox with black, stretch = distort.
+CONFORM_FIT_MODES = ("crop", "pad", "stretch")
+DEFAULT_FIT = "crop"
+
+# Generated frames from the generation rate to the output rate (engine.retimer): blend mixes the
+# two neighbouring frames by time, nearest repeats or drops them.
+RETIME_MODES = ("nearest", "blend")
+DEFAULT_RETIME = "blend"
+
+# What a join's generated gaps sound like (core.sound_timeline).
+GAP_AUDIO_MODES = ("crossfade", "cut", "silence")
+DEFAULT_GAP_AUDIO = "crossfade"
+
+# The CPU preview generator's ways of filling the frames to generate (engine.preview_generator).
 PREVIEW_METHODS = ("flow", "blend")
 DEFAULT_PREVIEW_METHOD = "flow"
 
@@ -50,9 +69,11 @@ MAX_PROMPT_CHARS = 20_000
 # Where intermediate files of a one-node travel/join go.
 FILE_FOLDERS = ("temp", "output")
 
-# Colour correction of generated frames (video_utils.postprocess).
+# Colour correction of generated frames (engine.postprocess).
 COLOUR_MATCH_MODES = ("none", "previous", "first_keyframe")
+DEFAULT_COLOUR_MATCH = "none"
 COLOUR_METHODS = ("lab", "rgb")
+DEFAULT_COLOUR_METHOD = "lab"
 
 # Plan defaults, the same for the nodes' widgets, plan files and the command line.
 DEFAULT_SEGMENT_FRAMES = 48          # frames from one keyframe to the next (3 s at 16 fps)
@@ -61,9 +82,6 @@ DEFAULT_JOIN_CONTEXT = 8             # frames of each clip kept around a transit
 DEFAULT_JOIN_GAP = 53                # frames generated between them (the original's default)
 DEFAULT_JOIN_PROMPT = "smooth transition"
 DEFAULT_EXTEND_FRAMES = 48
-DEFAULT_FIT = "crop"
-DEFAULT_RETIME = "blend"             # generated frames to the output rate
-DEFAULT_GAP_AUDIO = "crossfade"      # what a join's generated gaps sound like
 MAX_SHARPEN = 1.0                    # unsharp mask over cross-faded frames (the original's 0.3)
 
 # The keyframes bundled with the pack (``segue demo``, the samples installed into ComfyUI's input/).

@@ -15,6 +15,11 @@ from .errors import PlanError
 from .lengths import MAX_GENERATION_FRAMES, flag, whole_number
 
 JOIN_OVERRIDE_KEYS = ("context", "gap", "replace", "blend")
+# Per-join keys only the prompts use (a plan's per_join entries may hold them too).
+JOIN_PROMPT_KEYS = ("prompt", "negative_prompt", "seed")
+# The original orchestrator's names for the same settings (accepted in per_join_settings).
+SEED_JOIN_KEYS = {"context_frame_count": "context", "gap_frame_count": "gap",
+                  "replace_mode": "replace", "blend_frames": "blend"}
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,14 @@ def int_list(text, name: str, minimum: int | None = None) -> list[int]:
     return values
 
 
-def scalar_or_list(values: list[int]) -> int | list[int]:
-    """One value broadcasts in the planners: pass it as an int."""
-    return values[0] if len(values) == 1 else values
+def one_or_list(values):
+    """``[x]`` -> ``x``, longer lists unchanged, ``None`` stays: the one way a per-item setting
+    with a single value is written (a plan file's ``"overlap": 8``, a widget's ``"8"``; the
+    planners broadcast it)."""
+    if values is None:
+        return None
+    values = list(values) if isinstance(values, (list, tuple)) else values
+    return values[0] if isinstance(values, list) and len(values) == 1 else values
 
 
 def lines(text, name: str, required: bool = True) -> list[str]:

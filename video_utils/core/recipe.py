@@ -26,8 +26,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Sequence
 
-from .constants import (COLOUR_MATCH_MODES, COLOUR_METHODS, DEFAULT_PREVIEW_METHOD, DEFAULT_SEED_POLICY,
-                        PREVIEW_METHODS, SEED_POLICIES)
+from .constants import (COLOUR_MATCH_MODES, COLOUR_METHODS, DEFAULT_COLOUR_MATCH, DEFAULT_COLOUR_METHOD,
+                        DEFAULT_PREVIEW_METHOD, DEFAULT_SEED_POLICY, PREVIEW_METHODS, SEED_POLICIES)
 from .errors import PlanError
 
 GENERATORS = ("preview", "wan-vace", "wan-flf", "template")
@@ -141,8 +141,8 @@ class Recipe:
     segment_loras: tuple[tuple[Lora, ...], ...] = ()   # entry i: added on every model for item i
     vace_strength: float = 1.0
     preview_method: str = DEFAULT_PREVIEW_METHOD
-    colour_match: str = "none"               # none | previous (the frames it continues from) | first_keyframe
-    colour_method: str = "lab"
+    colour_match: str = DEFAULT_COLOUR_MATCH   # none | previous (the frames it continues) | first_keyframe
+    colour_method: str = DEFAULT_COLOUR_METHOD
     colour_strength: float = 1.0
     saturation: float = 1.0                  # after the first segment (every transition of a join)
     brightness: float = 0.0                  # ditto: pixels * (1 + brightness)

@@ -35,7 +35,6 @@ from .errors import PlanError
 from .lengths import as_fps, retime_count, retime_source, round_half_up
 from .probe import frame_times, probe
 
-RETIME_MODES = ("nearest", "blend")
 ANCHORS = ("start", "end")
 
 # Real timestamps are rounded to their time base; this much (seconds) early still counts as "on

@@ -18,13 +18,9 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from .constants import CONFORM_FIT_MODES
 from .errors import PlanError
 from .lengths import WAN_SPATIAL_MULTIPLE
-
-# What the conform stage can do, for footage and keyframes alike (every path: the join and load
-# nodes, travels' keyframes, the command line's --fit); "pad" letterboxes / pillarboxes with
-# black (nothing cut off).
-CONFORM_FIT_MODES = ("crop", "pad", "stretch")
 
 WORKING_AREA = 832 * 480
 # Working size choice: aspect error (log ratio) costs 4x an area error, and more than 1% of

@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from .constants import DEFAULT_GAP_AUDIO, GAP_AUDIO_MODES
 from .errors import PlanError
 
 OUTPUT_SAMPLE_RATE = 48_000
 OUTPUT_LAYOUT = "stereo"
-GAP_AUDIO_MODES = ("crossfade", "cut", "silence")
 FADE_CURVES = ("equal_power", "linear")
 EDGE_FADE = 0.005  # seconds of fade at every cut: removes the click, too short to hear as a fade
 
@@ -54,7 +54,7 @@ class AudioSpan:
 
 
 def join_timeline(durations: Sequence[float], kept: Sequence[tuple[float, float]], gaps: Sequence[float], *,
-                  gap_audio: str = "crossfade", edge_fade: float = EDGE_FADE) -> list[AudioSpan]:
+                  gap_audio: str = DEFAULT_GAP_AUDIO, edge_fade: float = EDGE_FADE) -> list[AudioSpan]:
     """The soundtrack of a join: clip k's kept seconds ``kept[k]`` under its kept pictures, and
     ``gaps[j]`` seconds of generated transition between clips j and j+1 (output: clip 0 from 0,
     then each clip right after the previous clip's kept part and the gap).

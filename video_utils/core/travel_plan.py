@@ -49,13 +49,13 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Sequence
 
+from .constants import DEFAULT_TRAVEL_MODE, TRAVEL_MODES
 from .errors import PlanError
 from .lengths import (GENERATION_FPS, MAX_GENERATION_FRAMES, MAX_ITEMS, WARN_GENERATION_FRAMES, check_rates, flag,
                       fps_text, is_wan_length, retime_count, retime_index, wan_length_nearest, whole_number)
 from .travel_fit import overlap_flex, seam_flex
 from .travel_inputs import boundary_overlaps, check_travel_frames, expand_per_item, seam_request
 
-MODES = ("chained", "independent")
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def plan_travel(
     keyframe_count: int,
     segment_frames: int | Sequence[int],
     overlap: int | Sequence[int],
-    mode: str = "chained",
+    mode: str = DEFAULT_TRAVEL_MODE,
     exact_keyframes: bool = False,
     *,
     loop: bool = False,
@@ -172,8 +172,8 @@ def plan_travel(
     ``generation_fps`` (default 16) / ``output_fps`` (default = generation) only add the output
     timeline; every generation-rate number is the same for any rates.
     """
-    if not isinstance(mode, str) or mode not in MODES:
-        raise PlanError(f"mode={mode!r} is not a travel mode: use one of {', '.join(MODES)}")
+    if not isinstance(mode, str) or mode not in TRAVEL_MODES:
+        raise PlanError(f"mode={mode!r} is not a travel mode: use one of {', '.join(TRAVEL_MODES)}")
     count = whole_number(keyframe_count, "keyframe_count", 1, MAX_ITEMS,
                          fix="a travel needs at least 1 keyframe image: add an image")
     exact = flag(exact_keyframes, "exact_keyframes")

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..core.constants import DEFAULT_COLOUR_METHOD
 from ..core.errors import PlanError
 
 _CHUNK_PIXELS = 1 << 22  # convert about 4 Mpixel (48 MB of float32) at a time
@@ -59,7 +60,7 @@ def _stats(rows: np.ndarray, to_space) -> tuple[np.ndarray, np.ndarray]:
 
 
 def match_colour(frames: torch.Tensor, reference: torch.Tensor, strength: float = 1.0,
-                 method: str = "lab") -> torch.Tensor:
+                 method: str = DEFAULT_COLOUR_METHOD) -> torch.Tensor:
     """``frames`` with each channel's mean/std (in ``method``'s space) moved to ``reference``'s; float32 0..1.
 
     frames / reference: [T,H,W,3] or [H,W,3] RGB in 0..1 (any sizes). ``strength`` blends from

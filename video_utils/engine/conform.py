@@ -35,11 +35,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.constants import DEFAULT_FIT
+from ..core.constants import CONFORM_FIT_MODES, DEFAULT_FIT
 from ..core.errors import PlanError
 from ..core.probe import Orientation, probe
 from ..core.retime import conform_frame_map
-from ..core.sizes import CONFORM_FIT_MODES, check_fit, generation_size, wan_size
+from ..core.sizes import check_fit, generation_size, wan_size
 
 _CHUNK = 16
 # Source frames decoded at once by conform_video: as many as fit here (at least one), so a 4K

@@ -20,13 +20,13 @@ import cv2
 import numpy as np
 import torch
 
-from ..core.constants import CURVES, MAX_SHARPEN
+from ..core.constants import CURVES, DEFAULT_CURVE, MAX_SHARPEN
 from ..core.errors import PlanError
 
 SHARPEN_SIGMA = 3.0
 
 
-def crossfade_weights(n: int, curve: str = "cosine") -> torch.Tensor:
+def crossfade_weights(n: int, curve: str = DEFAULT_CURVE) -> torch.Tensor:
     """float32 [n] weights of the later video: cosine ``(1 - cos(pi*(k+1)/n))/2``, linear ``(k+1)/n``."""
     if curve not in CURVES:
         raise PlanError(f"curve={curve!r} is not a cross-fade curve: use one of {', '.join(CURVES)}")
@@ -49,7 +49,7 @@ def check_options(curve: str, sharpen: float) -> None:
                         f"{MAX_SHARPEN:g} (the original used 0.3)")
 
 
-def frame_weights(n: int, curve: str = "cosine", sharpen: float = 0.0) -> list[tuple[float, float]]:
+def frame_weights(n: int, curve: str = DEFAULT_CURVE, sharpen: float = 0.0) -> list[tuple[float, float]]:
     """``(alpha_k, sharpen amount_k)`` for each of the n frames of an overlap, as Python floats."""
     check_options(curve, sharpen)
     alpha = crossfade_weights(n, curve)
@@ -77,7 +77,7 @@ def blend_frame(a: torch.Tensor, b: torch.Tensor, alpha: float, amount: float, o
 def crossfade(
     a_tail: torch.Tensor,
     b_head: torch.Tensor,
-    curve: str = "cosine",
+    curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
 
-from ..core.constants import DEFAULT_FIT, DEFAULT_RETIME
+from ..core.constants import (CONFORM_FIT_MODES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_PRESET,
+                              DEFAULT_RETIME, RETIME_MODES)
 from ..core.errors import PlanError
 from ..core.lengths import as_fps, retime_count, retime_source
 from ..core.probe import probe
-from ..core.retime import RETIME_MODES
-from ..core.sizes import CONFORM_FIT_MODES, check_fit
+from ..core.sizes import check_fit
 from .conform import conform_frames
 from .retimer import Retimer
 from .sound import fit_soundtrack
@@ -43,8 +43,8 @@ class Output:
 
 
 def deliver_segments(paths: Sequence[str | os.PathLike], overlaps: Sequence[int], out_path, *, fps,
-                     output: Output = Output(), soundtrack: str | os.PathLike | None = None, curve: str = "cosine",
-                     sharpen: float = 0.0, crf: int = 19, preset: str = "medium", chunk: int = 16,
+                     output: Output = Output(), soundtrack: str | os.PathLike | None = None, curve: str = DEFAULT_CURVE,
+                     sharpen: float = 0.0, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET, chunk: int = 16,
                      progress: Progress | None = None) -> int:
     """Stitch the segment files (at ``fps``, the generation rate) into ``out_path`` delivered as
     ``output`` says, with ``soundtrack`` (a sound or video file: trimmed or padded with silence to

@@ -24,7 +24,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
-from ..core.constants import DEFAULT_FIT, DEFAULT_RETIME
+from ..core.constants import DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_PRESET, DEFAULT_RETIME
 from ..core.errors import PlanError
 from ..core.extend_plan import ROUND_TRIP_FIT, ExtendPlan
 from ..core.output_format import extend_format
@@ -64,11 +64,11 @@ def assemble_extend_files(
     out_path: str | os.PathLike,
     *,
     audio=None,
-    curve: str = "cosine",
+    curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
     codec: str = H264_CODEC,
-    crf: int = 19,
-    preset: str = "medium",
+    crf: int = DEFAULT_CRF,
+    preset: str = DEFAULT_PRESET,
     chunk: int = 16,
     progress: Progress | None = None,
 ) -> int:

@@ -23,7 +23,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..core.constants import DEFAULT_FIT
+from ..core.constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_PRESET,
+                              DEFAULT_RETIME)
 from ..core.errors import PlanError
 from ..core.join_plan import JoinPlan
 from .stitch import Progress, Source, iter_chunks, stitch_length, stitch_segments, stitch_stream
@@ -69,7 +70,7 @@ def assemble_join(
     clips: Sequence[torch.Tensor],
     transitions: Sequence[torch.Tensor],
     plan: JoinPlan,
-    curve: str = "cosine",
+    curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
     progress: Progress | None = None,
 ) -> torch.Tensor:
@@ -91,7 +92,7 @@ def assemble_join_stream(
     plan: JoinPlan,
     sink: Callable[[torch.Tensor], None],
     *,
-    curve: str = "cosine",
+    curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
     progress: Progress | None = None,
 ) -> int:
@@ -122,13 +123,13 @@ def assemble_join_files(
     *,
     size: tuple[int, int] | None = None,
     fit: str = DEFAULT_FIT,
-    retime: str = "blend",
+    retime: str = DEFAULT_RETIME,
     audio=None,
-    curve: str = "cosine",
+    curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
     codec: str = "h264",
-    crf: int = 19,
-    preset: str = "medium",
+    crf: int = DEFAULT_CRF,
+    preset: str = DEFAULT_PRESET,
     chunk: int = 16,
     progress: Progress | None = None,
 ) -> int:
@@ -263,7 +264,7 @@ def _name(piece: tuple[str, int, int, int]) -> str:
     return f"{kind} {index} (frames {start}..{end - 1})"
 
 
-def join_soundtrack(clip_paths: Sequence[str | os.PathLike], plan: JoinPlan, gap_audio: str = "crossfade"):
+def join_soundtrack(clip_paths: Sequence[str | os.PathLike], plan: JoinPlan, gap_audio: str = DEFAULT_GAP_AUDIO):
     """The joined video's sound (``audio_io.AudioClip``), or None when no clip has any.
 
     Every clip's sound plays under its own kept pictures (``audio.join_timeline``: what the

@@ -17,7 +17,7 @@ import torch
 
 from ..core.chains import tone_applies
 from ..core.constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_PRESET,
-                              DEFAULT_RETIME, LOSSLESS_SUFFIX)
+                              DEFAULT_PREVIEW_METHOD, DEFAULT_RETIME, LOSSLESS_SUFFIX)
 from ..core.errors import PlanError
 from ..core.extend_plan import ExtendPlan
 from ..core.join_plan import JoinPlan
@@ -56,7 +56,7 @@ def render_travel(
     out_path: str | Path,
     *,
     fps: Fraction | float = 16,
-    method: str = "flow",
+    method: str = DEFAULT_PREVIEW_METHOD,
     curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
     crf: int = DEFAULT_CRF,
@@ -111,7 +111,7 @@ def render_join(
     size: tuple[int, int] | None = None,
     work_size: tuple[int, int] | None = None,
     fit: str = DEFAULT_FIT,
-    method: str = "flow",
+    method: str = DEFAULT_PREVIEW_METHOD,
     bridging: bool = False,
     curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
@@ -165,7 +165,7 @@ def render_extend(
     out_path: str | Path,
     *,
     keyframes: torch.Tensor | None = None,
-    method: str = "flow",
+    method: str = DEFAULT_PREVIEW_METHOD,
     curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
     crf: int = DEFAULT_CRF,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core.constants import COLOUR_MATCH_MODES, COLOUR_METHODS
+from ..core.constants import COLOUR_MATCH_MODES, COLOUR_METHODS, DEFAULT_COLOUR_MATCH, DEFAULT_COLOUR_METHOD
 from ..core.errors import PlanError
 from ..core.recipe import finite
 from .colour import LUMA, match_colour
@@ -22,8 +22,8 @@ from .colour import LUMA, match_colour
 
 @dataclass(frozen=True)
 class PostSettings:
-    colour_match: str = "none"
-    colour_method: str = "lab"
+    colour_match: str = DEFAULT_COLOUR_MATCH
+    colour_method: str = DEFAULT_COLOUR_METHOD
     colour_strength: float = 1.0
     saturation: float = 1.0
     brightness: float = 0.0

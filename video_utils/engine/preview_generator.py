@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..core.constants import PREVIEW_METHODS as METHODS
+from ..core.constants import DEFAULT_PREVIEW_METHOD, PREVIEW_METHODS as METHODS
 from ..core.errors import PlanError
 from .guides import kept_frames
 
@@ -31,7 +31,7 @@ FLOW_MAX_SIDE = 320   # flow resolution cap: ample for a preview, ~7x fewer pixe
 def preview_generate(
     control_video: torch.Tensor,
     control_masks: torch.Tensor,
-    method: str = "flow",
+    method: str = DEFAULT_PREVIEW_METHOD,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Frames [G,H,W,3] float32: kept frames (mean mask < 0.5) as given, the rest morphed."""

@@ -13,9 +13,10 @@ from typing import Sequence
 
 import torch
 
+from ..core.constants import DEFAULT_RETIME, RETIME_MODES
 from ..core.errors import PlanError
 from ..core.lengths import round_half_up
-from ..core.retime import RETIME_MODES, _positions
+from ..core.retime import _positions
 
 class Retimer:
     """Retime a stream of frames as it arrives: output frame k shows source position
@@ -27,7 +28,7 @@ class Retimer:
     weights, one ``lerp`` per output frame).
     """
 
-    def __init__(self, positions: Sequence[Fraction], emit, mode: str = "blend", *, loop: bool = False,
+    def __init__(self, positions: Sequence[Fraction], emit, mode: str = DEFAULT_RETIME, *, loop: bool = False,
                  chunk: int = 16):
         if mode not in RETIME_MODES:
             raise PlanError(f"mode={mode!r} is not a retime mode: use one of {', '.join(RETIME_MODES)}")

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import torch
 
-from ..core.constants import GENERATION_FPS
+from ..core.constants import DEFAULT_FIT, GENERATION_FPS
 from ..core.errors import PlanError
 from ..core.extend_plan import ROUND_TRIP_FIT, ExtendPlan
 from ..core.join_plan import JoinPlan
@@ -136,7 +136,7 @@ class JoinStep:
     clips: Sequence[str]
     width: int
     height: int
-    fit: str = "crop"
+    fit: str = DEFAULT_FIT
     bridging: bool = False
     fps: Fraction = GENERATION_FPS
     kind = "join"

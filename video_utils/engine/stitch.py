@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 import numpy as np
 import torch
 
+from ..core.constants import DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET
 from ..core.errors import PlanError
 from ..core.travel_plan import TravelPlan
 from .crossfade import blend_frame, check_options, crossfade, frame_weights
@@ -69,7 +70,7 @@ def _check_overlaps(count: int, overlaps: Sequence[int]) -> list[int]:
 def stitch_segments(
     segments: Sequence[torch.Tensor],
     overlaps: Sequence[int],
-    curve: str = "cosine",
+    curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
     progress: Progress | None = None,
 ) -> torch.Tensor:
@@ -102,7 +103,7 @@ def stitch_stream(
     sink: Callable[[torch.Tensor], None],
     *,
     lengths: Sequence[int] | None = None,
-    curve: str = "cosine",
+    curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
     progress: Progress | None = None,
     names: Sequence[str] | None = None,
@@ -189,11 +190,11 @@ def stitch_segment_files(
     *,
     fps,
     trim_start: int | Sequence[int] = 0,
-    curve: str = "cosine",
+    curve: str = DEFAULT_CURVE,
     sharpen: float = 0.0,
     codec: str = "h264",
-    crf: int = 19,
-    preset: str = "medium",
+    crf: int = DEFAULT_CRF,
+    preset: str = DEFAULT_PRESET,
     audio=None,
     chunk: int = 16,
     progress: Progress | None = None,

@@ -27,7 +27,7 @@ import torch
 from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
 from ..core.atomic import atomic_path
-from ..core.constants import LOSSLESS_SUFFIX, OWN_TIMELINE_TAG, PRESETS
+from ..core.constants import DEFAULT_CRF, DEFAULT_PRESET, LOSSLESS_SUFFIX, OWN_TIMELINE_TAG, PRESETS
 from ..core.errors import PlanError
 from ..core.lengths import as_fps
 from .audio_io import AudioClip, AudioTrack
@@ -162,7 +162,7 @@ class VideoWriter:
     """
 
     def __init__(self, path, fps: Fraction | float, width: int, height: int, *, codec: str = H264_CODEC,
-                 crf: int = 19, preset: str = "medium", audio: AudioClip | None = None):
+                 crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET, audio: AudioClip | None = None):
         self.path = Path(path)
         self.fps = as_fps(fps)
         self.width, self.height = int(width), int(height)

@@ -12,8 +12,8 @@ from typing import Sequence
 
 from ..errors import ServerUnreachable
 from ..runs.steps import server_folder
-from .client import ComfyClient
-from .manifest import Manifest
+from ..server.client import ComfyClient
+from ..server.manifest import Manifest
 
 
 def run_dirs(paths: Sequence[Path]) -> list[Path]:
