@@ -16,7 +16,6 @@ from __future__ import annotations
 from ..video_utils.core.chains import Sources
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.folders import resolve_input
-from ..video_utils.core.lengths import check_frame_memory, check_generation_size
 from ..video_utils.core.prompt_graph import Graph, is_link, load_template
 from ..video_utils.core.recipe import Recipe
 from .api import expansion_prefix, folders, io
@@ -25,21 +24,6 @@ EXPAND_HIDDEN = [io.Hidden.unique_id, io.Hidden.dynprompt]
 RECIPE_LINKS = {"model": "model", "model_low_noise": "model_low", "vae": "vae", "clip": "clip",
                 "positive": "positive", "negative": "negative", "clip_vision": "clip_vision",
                 "reference_image": "reference"}
-
-
-def check_steps_memory(width: int, height: int, lengths: list[int], what: str) -> None:
-    """Refuse, before anything is expanded or generated, a run whose steps would be generated at
-    a size too small to make anything, or whose longest step would not fit in memory
-    (``lengths``: frames generated per step; every step node checks its own again)."""
-    index = max(range(len(lengths)), key=lambda i: lengths[i])
-    check_generation_size(width, height, f"{what} {index}")
-    check_frame_memory(int(width), int(height), int(lengths[index]), f"{what} {index}")
-
-
-def check_step(step):
-    """A step node's STEP: refused when too small to generate (its memory is checked when made)."""
-    check_generation_size(step.width, step.height, step.label)
-    return step
 
 
 def no_lazy_inputs(**kwargs) -> list[str]:

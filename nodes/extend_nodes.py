@@ -17,17 +17,17 @@ from ..video_utils.core.constants import (DEFAULT_CURVE, DEFAULT_EXTEND_FRAMES, 
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.extend_plan import ExtendPlan, plan_extend
 from ..video_utils.core.folders import PathError, check_relative, resolve_input, to_annotated
-from ..video_utils.core.lengths import DEFAULT_MAX_GENERATION, MAX_GENERATION_FRAMES, MIN_WAN_LENGTH
+from ..video_utils.core.lengths import (DEFAULT_MAX_GENERATION, MAX_GENERATION_FRAMES, MIN_WAN_LENGTH,
+                                        check_step_memory)
 from ..video_utils.core.output_format import extend_format
 from ..video_utils.core.prompt_graph import Graph
 from ..video_utils.core.retime import conformed_frame_count
 from ..video_utils.engine.extend_assembly import assemble_extend_files, extend_soundtrack
 from ..video_utils.engine.guides import OverlapAdjust
-from ..video_utils.engine.steps import ExtendStep
+from ..video_utils.engine.steps import ExtendStep, checked_step
 from ..video_utils.engine.video_read import read_last_frames
 from .api import CATEGORY, STEP, Progress, folders, io
-from .expansion import (EXPAND_HIDDEN, check_step, check_steps_memory, expand, no_lazy_inputs, node_links,
-                        recipe_sources)
+from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, node_links, recipe_sources
 from .guide_nodes import adjust_inputs
 from .io_nodes import NAME_HELP, file_fingerprint, final_ui, prefix_folder
 from .step_nodes import STEP_HELP, file_of
@@ -136,7 +136,7 @@ class SegueExtendStep(io.ComfyNode):
         clip_path = clip_input_path(clip_file)
         count = int(keyframes.shape[0]) if keyframes is not None else 0
         plan = extend_plan_from(clip_path, frames, overlap, count, max_generation, blend)
-        return io.NodeOutput(check_step(ExtendStep(plan, int(segment_index), clip_path, previous, keyframes,
+        return io.NodeOutput(checked_step(ExtendStep(plan, int(segment_index), clip_path, previous, keyframes,
                                                    OverlapAdjust(float(strength), float(desaturate),
                                                                  float(darken)))))
 
@@ -286,7 +286,7 @@ class SegueExtendClip(io.ComfyNode):
         read_last_frames(path, 1)    # a truncated clip fails now, not after the extension is generated
         plan = extend_plan_from(path, frames, overlap, count, max_generation, blend)
         fmt = extend_format(path)
-        check_steps_memory(fmt.work_width, fmt.work_height, [s.generate_frames for s in plan.segments],
+        check_step_memory(fmt.work_width, fmt.work_height, [s.generate_frames for s in plan.segments],
                            "extension segment")
         segments = len(plan.segments)
         recipe, sources = recipe_sources(cls, recipe, "SegueExtendClip")

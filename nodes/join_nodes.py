@@ -21,12 +21,14 @@ from ..video_utils.core.constants import (CONFORM_FIT_MODES, DEFAULT_CURVE, DEFA
                                           LOSSLESS_SUFFIX, RETIME_MODES, VIDEO_EXTENSIONS)
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.folders import PathError, expand_folders, resolve_input, resolve_output, to_annotated
+from ..video_utils.core.join_plan import join_count
+from ..video_utils.core.lengths import check_step_memory
 from ..video_utils.core.prompt_graph import Graph
 from ..video_utils.engine.audio_io import AudioClip
 from ..video_utils.engine.join_assembly import assemble_join_files, join_soundtrack
 from ..video_utils.engine.video_write import LOSSLESS_CODEC, VideoWriter
 from .api import CATEGORY, Progress, folders, io
-from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, recipe_sources
+from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, recipe_sources
 from .io_nodes import file_fingerprint, final_ui, prefix_folder
 from .step_nodes import (clip_paths, format_inputs, join_format, join_plan_from, join_setting_inputs, loop_input,
                          per_join_check)
@@ -228,7 +230,7 @@ class SegueJoinClips(io.ComfyNode):
         if len(items) < (1 if loop else 2):
             raise PlanError("joining needs at least two clips: connect clip_1 and clip_2 or list them in clip_files "
                             "(one clip is enough with loop on)")
-        joins = len(items) if loop else len(items) - 1
+        joins = join_count(len(items), bool(loop))
         recipe, sources = recipe_sources(cls, recipe, "SegueJoinClips")
         recipe.check_items(joins, "joins")
         texts = Texts(tuple(parse.per_segment_text(prompt, joins, "prompt", "join")),
@@ -240,7 +242,7 @@ class SegueJoinClips(io.ComfyNode):
         paths = [resolve_input(n, folders(), "clip files") for n in names]
         fmt = join_format(paths, width, height, fps, work_width, work_height, generation_fps)
         plan = join_plan_from(paths, names, context, gap, replace, blend, per_join, loop, fmt)   # fails here, not later
-        check_steps_memory(fmt.work_width, fmt.work_height, [j.generation_frames for j in plan.joins], "join")
+        check_step_memory(fmt.work_width, fmt.work_height, [j.generation_frames for j in plan.joins], "join")
         g = Graph()
         settings = JoinStepSettings(int(context), int(gap), bool(replace), int(blend), str(per_join or ""),
                                     bool(bridging), int(width), int(height), fit, bool(loop), float(fps),

@@ -18,9 +18,8 @@ from ..video_utils.core.join_plan import JoinPlan, plan_join
 from ..video_utils.core.output_format import OutputFormat, output_format
 from ..video_utils.core.retime import conformed_frame_count
 from ..video_utils.engine.guides import OverlapAdjust
-from ..video_utils.engine.steps import JoinStep, TravelStep
+from ..video_utils.engine.steps import JoinStep, TravelStep, checked_step
 from .api import CATEGORY, STEP, folders, io
-from .expansion import check_step
 from .guide_nodes import (adjust_inputs, first_video_input, guide_outputs, join_core_inputs, travel_plan_from,
                           travel_settings_checks, travel_settings_inputs)
 from .video_adapters import source_path
@@ -145,7 +144,7 @@ class SegueTravelStep(io.ComfyNode):
         step = TravelStep(plan, int(segment_index), keyframes, file_of(previous_video, "previous_video"),
                           OverlapAdjust(float(strength), float(desaturate), float(darken)),
                           first_path=file_of(first_video, "first_video"))
-        return io.NodeOutput(check_step(step))
+        return io.NodeOutput(checked_step(step))
 
 
 class SegueJoinStep(io.ComfyNode):
@@ -184,7 +183,7 @@ class SegueJoinStep(io.ComfyNode):
         names, paths = clip_paths(clip_files)
         fmt = join_format(paths, width, height, fps, work_width, work_height, generation_fps)
         plan = join_plan_from(paths, names, context, gap, replace, blend, per_join, loop, fmt)
-        return io.NodeOutput(check_step(JoinStep(plan, int(join_index), paths, fmt.work_width, fmt.work_height, fit,
+        return io.NodeOutput(checked_step(JoinStep(plan, int(join_index), paths, fmt.work_width, fmt.work_height, fit,
                                                  bool(bridging), fmt.generation_fps)))
 
 

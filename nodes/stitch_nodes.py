@@ -12,6 +12,7 @@ from ..video_utils.core.constants import (CONFORM_FIT_MODES, CURVES, DEFAULT_CRF
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.folders import check_relative, resolve_input, resolve_output, split_annotation
 from ..video_utils.core.lengths import as_fps
+from ..video_utils.core.travel_plan import boundary_overlaps
 from ..video_utils.engine.crossfade import check_options
 from ..video_utils.engine.delivery import Output, deliver_segments
 from ..video_utils.engine.stitch import stitch_segment_files, stitch_stream
@@ -21,19 +22,6 @@ from .io_nodes import counter_path, file_fingerprint, final_ui
 from .video_adapters import chunk_source, file_video, video_info
 
 MAX_SEGMENT_INPUTS = 8
-
-
-def boundary_overlaps(text, count: int, name: str = "overlaps") -> list[int]:
-    """One value for every boundary, or exactly one per boundary (``count`` segments)."""
-    values = parse.int_list(text, name, minimum=0)
-    if len(values) == 1:
-        return values * (count - 1)
-    if len(values) != count - 1:
-        raise PlanError(
-            f"{name}={text!r} has {len(values)} values but {count} segments have {count - 1} boundaries: give one "
-            f"value for all or exactly {count - 1}"
-        )
-    return values
 
 
 def encode_inputs() -> list:
@@ -150,7 +138,7 @@ class SegueStitchFiles(io.ComfyNode):
         check_encode(preset, curve, filename, filename_prefix)
         names = parse.lines(segment_files, "segment_files")
         paths = [resolve_input(n, folders(), "segment_files") for n in names]
-        bounds = boundary_overlaps(overlaps, len(paths))
+        bounds = boundary_overlaps(parse.int_list(overlaps, "overlaps", minimum=0), len(paths), "overlaps")
         output = delivery_output(output_fps, width, height, retime, loop, fit)
         sound = resolve_input(soundtrack, folders(), "soundtrack") if str(soundtrack or "").strip() else None
         out_path, kind, relative = final_path(filename, filename_prefix)
@@ -275,7 +263,7 @@ class SegueCrossfadeStitch(io.ComfyNode):
     def execute(cls, overlaps, trim_start, curve, sharpen, fps, crf, preset, **segments) -> io.NodeOutput:
         check_encode(preset, curve)
         items = collect_items(segments, "segment", "the segments")
-        bounds = boundary_overlaps(overlaps, len(items))
+        bounds = boundary_overlaps(parse.int_list(overlaps, "overlaps", minimum=0), len(items), "overlaps")
         names = [f"segment_{i + 1}" for i in range(len(items))]
         found = [frames_source(item, int(trim_start) if i == 0 else 0, names[i]) for i, item in enumerate(items)]
         sources, lengths, sizes, rates = zip(*found)

@@ -18,10 +18,11 @@ from ..video_utils.core.chains import (EncodeSettings, SaveTo, Texts, TravelDeli
 from ..video_utils.core.constants import DEFAULT_FIT, DEFAULT_RETIME, FILE_FOLDERS, GENERATION_FPS
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.folders import check_relative, resolve_input
+from ..video_utils.core.lengths import check_step_memory
 from ..video_utils.core.prompt_graph import Graph, out
 from ..video_utils.engine.sound import check_soundtrack
 from .api import CATEGORY, RECIPE, ExecutionBlocker, folders, io
-from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, node_links, recipe_sources
+from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, node_links, recipe_sources
 from .guide_nodes import (adjust_inputs, first_video_input, travel_plan_from, travel_settings_checks,
                           travel_settings_inputs)
 from .io_nodes import prefix_folder
@@ -120,7 +121,7 @@ class SegueTravelSegment(io.ComfyNode):
                 negative_prompt, keep_segments, output_images, previous_video=None, first_video=None, recipe=None,
                 strength=1.0, desaturate=0.0, darken=0.0, loop=False) -> io.NodeOutput:
         plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
-        check_steps_memory(keyframes.shape[2], keyframes.shape[1], [s.generate_frames for s in plan.segments],
+        check_step_memory(keyframes.shape[2], keyframes.shape[1], [s.generate_frames for s in plan.segments],
                            "travel segment")
         count = len(plan.segments)
         if not 0 <= segment_index < count:
@@ -193,7 +194,7 @@ class SegueTravel(io.ComfyNode):
                 desaturate=0.0, darken=0.0, loop=False, output_fps=0.0, width=0, height=0, retime=DEFAULT_RETIME,
                 soundtrack="", fit=DEFAULT_FIT) -> io.NodeOutput:
         plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
-        check_steps_memory(keyframes.shape[2], keyframes.shape[1], [s.generate_frames for s in plan.segments],
+        check_step_memory(keyframes.shape[2], keyframes.shape[1], [s.generate_frames for s in plan.segments],
                            "travel segment")
         count = len(plan.segments)
         check_encode(preset, curve, sharpen=sharpen)

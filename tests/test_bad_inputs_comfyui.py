@@ -133,7 +133,7 @@ CASES = [
     Case("two_lengths_for_three_segments", "SegueTravel", {"keys": "four", "segment_frames": "80, 64"},
          ("segment_frames has 2 values", "3 segments")),
     Case("three_overlaps_for_one_boundary", "SegueStitchFiles", {"overlaps": "4, 4, 4"},
-         ("overlaps='4, 4, 4'", "exactly 1")),
+         ("overlaps=[4, 4, 4]", "exactly 1")),
     Case("more_prompt_lines_than_segments", "SegueTravel", {"prompts": "a\nb\nc\nd"},
          ("prompts has 4 prompts", "2 segments", "give one prompt")),
     Case("fewer_prompt_lines_than_segments", "SegueTravel", {"prompts": "a\nb", "loop": True},

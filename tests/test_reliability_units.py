@@ -22,7 +22,7 @@ from segue.video_utils.core import atomic  # noqa: E402
 from segue.video_utils.engine.sound import check_soundtrack, fit_soundtrack  # noqa: E402
 from segue.video_utils.engine.crossfade import check_options  # noqa: E402
 from segue.video_utils.core.errors import PlanError  # noqa: E402
-from segue.video_utils.core.lengths import MAX_STEP_MEMORY, check_frame_memory, check_generation_size  # noqa: E402
+from segue.video_utils.core.lengths import MAX_STEP_MEMORY, check_generation_size, check_step_memory  # noqa: E402
 from segue.video_utils.engine.video_read import iter_frames, read_frames, read_last_frames  # noqa: E402
 
 
@@ -78,14 +78,20 @@ def test_a_dangling_link_is_never_written_through(tmp_path):
 
 
 def test_frame_memory_limit():
-    check_frame_memory(832, 480, 1025, "travel segment 0")           # the longest Wan job at 480p fits
-    check_frame_memory(1280, 720, 81, "travel segment 0")
+    check_step_memory(832, 480, 1025, "travel segment 0")           # the longest Wan job at 480p fits
+    check_step_memory(1280, 720, 81, "travel segment 0")
     with pytest.raises(PlanError, match=r"travel segment 3: 1025 frames at 1920x1088 need 55\.8 GiB"):
-        check_frame_memory(1920, 1088, 1025, "travel segment 3")
+        check_step_memory(1920, 1088, 1025, "travel segment 3")
     assert MAX_STEP_MEMORY == 32 * 2 ** 30
     check_generation_size(32, 32, "travel segment 0")
     with pytest.raises(PlanError, match="join 0 transition would be generated at 16x48, too small"):
         check_generation_size(16, 48, "join 0 transition")
+    # every step's count: the longest is checked and named; the size is checked too
+    with pytest.raises(PlanError, match=r"join 1: 2049 frames"):
+        check_step_memory(1280, 720, [81, 2049, 33], "join")
+    with pytest.raises(PlanError, match="travel segment would be generated at 16x480, too small"):
+        check_step_memory(16, 480, 81, "travel segment")
+    check_step_memory(16, 480, 81, "delivered chunk", generated=False)
 
 
 def test_prompt_limits():

@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from ...video_utils.core.errors import PlanError, brief
-from ...video_utils.core.join_overrides import JOIN_OVERRIDE_KEYS, JOIN_PROMPT_KEYS, SEED_JOIN_KEYS
+from ...video_utils.core.join_plan import JOIN_OVERRIDE_KEYS, JOIN_PROMPT_KEYS, SEED_JOIN_KEYS
 from ...video_utils.core.probe import probe
 from .fields import PayloadFields, resolution
 

@@ -12,20 +12,16 @@ from typing import Any, Sequence
 
 from ...video_utils.core.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from ...video_utils.core.errors import PlanError, brief
-from ...video_utils.core.lengths import MAX_FPS, check_frame_memory as check_step_memory, check_generation_size
+from ...video_utils.core.lengths import MAX_FPS
 from ...video_utils.core.probe import MediaInfo, probe
 from ...video_utils.core.prompt_text import check_prompt_text
 from ...video_utils.core.recipe import check_choice, finite  # noqa: F401 - check_choice: shared with run modules
 
 # --- value checks ---------------------------------------------------------------------------------
 
-def check_frame_memory(width: int, height: int, frames: int, what: str, generated: bool = True) -> None:
-    """The nodes' own limits, checked before anything is submitted: a step's frame memory and
-    (``generated``: the size the model makes) the smallest size Wan can generate."""
-    if generated:
-        check_generation_size(width, height, what)
-    check_step_memory(width, height, frames, what, fix="use a smaller size (--size, e.g. 832x480) or shorter "
-                                                       f"{what}s")
+def size_fix(what: str) -> str:
+    """The command line's advice for a step above the memory limit (``lengths.check_step_memory``)."""
+    return f"use a smaller size (--size, e.g. 832x480) or shorter {what}s"
 
 
 def check_text(value: Any, name: str) -> str:

@@ -16,9 +16,10 @@ from pathlib import Path
 from ...video_utils.core.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, DEFAULT_SEED_POLICY,
                                            IMAGE_EXTENSIONS, MAX_SHARPEN, PRESETS, SEED_POLICIES)
 from ...video_utils.core.errors import PlanError, brief
+from ...video_utils.core.lengths import check_step_memory
 from ...video_utils.core.prompt_text import segment_prompts
 from ...video_utils.core.recipe import finite, item_seeds, whole
-from .checks import check_choice, check_file, check_frame_memory, check_name, check_text
+from .checks import check_choice, check_file, check_name, check_text, size_fix
 from .generator import GeneratorConfig
 
 PLAN_VERSION = 1
@@ -132,7 +133,8 @@ class SegmentRun(RunBase):
         """The longest segment's frame memory at the generation ``size`` (None: not known here)
         and the generator against the plan's segments."""
         if size:
-            check_frame_memory(*size, max(s.generate_frames for s in plan.segments), "segment")
+            check_step_memory(*size, max(s.generate_frames for s in plan.segments), "segment",
+                              fix=size_fix("segment"))
         self.generator.validate(len(plan.segments), "segments", check_files)
 
 

@@ -32,7 +32,7 @@ def _parsed_recipe(settings_json: str) -> Recipe:
 
 
 @dataclass
-class GeneratorConfig:
+class GeneratorConfig(ModelFiles):
     """A plan file's ``generator``: the recipe (``video_utils.recipe.Recipe``: generator kind,
     sampler settings, phases, LoRAs, colour...) plus what only a prompt that loads its own models
     needs: model file names as the server lists them and reference image files.
@@ -40,17 +40,11 @@ class GeneratorConfig:
     ``kind``: ``preview`` (no model files), ``wan21-vace`` / ``wan-vace`` (``unet``, ``vae``,
     ``clip``), ``wan22-vace`` (also ``unet_low``: the low-noise expert; ``unet`` is the high-noise
     one), ``wan-flf`` (first-last-frame models; ``clip_vision`` optional) or ``template``
-    (``template``: an API-format graph with the slot markers).  The run's ``seed`` and
-    ``seed_mode`` complete the recipe.
+    (``template``: an API-format graph with the slot markers).  The model files are
+    ``ModelFiles``' fields (keyword-only).  The run's ``seed`` and ``seed_mode`` complete the recipe.
     """
 
     kind: str = "preview"
-    unet: str = ""
-    unet_low: str = ""
-    vae: str = ""
-    clip: str = ""
-    clip_vision: str = ""
-    weight_dtype: str = "default"
     reference_image: str = ""                 # one image for every item
     segment_reference_images: list = field(default_factory=list)   # entry i (a path or null) for item i
     settings: dict = field(default_factory=dict)    # the Recipe's own keys (steps, cfg, phases, loras ...)
@@ -58,9 +52,6 @@ class GeneratorConfig:
     def recipe(self, seed: int = 0, seed_policy: str = DEFAULT_SEED_POLICY) -> Recipe:
         return _parsed_recipe(json.dumps({**self.settings, "kind": self.kind, "seed": seed, "seed_policy": seed_policy},
                                          sort_keys=True, default=str))
-
-    def files(self) -> ModelFiles:
-        return ModelFiles(**{name: getattr(self, name) for name in FILE_KEYS})
 
     @property
     def template(self) -> str:
@@ -116,7 +107,8 @@ class GeneratorConfig:
         return self.reference_image
 
     def to_dict(self) -> dict:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "settings"}
+        data = {"kind": self.kind}
+        data.update((f.name, getattr(self, f.name)) for f in fields(self) if f.name not in ("kind", "settings"))
         data.update(self.settings)
         return data
 

@@ -13,14 +13,14 @@ from ...video_utils.core.constants import (CONFORM_FIT_MODES, DEFAULT_FIT, DEFAU
                                            DEFAULT_JOIN_GAP, DEFAULT_JOIN_PROMPT, DEFAULT_RETIME, GAP_AUDIO_MODES,
                                            GENERATION_FPS, RETIME_MODES)
 from ...video_utils.core.errors import PlanError, brief
-from ...video_utils.core.join_overrides import JOIN_OVERRIDE_KEYS, JOIN_PROMPT_KEYS, SEED_JOIN_KEYS
-from ...video_utils.core.join_plan import JoinPlan, plan_join
-from ...video_utils.core.lengths import as_fps, flag
+from ...video_utils.core.join_plan import (JOIN_OVERRIDE_KEYS, JOIN_PROMPT_KEYS, SEED_JOIN_KEYS, JoinPlan, join_count,
+                                           plan_join)
+from ...video_utils.core.lengths import as_fps, check_step_memory, flag
 from ...video_utils.core.output_format import OutputFormat, decide_format
 from ...video_utils.core.recipe import whole
 from ...video_utils.core.retime import conformed_frame_count
 from ...video_utils.core.sizes import check_fit
-from .checks import check_choice, check_file, check_fps, check_frame_memory, check_name, check_text, probe_clip
+from .checks import check_choice, check_file, check_fps, check_name, check_text, probe_clip, size_fix
 from .common import ClipRef, RunBase
 
 @dataclass
@@ -56,7 +56,7 @@ class JoinRun(RunBase):
 
     @property
     def join_count(self) -> int:
-        return len(self.clips) if self.loop else len(self.clips) - 1
+        return join_count(len(self.clips), self.loop)
 
     def planner_per_join(self) -> list[dict]:
         """``per_join`` reduced to the planner's keys (seed-style names translated)."""
@@ -170,9 +170,9 @@ class JoinRun(RunBase):
         self.check_common()
         if getattr(self, "_size", None) or self.width:
             fmt = self.format()
-            check_frame_memory(fmt.work_width, fmt.work_height, max(j.generation_frames for j in plan.joins),
-                               "transition")
-            check_frame_memory(fmt.width, fmt.height, max(j.transition_frames for j in plan.joins), "transition",
-                               generated=False)
+            check_step_memory(fmt.work_width, fmt.work_height, max(j.generation_frames for j in plan.joins),
+                              "transition", fix=size_fix("transition"))
+            check_step_memory(fmt.width, fmt.height, max(j.transition_frames for j in plan.joins), "transition",
+                              fix=size_fix("transition"), generated=False)
         self.generator.validate(len(plan.joins), "joins", check_files)
         return plan

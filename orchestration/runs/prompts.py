@@ -80,7 +80,7 @@ def _sources(g: Graph, run: Run, references: dict[str, str], template: dict | No
         node = g.add("reference", "SegueLoadImages", title="reference image",
                      images="\n".join(references[p] for p in paths), width=0, height=0, fit=DEFAULT_FIT)
         reference = out(node, 0)
-    return file_sources(g, gen.files(), _recipe(run), reference, template)
+    return file_sources(g, gen, _recipe(run), reference, template)
 
 
 def _recipe(run: Run):

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from ...video_utils.core.constants import (CONFORM_FIT_MODES, DEFAULT_FIT, DEFAULT_OVERLAP, DEFAULT_RETIME,
                                            DEFAULT_SEGMENT_FRAMES, DEFAULT_TRAVEL_MODE, GENERATION_FPS, RETIME_MODES,
                                            TRAVEL_MODES)
-from ...video_utils.core.lengths import flag
+from ...video_utils.core.lengths import check_step_memory, flag
 from ...video_utils.core.parse import one_or_list
 from ...video_utils.core.sizes import check_fit, generation_size, wan_size
-from ...video_utils.core.travel_plan import TravelPlan, plan_travel
-from .checks import check_choice, check_file, check_fps, check_frame_memory, check_name, image_size
+from ...video_utils.core.travel_plan import TravelPlan, plan_travel, segment_count
+from .checks import check_choice, check_file, check_fps, check_name, image_size, size_fix
 from .common import SegmentRun, check_images
 
 
@@ -45,7 +45,7 @@ class TravelRun(SegmentRun):
     @property
     def segment_count(self) -> int:
         """Segments of the plan: one per keyframe pair, one for a single image, one more for a loop."""
-        return len(self.images) if self.loop else max(len(self.images) - 1, 1)
+        return segment_count(len(self.images), self.loop)
 
     def plan(self, keyframe_count: int | None = None) -> TravelPlan:
         """The frame plan (``keyframe_count``: plan for that many keyframes instead of ``images``,
@@ -76,7 +76,8 @@ class TravelRun(SegmentRun):
             self.width, self.height = wan_size(self.width, self.height)
         self.check_size_pairs(("out_width", "out_height", "the generation size"))
         if self.out_width:   # the delivery holds a chunk of 16 delivered frames at a time
-            check_frame_memory(self.out_width, self.out_height, 16, "delivered chunk", generated=False)
+            check_step_memory(self.out_width, self.out_height, 16, "delivered chunk", generated=False,
+                              fix=size_fix("delivered chunk"))
         check_choice(self.retime, RETIME_MODES, "retime")
         if self.soundtrack and check_files:
             check_file(self.soundtrack, "soundtrack", None)

@@ -47,9 +47,10 @@ class Sources:
     template: dict | None = None         # template generator: the loaded API-format graph
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True)
 class ModelFiles:
-    """Model file names, for prompts that load their own models (the orchestrator)."""
+    """Model file names, for prompts that load their own models (the orchestrator's, whose
+    ``GeneratorConfig`` is one)."""
 
     unet: str = ""
     unet_low: str = ""

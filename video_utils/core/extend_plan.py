@@ -56,7 +56,7 @@ from typing import Sequence
 from .constants import DEFAULT_OVERLAP
 from .errors import PlanError
 from .lengths import (DEFAULT_MAX_GENERATION, MAX_GENERATION_FRAMES, MAX_ITEMS, MAX_VIDEO_FRAMES, MIN_WAN_LENGTH,
-                      check_rates, fps_text, is_wan_length, round_half_up, whole_number)
+                      check_rates, fps_text, is_wan_length, round_half_up, wan_length_ceil, whole_number)
 
 MAX_CONTEXT_FLEX = 2
 # Clip -> generation size and back: "stretch" is its own inverse (crop both ways would zoom the
@@ -367,5 +367,5 @@ def _segment_shape(new: int, context: int, available: int, longest: int) -> tupl
     if options:
         return min(options, key=lambda c: (abs(c - context), -c)), 0
     c = min(context, available)
-    trim = (1 - (c + new)) % 4
+    trim = wan_length_ceil(c + new) - (c + new)
     return (c, trim) if c + new + trim <= longest else None

@@ -103,10 +103,19 @@ def whole_number(value, name: str, minimum: int | None = 0, maximum: int = MAX_V
     return number
 
 
-def check_frame_memory(width: int, height: int, frames: int, what: str,
-                       fix: str = "use a smaller size or shorter segments") -> None:
-    """Refuse a generation step of ``frames`` frames at ``width`` x ``height`` whose frames would
-    need more than ``MAX_STEP_MEMORY`` (``BYTES_PER_PIXEL_FRAME`` per pixel and frame)."""
+def check_step_memory(width: int, height: int, frames, what: str, *, generated: bool = True,
+                      fix: str = "use a smaller size or shorter segments") -> None:
+    """The one check of a generation step's frame memory, before anything is read or allocated:
+    refuse ``frames`` frames at ``width`` x ``height`` that would need more than
+    ``MAX_STEP_MEMORY`` (``BYTES_PER_PIXEL_FRAME`` per pixel and frame) and, for a size the model
+    makes (``generated``), a size below ``MIN_GENERATION_SIDE``.  ``frames`` is one step's count,
+    or every step's (the longest is checked and named ``what index``)."""
+    if not isinstance(frames, numbers.Integral):
+        frames = list(frames)
+        index = max(range(len(frames)), key=lambda i: frames[i])
+        what, frames = f"{what} {index}", frames[index]
+    if generated:
+        check_generation_size(width, height, what)
     need = int(width) * int(height) * int(frames) * BYTES_PER_PIXEL_FRAME
     if need > MAX_STEP_MEMORY:
         raise PlanError(f"{what}: {frames} frames at {width}x{height} need {need / 2 ** 30:.1f} GiB of frame "

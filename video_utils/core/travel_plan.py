@@ -39,22 +39,26 @@ is retimed to ``output_fps`` at the end (``lengths.retime_count`` / ``retime_sou
 ``k`` lands at output frame ``round(keyframe_frames[k] * out/gen)`` (``output_keyframe_frames``).
 Equal rates (the default) change nothing.
 
-Inputs are checked and expanded by ``travel_inputs.py`` before any arithmetic; the overlap and
-seam flexes that make a length 4n+1 are ``travel_fit.py``.  This module places the segments.
+Inputs are checked and expanded before any arithmetic (a per-segment value may be one number or
+a list; a string, ``True``, a wrong count or an overlap as long as its segment is refused naming
+the input and the fix), so ``plan_travel`` places only well-formed numbers; the overlap and seam
+flexes that make a length 4n+1 are bounded by ``MAX_OVERLAP_FLEX`` so a cross-fade never moves
+more than a couple of frames from what was asked, which is also why ``exact_keyframes`` needs
+overlaps of at least ``1 + MAX_OVERLAP_FLEX``.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
+import numbers
 from typing import Sequence
 
 from .constants import DEFAULT_TRAVEL_MODE, TRAVEL_MODES
 from .errors import PlanError
-from .lengths import (GENERATION_FPS, MAX_GENERATION_FRAMES, MAX_ITEMS, WARN_GENERATION_FRAMES, check_rates, flag,
-                      fps_text, is_wan_length, retime_count, retime_index, wan_length_nearest, whole_number)
-from .travel_fit import overlap_flex, seam_flex
-from .travel_inputs import boundary_overlaps, check_travel_frames, expand_per_item, seam_request
+from .lengths import (GENERATION_FPS, MAX_GENERATION_FRAMES, MAX_ITEMS, MAX_SEGMENT_FRAMES, MAX_VIDEO_FRAMES,
+                      MIN_WAN_LENGTH, WARN_GENERATION_FRAMES, check_rates, flag, fps_text, is_wan_length,
+                      retime_count, retime_index, wan_length_ceil, wan_length_nearest, whole_number)
 
 
 
@@ -151,6 +155,12 @@ class TravelPlan:
         }
 
 
+def segment_count(keyframe_count: int, loop: bool = False) -> int:
+    """Segments of a travel: one per keyframe pair, one for a single image (a free end), one more
+    back to the first keyframe for a loop."""
+    return keyframe_count if loop else max(keyframe_count - 1, 1)
+
+
 def plan_travel(
     keyframe_count: int,
     segment_frames: int | Sequence[int],
@@ -179,10 +189,10 @@ def plan_travel(
     exact = flag(exact_keyframes, "exact_keyframes")
     loop = flag(loop, "loop")
     gen, out = check_rates(generation_fps, output_fps)
-    n_segments = count if loop else max(count - 1, 1)
+    n_segments = segment_count(count, loop)
     frames = expand_per_item(segment_frames, n_segments, "segment_frames", "segments")
     n_boundaries = n_segments - 1
-    overlaps = boundary_overlaps(overlap, n_boundaries, count)
+    overlaps = boundary_overlaps(overlap, n_segments, single=f"a {count}-keyframe travel")
     check_travel_frames(frames, overlaps, exact)
     seam = seam_request(loop, loop_overlap, count, overlaps)
 
@@ -217,7 +227,7 @@ def plan_travel(
             length = ideal
         elif exact and i == 0:
             # No overlap to flex before keyframe 0: generate a short lead-in and trim it.
-            length = ideal + (1 - ideal) % 4
+            length = wan_length_ceil(ideal)
             trim0 = length - ideal
         elif exact:
             flex = overlap_flex(ideal, prev_overlap, frames, i)
@@ -289,4 +299,137 @@ def plan_travel(
         loop_overlap=seam_used,
         generation_fps=gen,
         output_fps=out,
+    )
+
+
+# --- the inputs, checked and expanded ----------------------------------------------------------
+
+def expand_per_item(values: int | Sequence[int], count: int, name: str, what: str) -> list[int]:
+    """A scalar or 1-element list broadcasts to ``count`` entries; otherwise exactly ``count``.
+
+    Entries must be whole numbers within ``MAX_SEGMENT_FRAMES`` (minimums are the caller's)."""
+    if isinstance(values, bool):
+        raise PlanError(f"{name}={values!r} must be an integer or a list of integers")
+    if isinstance(values, numbers.Real):
+        return [_entry(values, name)] * count
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise PlanError(f"{name}={values!r} must be an integer or a list of integers")
+    items = list(values)
+    if len(items) == 1:
+        return [_entry(items[0], f"{name}[0]", name)] * count
+    if len(items) != count:
+        raise PlanError(
+            f"{name} has {len(items)} values {items[:12]}{' ...' if len(items) > 12 else ''} but there "
+            f"{'is' if count == 1 else 'are'} {count} {what}: give one value (used for all) or exactly {count}"
+        )
+    return [_entry(v, f"{name}[{i}]", name) for i, v in enumerate(items)]
+
+
+def _entry(value, label: str, name: str | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise PlanError(f"{name or label} contains {value!r}: every entry must be a whole number of frames")
+    return whole_number(value, label, None, MAX_SEGMENT_FRAMES)
+
+
+def boundary_overlaps(overlap, segments: int, name: str = "overlap", single: str = "a single segment") -> list[int]:
+    """One overlap per stitch boundary of ``segments`` segments: one value for all, or exactly one
+    per boundary (the travel planner and the stitch nodes).  With a single segment there is none,
+    but ``overlap`` must still be one value so a typo is not silently ignored (``single`` names
+    that case in the message)."""
+    boundaries = segments - 1
+    items = list(overlap) if isinstance(overlap, Sequence) and not isinstance(overlap, (str, bytes)) else None
+    if items is not None and len(items) > 1 and len(items) != boundaries:
+        if not boundaries:
+            raise PlanError(f"{name}={items} given but {single} has no boundary: give one value")
+        raise PlanError(f"{name}={items} has {len(items)} values but {segments} segments have {boundaries} "
+                        f"boundaries: give one value for all or exactly {boundaries}")
+    if boundaries:
+        return expand_per_item(overlap, boundaries, name, "boundaries")
+    if items != []:
+        expand_per_item(overlap, 1, name, "boundaries")
+    return []
+
+
+def check_travel_frames(frames: list[int], overlaps: list[int], exact_keyframes: bool) -> None:
+    """Ranges of the expanded segment lengths and overlaps (each overlap against its neighbours)."""
+    for i, f in enumerate(frames):
+        if f < MIN_WAN_LENGTH - 1:
+            raise PlanError(
+                f"segment_frames[{i}]={f} is too short: a segment needs at least "
+                f"{MIN_WAN_LENGTH - 1} frames between its keyframes"
+            )
+    if sum(frames) > MAX_VIDEO_FRAMES:
+        raise PlanError(
+            f"segment_frames add up to {sum(frames)} frames, above the limit of {MAX_VIDEO_FRAMES}: "
+            f"plan a shorter travel"
+        )
+    min_overlap = 1 + MAX_OVERLAP_FLEX if exact_keyframes else 1
+    for i, o in enumerate(overlaps):
+        if o < min_overlap:
+            extra = " with exact_keyframes (it may flex by 2)" if exact_keyframes else " (1 = hard cut at the keyframe)"
+            raise PlanError(f"overlap[{i}]={o} is too small: use at least {min_overlap}{extra}")
+        shorter = min(frames[i], frames[i + 1])
+        if o >= shorter:
+            raise PlanError(
+                f"overlap[{i}]={o} must be smaller than the segments on both sides "
+                f"(segment_frames {frames[i]} and {frames[i + 1]}): use an overlap below {shorter}"
+            )
+
+
+def seam_request(loop: bool, loop_overlap, count: int, overlaps: list[int]) -> int:
+    """The requested seam context of a loop (validated), 0 when there is none."""
+    if not loop:
+        if loop_overlap is not None:
+            raise PlanError(f"loop_overlap={loop_overlap!r} is only used with loop=True: turn loop on or drop it")
+        return 0
+    if count == 1:
+        if loop_overlap is not None and whole_number(loop_overlap, "loop_overlap", 1, MAX_SEGMENT_FRAMES) != 1:
+            raise PlanError(
+                f"loop_overlap={loop_overlap!r} cannot be used: a one-image loop has no earlier segment to run "
+                f"into, it closes on the image itself; leave loop_overlap unset (or 1)"
+            )
+        return 1
+    requested = overlaps[-1] if loop_overlap is None else loop_overlap
+    return whole_number(requested, "loop_overlap", 1, MAX_SEGMENT_FRAMES,
+                        fix="use at least 1 (1 = the closing segment ends on keyframe 0 alone)")
+
+
+# --- fitting a segment to 4n+1 by flexing an overlap or the loop seam -----------------------------
+
+MAX_OVERLAP_FLEX = 2
+
+
+def seam_flex(base: int, seam: int, seam_limit, overlap: int, overlap_limit: int) -> tuple[int, int]:
+    """``(e, flex)``: seam frames ``e`` nearest ``seam`` (ties: more) within ``1..seam_limit(flex)``
+    (segment 0's frames before its own cross-fade) such that ``base + flex + e`` is a 4n+1 length.
+    ``flex`` (a change to the closing segment's previous overlap, |flex| <= 2) stays 0 unless
+    segment 0 is too short to offer a fitting ``e``."""
+    for flex in sorted(range(-MAX_OVERLAP_FLEX, MAX_OVERLAP_FLEX + 1), key=lambda f: (abs(f), -f)):
+        if flex and not 1 <= overlap + flex < overlap_limit:
+            continue
+        limit = seam_limit(flex)
+        options = [e for e in range(max(1, seam - 3), min(limit, seam + 3) + 1) if is_wan_length(base + flex + e)]
+        if not options and limit >= 1:
+            options = [e for e in range(max(1, limit - 3), limit + 1) if is_wan_length(base + flex + e)]
+        if options:
+            return min(options, key=lambda e: (abs(e - seam), -e)), flex
+    raise PlanError(
+        f"loop_overlap={seam}: the closing segment needs up to {seam + 3} of segment 0's frames as seam "
+        f"context but segment 0 shows only {max(seam_limit(0), 0)} before its overlap: raise segment_frames[0] "
+        f"or lower overlap[0]"
+    )
+
+
+def overlap_flex(ideal: int, overlap: int, frames: list[int], i: int) -> int:
+    """Smallest change (|flex| <= 2) to the previous overlap that makes ``ideal`` a 4n+1 length."""
+    up = wan_length_ceil(ideal) - ideal   # 0..3 frames more overlap
+    candidates = [up, up - 4]        # one of them is within +-2
+    candidates.sort(key=lambda f: (abs(f), -f))
+    limit = min(frames[i - 1], frames[i])
+    for flex in candidates:
+        if abs(flex) <= MAX_OVERLAP_FLEX and 1 <= overlap + flex < limit:
+            return flex
+    raise PlanError(
+        f"exact_keyframes cannot flex overlap[{i - 1}]={overlap} by at most {MAX_OVERLAP_FLEX} frames "
+        f"within 1..{limit - 1}: change overlap[{i - 1}] or segment_frames, or turn exact_keyframes off"
     )

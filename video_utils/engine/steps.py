@@ -23,7 +23,7 @@ from ..core.constants import DEFAULT_FIT, GENERATION_FPS
 from ..core.errors import PlanError
 from ..core.extend_plan import ROUND_TRIP_FIT, ExtendPlan
 from ..core.join_plan import JoinPlan
-from ..core.lengths import check_frame_memory
+from ..core.lengths import check_step_memory
 from ..core.output_format import extend_format
 from ..core.probe import probe
 from ..core.travel_plan import TravelPlan
@@ -52,7 +52,7 @@ class TravelStep:
         if not 0 <= self.index < len(self.plan.segments):
             raise PlanError(f"segment_index={self.index} is out of range: {self.keyframes.shape[0]} keyframes "
                             f"make segments 0..{len(self.plan.segments) - 1}")
-        check_frame_memory(self.width, self.height, self.length, self.label)
+        check_step_memory(self.width, self.height, self.length, self.label, generated=False)
         seg = self.segment
         if seg.context_frames and self.previous_path is None:
             raise PlanError(f"segment {self.index} is chained and continues the previous segment's last "
@@ -145,7 +145,7 @@ class JoinStep:
         if not 0 <= self.index < len(self.plan.joins):
             raise PlanError(f"join_index={self.index} is out of range: {len(self.clips)} clips make joins "
                             f"0..{len(self.plan.joins) - 1}")
-        check_frame_memory(self.width, self.height, self.length, self.label)
+        check_step_memory(self.width, self.height, self.length, self.label, generated=False)
 
     @property
     def spec(self):
@@ -190,6 +190,14 @@ class JoinStep:
 
 
 Step = TravelStep | JoinStep
+
+
+def checked_step(step):
+    """A step as the step nodes hand it on: refused when too small to generate (its memory is
+    checked when it is made)."""
+    check_step_memory(step.width, step.height, step.length, step.label)
+    return step
+
 
 
 def first_last_frames(step: Step) -> tuple[torch.Tensor, torch.Tensor]:
@@ -242,7 +250,7 @@ class ExtendStep:
         fmt = extend_format(self.clip_path)
         self.fps = plan.generation_fps
         self.width, self.height = fmt.work_width, fmt.work_height
-        check_frame_memory(self.width, self.height, self.length, self.label)
+        check_step_memory(self.width, self.height, self.length, self.label, generated=False)
         given = len(self.previous_paths)
         if self.index == 0 and given:
             raise PlanError("previous videos were given for extension segment 0, which continues the clip itself: "
