@@ -19,7 +19,8 @@ import time
 from segue.orchestration.runs.prompts import step_prompt
 from segue.orchestration.runs.models import GeneratorConfig, TravelRun
 from segue.orchestration.runs.steps import travel_steps
-from segue.video_utils.core.chains import EncodeSettings, SaveTo, Sources, Texts, TravelStepSettings, travel_graph
+from segue.video_utils.core.step_settings import EncodeSettings, TravelStepSettings
+from segue.video_utils.core.chains import SaveTo, Sources, Texts, travel_graph
 from segue.video_utils.core.prompt_graph import Graph
 
 LIGHTNING = {"steps": 6, "phases": [

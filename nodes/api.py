@@ -18,10 +18,11 @@ import comfy.samplers
 import comfy.utils
 
 from ..video_utils.core.folders import Folders
+from ..video_utils.engine.executor import NodeContext
 
 __all__ = ["ComfyExtension", "InputImpl", "io", "ExecutionBlocker", "CATEGORY", "SAMPLERS", "SCHEDULERS",
            "MAX_SEED", "STEP", "RECIPE", "folders", "Progress", "expansion_prefix", "vace_encode",
-           "first_last_encode", "vae_decode", "encode_clip_vision", "interrupted", "model_files"]
+           "first_last_encode", "vae_decode", "encode_clip_vision", "interrupted", "model_files", "node_context"]
 
 CATEGORY = "video/segue"
 SAMPLERS = list(comfy.samplers.KSampler.SAMPLERS)
@@ -76,6 +77,12 @@ def folders() -> Folders:
         output=folder_paths.get_output_directory(),
         temp=folder_paths.get_temp_directory(),
     )
+
+
+def node_context() -> NodeContext:
+    """What the node bodies (``video_utils.engine.executor``) need from ComfyUI: its folders, and
+    its progress bar (which honours Cancel)."""
+    return NodeContext(folders(), Progress)
 
 
 class Progress:

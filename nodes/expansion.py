@@ -1,4 +1,4 @@
-"""Plumbing of the expanding nodes (SegueTravel, SegueTravelSegment, SegueJoinClips).
+"""Plumbing of the expanding nodes (SegueTravel, SegueTravelSegment, SegueJoinClips, SegueExtendClip).
 
 They build their graph with the one builder, ``video_utils.chains`` (the same code that builds
 the orchestrator's prompts), and hand it to ComfyUI's node expansion with fresh id prefixes, so
@@ -13,12 +13,17 @@ there, so preview runs need no model and ComfyUI loads each model once, where it
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..video_utils.core.chains import Sources
+from ..video_utils.core.constants import FILE_FOLDERS
 from ..video_utils.core.errors import PlanError
-from ..video_utils.core.folders import resolve_input
+from ..video_utils.core.folders import prefix_folder, resolve_input
 from ..video_utils.core.prompt_graph import Graph, is_link, load_template
 from ..video_utils.core.recipe import Recipe
+from ..video_utils.core.step_settings import EncodeSettings
 from .api import expansion_prefix, folders, io
+from .outputs import images_or_blocker
 
 EXPAND_HIDDEN = [io.Hidden.unique_id, io.Hidden.dynprompt]
 RECIPE_LINKS = {"model": "model", "model_low_noise": "model_low", "vae": "vae", "clip": "clip",
@@ -94,3 +99,36 @@ def expand(graph: Graph, *results) -> tuple[list, dict]:
     expansion = {prefix + node_id: {**node, "inputs": {k: rewrite(v) for k, v in node["inputs"].items()}}
                  for node_id, node in graph.nodes.items()}
     return [rewrite(r) for r in results], expansion
+
+
+# --- one-node runs -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OneNodeRun:
+    """What a one-node run (travel, join, extension) checked before it expands: its recipe and
+    the links its chains use, its final video's settings, and where its step files go (temp/,
+    or output/ to keep them)."""
+
+    recipe: Recipe
+    sources: Sources
+    encode: EncodeSettings
+    folder: str
+
+
+def one_node_run(cls, node: str, recipe: Recipe | None, items: int, what: str, *, curve: str, sharpen: float,
+                 crf: int, preset: str, filename_prefix: str, keep_segments: bool) -> OneNodeRun:
+    """The checks every one-node run makes before anything is expanded or generated: the final
+    video's settings and name (a bad prefix never costs a generated segment), the recipe against
+    ``items`` steps (``what``: "segments", "joins")."""
+    encode = EncodeSettings(curve, float(sharpen), int(crf), preset, filename_prefix=filename_prefix).check()
+    prefix_folder(filename_prefix, folders(), "filename_prefix")
+    recipe, sources = recipe_sources(cls, recipe, node)
+    recipe.check_items(items, what)
+    return OneNodeRun(recipe, sources, encode, FILE_FOLDERS[1] if keep_segments else FILE_FOLDERS[0])
+
+
+def expanded_video(g: Graph, video, output_images: bool, node: str) -> io.NodeOutput:
+    """A one-node run's outputs (its final VIDEO, then its images when asked for) as a node expansion."""
+    images = images_or_blocker(g, video, output_images, node)
+    (video, images), expansion = expand(g, video, images)
+    return io.NodeOutput(video, images, expand=expansion)

@@ -11,77 +11,23 @@ with ``plan_extend`` from the same settings, so steps and assembly always agree.
 from __future__ import annotations
 
 from ..video_utils.core import parse
-from ..video_utils.core.chains import EncodeSettings, ExtendStepSettings, SaveTo, Texts, extend_graph
-from ..video_utils.core.constants import (DEFAULT_CURVE, DEFAULT_EXTEND_FRAMES, DEFAULT_OVERLAP, FILE_FOLDERS,
-                                          VIDEO_EXTENSIONS)
+from ..video_utils.core.chains import SaveTo, Texts, extend_graph
+from ..video_utils.core.constants import DEFAULT_CURVE
 from ..video_utils.core.errors import PlanError
-from ..video_utils.core.extend_plan import ExtendPlan, plan_extend
-from ..video_utils.core.folders import PathError, check_relative, resolve_input, to_annotated
-from ..video_utils.core.lengths import (DEFAULT_MAX_GENERATION, MAX_GENERATION_FRAMES, MIN_WAN_LENGTH,
-                                        check_step_memory)
+from ..video_utils.core.folders import PathError, check_relative, to_annotated
+from ..video_utils.core.lengths import check_step_memory
 from ..video_utils.core.output_format import extend_format
 from ..video_utils.core.prompt_graph import Graph
-from ..video_utils.core.retime import conformed_frame_count
-from ..video_utils.engine.extend_assembly import assemble_extend_files, extend_soundtrack
-from ..video_utils.engine.guides import OverlapAdjust
-from ..video_utils.engine.steps import ExtendStep, checked_step
+from ..video_utils.core.step_settings import ExtendStepSettings
+from ..video_utils.engine.executor import assemble_extended_file, clip_input, extend_step_node
 from ..video_utils.engine.video_read import read_last_frames
-from .api import CATEGORY, STEP, Progress, folders, io
-from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, node_links, recipe_sources
-from .guide_nodes import adjust_inputs
-from .io_nodes import NAME_HELP, file_fingerprint, final_ui, prefix_folder
-from .step_nodes import STEP_HELP, file_of
-from .stitch_nodes import blend_inputs, check_encode, encode_checks, encode_inputs, final_path, final_target_inputs
-from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input, video_images_outputs
-from .video_adapters import file_video, source_path
-
-KEEP_AUDIO_HELP = ("Keep the clip's sound, under its own pictures and resampled to 48 kHz stereo as a join's clips "
-                   "are; the new frames are silent (the sound track lasts as long as the video).")
-
-
-def extend_setting_inputs() -> list:
-    """The settings every extend node plans with (SegueExtendStep, SegueExtendAssemble, SegueExtendClip)."""
-    return [
-        io.String.Input("frames", default=str(DEFAULT_EXTEND_FRAMES),
-                        tooltip="How many new frames to add after the clip, counted at Wan's 16 fps (48 = 3 s; "
-                                "the video gets as many seconds at the clip's rate: 90 frames at 30 fps). With "
-                                "keyframes: one total (split evenly between them) or one number per keyframe "
-                                "('40, 32'), plus an optional last number for frames after the last keyframe "
-                                "('40, 32, 16')."),
-        io.Int.Input("overlap", default=DEFAULT_OVERLAP, min=1, max=MAX_GENERATION_FRAMES,
-                     tooltip="How many of the video's last frames (at 16 fps) each new segment sees and continues "
-                             "(the model re-creates them; the video keeps the originals). More = smoother motion, "
-                             "fewer new frames per generation."),
-        io.Int.Input("max_generation", default=DEFAULT_MAX_GENERATION, min=MIN_WAN_LENGTH, max=MAX_GENERATION_FRAMES,
-                     tooltip="Longest single generation in frames, overlap included (81 for Wan). Longer extensions "
-                             "are split into several segments automatically."),
-        io.Int.Input("blend", default=0, min=0, max=MAX_GENERATION_FRAMES, optional=True,
-                     tooltip="0 = a plain cut after the clip (its frames stay untouched). N > 0 cross-fades the last "
-                             "N frames (at 16 fps) before each segment into the model's version of them, hiding a "
-                             "small jump (this changes the clip's last frames). At most the overlap."),
-    ]
-
-
-def extend_checks(frames=None, clip_file=None) -> list:
-    return [
-        lambda: frames is None or parse.int_list(frames, "frames", minimum=1),
-        lambda: not clip_file or resolve_input(clip_file, folders(), "clip_file", extensions=VIDEO_EXTENSIONS),
-    ]
-
-
-def extend_plan_from(clip_path: str, frames, overlap, keyframe_count: int, max_generation, blend) -> ExtendPlan:
-    """The extension plan of these widget values for the clip file ``clip_path`` at its output rate
-    (``extend_format``; SegueExtendStep, SegueExtendAssemble and SegueExtendClip all plan with
-    this, so the segments and the assembly agree)."""
-    legs = parse.one_or_list(parse.int_list(frames, "frames", minimum=1))
-    fmt = extend_format(clip_path)
-    return plan_extend(conformed_frame_count(clip_path, fmt.fps), legs, overlap=int(overlap),
-                       keyframe_count=int(keyframe_count), max_generation=int(max_generation), blend=int(blend),
-                       generation_fps=fmt.generation_fps, output_fps=fmt.fps)
-
-
-def clip_input_path(clip_file: str) -> str:
-    return resolve_input(clip_file, folders(), "clip_file", extensions=VIDEO_EXTENSIONS)
+from .api import CATEGORY, STEP, folders, io, node_context
+from .expansion import EXPAND_HIDDEN, expanded_video, no_lazy_inputs, node_links, one_node_run
+from .outputs import final_output
+from .video_adapters import file_of, source_path
+from .widgets import (KEEP_AUDIO_HELP, NAME_HELP, STEP_HELP, adjust_inputs, blend_inputs, encode_checks, encode_inputs,
+                      extend_checks, extend_setting_inputs, file_fingerprint, final_target_inputs, keep_input,
+                      output_images_input, recipe_input, validated, video_images_outputs)
 
 
 class SegueExtendStep(io.ComfyNode):
@@ -117,28 +63,17 @@ class SegueExtendStep(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, frames=None, clip_file=None):
-        return parse.validated(*extend_checks(frames, clip_file))
+        return validated(*extend_checks(frames, clip_file))
 
     @classmethod
     def fingerprint_inputs(cls, clip_file=None, **kwargs):
         return file_fingerprint([clip_file]) if clip_file else None
 
     @classmethod
-    def execute(cls, clip_file, segment_index, frames, overlap, max_generation, blend=0, keyframes=None,
-                previous_files="", previous_video=None, strength=1.0, desaturate=0.0, darken=0.0) -> io.NodeOutput:
-        names = parse.lines(previous_files, "previous_files", required=False)
-        if names and previous_video is not None:
-            raise PlanError("previous_files and previous_video are both connected: connect one (previous_files "
-                            "lists every earlier segment)")
-        previous = [resolve_input(n, folders(), "previous_files", extensions=VIDEO_EXTENSIONS) for n in names]
-        if previous_video is not None:
-            previous = [file_of(previous_video, "previous_video")]
-        clip_path = clip_input_path(clip_file)
-        count = int(keyframes.shape[0]) if keyframes is not None else 0
-        plan = extend_plan_from(clip_path, frames, overlap, count, max_generation, blend)
-        return io.NodeOutput(checked_step(ExtendStep(plan, int(segment_index), clip_path, previous, keyframes,
-                                                   OverlapAdjust(float(strength), float(desaturate),
-                                                                 float(darken)))))
+    def execute(cls, clip_file, segment_index, previous_files="", previous_video=None, keyframes=None,
+                **settings) -> io.NodeOutput:
+        return io.NodeOutput(extend_step_node(node_context(), clip_file, segment_index, keyframes, previous_files,
+                                              file_of(previous_video, "previous_video"), **settings))
 
 
 class SegueExtendAssemble(io.ComfyNode):
@@ -176,7 +111,7 @@ class SegueExtendAssemble(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, frames=None, clip_file=None, preset=None, curve=None, filename=None,
                         filename_prefix=None):
-        return parse.validated(*extend_checks(frames, clip_file), *encode_checks(preset, curve, filename,
+        return validated(*extend_checks(frames, clip_file), *encode_checks(preset, curve, filename,
                                                                                  filename_prefix))
 
     @classmethod
@@ -186,19 +121,9 @@ class SegueExtendAssemble(io.ComfyNode):
         return file_fingerprint(names)
 
     @classmethod
-    def execute(cls, clip_file, segment_files, frames, overlap, max_generation, keyframe_count, filename, crf,
-                preset, keep_audio, blend=0, filename_prefix="", curve=DEFAULT_CURVE, sharpen=0.0,
-                after=None) -> io.NodeOutput:
-        check_encode(preset, curve, filename, filename_prefix)
-        clip_path = clip_input_path(clip_file)
-        segments = [resolve_input(n, folders(), "segment_files", extensions=VIDEO_EXTENSIONS)
-                    for n in parse.lines(segment_files, "segment_files")]
-        plan = extend_plan_from(clip_path, frames, overlap, keyframe_count, max_generation, blend)
-        audio = extend_soundtrack(clip_path, plan) if keep_audio else None
-        out_path, kind, relative = final_path(filename, filename_prefix)
-        written = assemble_extend_files(clip_path, segments, plan, out_path, audio=audio, curve=curve,
-                                        sharpen=float(sharpen), crf=int(crf), preset=preset, progress=Progress(1))
-        return io.NodeOutput(file_video(out_path), ui=final_ui(relative, kind, written))
+    def execute(cls, **inputs) -> io.NodeOutput:
+        inputs.pop("after", None)          # only orders the run
+        return final_output(assemble_extended_file(node_context(), **inputs))
 
 
 def clip_name(clip, clip_file: str) -> str:
@@ -208,7 +133,7 @@ def clip_name(clip, clip_file: str) -> str:
     if clip is None:
         if not str(clip_file or "").strip():
             raise PlanError("no clip: connect a VIDEO (Load Video / Segue Load Video) or give clip_file")
-        clip_input_path(clip_file)
+        clip_input(node_context(), clip_file)
         return str(clip_file).strip()
     path = source_path(clip)
     if path is None:
@@ -267,7 +192,7 @@ class SegueExtendClip(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, frames=None, clip_file=None, preset=None, curve=None, filename_prefix=None):
-        return parse.validated(*extend_checks(frames, clip_file), *encode_checks(preset, curve),
+        return validated(*extend_checks(frames, clip_file), *encode_checks(preset, curve),
                                lambda: filename_prefix is None or check_relative(filename_prefix, "filename_prefix"))
 
     @classmethod
@@ -278,32 +203,26 @@ class SegueExtendClip(io.ComfyNode):
     def execute(cls, frames, overlap, max_generation, prompts, negative_prompt, filename_prefix, keep_segments, crf,
                 preset, output_images, clip=None, clip_file="", blend=0, keyframes=None, recipe=None, strength=1.0,
                 desaturate=0.0, darken=0.0, curve=DEFAULT_CURVE, sharpen=0.0, keep_audio=True) -> io.NodeOutput:
-        check_encode(preset, curve, sharpen=sharpen)
-        prefix_folder(filename_prefix, "filename_prefix")
         name = clip_name(clip, clip_file)
         count = int(keyframes.shape[0]) if keyframes is not None else 0
-        path = clip_input_path(name)
+        path = clip_input(node_context(), name)
         read_last_frames(path, 1)    # a truncated clip fails now, not after the extension is generated
-        plan = extend_plan_from(path, frames, overlap, count, max_generation, blend)
-        fmt = extend_format(path)
-        check_step_memory(fmt.work_width, fmt.work_height, [s.generate_frames for s in plan.segments],
-                           "extension segment")
-        segments = len(plan.segments)
-        recipe, sources = recipe_sources(cls, recipe, "SegueExtendClip")
-        recipe.check_items(segments)
-        folder = FILE_FOLDERS[1] if keep_segments else FILE_FOLDERS[0]
         settings = ExtendStepSettings(str(frames), int(overlap), int(max_generation), int(blend), float(strength),
                                       float(desaturate), float(darken))
+        plan = settings.plan(path, count)
+        fmt = extend_format(path)
+        check_step_memory(fmt.work_width, fmt.work_height, [s.generate_frames for s in plan.segments],
+                          "extension segment")
+        segments = len(plan.segments)
+        run = one_node_run(cls, "SegueExtendClip", recipe, segments, "segments", curve=curve, sharpen=sharpen,
+                           crf=crf, preset=preset, filename_prefix=filename_prefix, keep_segments=keep_segments)
         texts = Texts(tuple(parse.per_segment_text(prompts, segments, "prompts")),
                       (parse.prompt_text(negative_prompt, "negative_prompt"),) * segments)
         g = Graph()
-        video = extend_graph(
-            g, settings, segments, recipe, sources, texts, name,
-            node_links(cls).get("keyframes") if keyframes is not None else None, count, [SaveTo("", folder)] * segments,
-            EncodeSettings(curve, float(sharpen), int(crf), preset, filename_prefix=filename_prefix), bool(keep_audio))
-        images = images_or_blocker(g, video, output_images, "SegueExtendClip")
-        (video, images), expansion = expand(g, video, images)
-        return io.NodeOutput(video, images, expand=expansion)
+        video = extend_graph(g, settings, segments, run.recipe, run.sources, texts, name,
+                             node_links(cls).get("keyframes") if keyframes is not None else None, count,
+                             [SaveTo("", run.folder)] * segments, run.encode, bool(keep_audio))
+        return expanded_video(g, video, output_images, "SegueExtendClip")
 
 
 NODES = [SegueExtendStep, SegueExtendAssemble, SegueExtendClip]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from ..video_utils.core import parse
+from ..video_utils.core.recipe import check_choice
+from .widgets import validated
+from ..video_utils.core.constants import DEFAULT_PREVIEW_METHOD
 from ..video_utils.core.constants import PREVIEW_METHODS as METHODS
 from ..video_utils.core.errors import PlanError
 from ..video_utils.engine.colour import match_colour
@@ -25,7 +27,7 @@ class SeguePreviewGenerator(io.ComfyNode):
             inputs=[
                 io.Image.Input("control_video", tooltip="Guide frames (a Segue guide node's control_video)."),
                 io.Mask.Input("control_masks", tooltip="Guide mask (a Segue guide node's control_masks): 0 = keep."),
-                io.Combo.Input("method", options=list(METHODS), default="flow",
+                io.Combo.Input("method", options=list(METHODS), default=DEFAULT_PREVIEW_METHOD,
                                tooltip="flow: optical-flow morph between kept frames; blend: plain cross-dissolve."),
             ],
             outputs=[io.Image.Output(display_name="images", tooltip="As many frames as the guide, kept frames unchanged.")],
@@ -33,11 +35,11 @@ class SeguePreviewGenerator(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, method=None):
-        return parse.validated(lambda: method is None or parse.check_choice(method, METHODS, "method"))
+        return validated(lambda: method is None or check_choice(method, METHODS, "method"))
 
     @classmethod
     def execute(cls, control_video, control_masks, method) -> io.NodeOutput:
-        parse.check_choice(method, METHODS, "method")
+        check_choice(method, METHODS, "method")
         bar = Progress(int(control_video.shape[0]))
         return io.NodeOutput(preview_generate(control_video[..., :3], control_masks, method=method, progress=bar))
 

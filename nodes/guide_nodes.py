@@ -7,103 +7,14 @@ is resampled or padded on the way (video_utils.guides holds the maths).
 
 from __future__ import annotations
 
-from ..video_utils.core import parse
-from ..video_utils.core.constants import (DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP, DEFAULT_OVERLAP,
-                                          DEFAULT_SEGMENT_FRAMES, TRAVEL_MODES)
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.join_plan import plan_join
-from ..video_utils.core.travel_plan import plan_travel
+from ..video_utils.core.step_settings import TravelStepSettings
 from ..video_utils.engine.guides import OverlapAdjust, join_contexts, join_transition_guide, travel_segment_guide
 from .api import CATEGORY, io
 from .video_adapters import read_range, read_tail, video_info
-
-GUIDE_OUTPUTS_HELP = {
-    "control_video": "Guide frames [length,H,W,3]: kept frames are real pixels, frames to generate are 0.5 grey. "
-                     "Connect to WanVaceToVideo.control_video.",
-    "control_masks": "Mask [length,H,W]: 0 = keep, 1 = generate. Connect to WanVaceToVideo.control_masks.",
-    "length": "Frames to generate (4n+1). Connect to WanVaceToVideo.length.",
-    "width": "Generation width (multiple of 16). Connect to WanVaceToVideo.width.",
-    "height": "Generation height (multiple of 16). Connect to WanVaceToVideo.height.",
-}
-
-
-def guide_outputs() -> list:
-    return [
-        io.Image.Output(display_name="control_video", tooltip=GUIDE_OUTPUTS_HELP["control_video"]),
-        io.Mask.Output(display_name="control_masks", tooltip=GUIDE_OUTPUTS_HELP["control_masks"]),
-        io.Int.Output(display_name="length", tooltip=GUIDE_OUTPUTS_HELP["length"]),
-        io.Int.Output(display_name="width", tooltip=GUIDE_OUTPUTS_HELP["width"]),
-        io.Int.Output(display_name="height", tooltip=GUIDE_OUTPUTS_HELP["height"]),
-    ]
-
-
-def travel_settings_inputs() -> list:
-    """The plan inputs SegueTravelGuide, SegueTravelSegment and SegueTravel share."""
-    return [
-        io.String.Input("segment_frames", default=str(DEFAULT_SEGMENT_FRAMES),
-                        tooltip="Frames from one keyframe to the next: one number for every segment ('48') or one "
-                                "per segment ('48, 64, 48'). Lengths are chosen so keyframes land within 2 frames."),
-        io.String.Input("overlap", default=str(DEFAULT_OVERLAP),
-                        tooltip="Frames cross-faded at each boundary: one number ('8') or one per boundary "
-                                "('8, 10, 8'). In chained mode these frames continue the previous segment."),
-        io.Combo.Input("mode", options=list(TRAVEL_MODES), default="chained",
-                       tooltip="chained: each segment continues the previous one's last frames (smooth motion, "
-                               "sequential); independent: segments only share keyframes (parallel, less continuity)."),
-        io.Boolean.Input("exact_keyframes", default=False,
-                         tooltip="Land every keyframe exactly on its frame (overlaps flex by up to 2 frames; "
-                                 "segment 0 gets a short lead-in that is trimmed)."),
-        io.Boolean.Input("loop", default=False, optional=True,
-                         tooltip="Seamless loop: one more segment from the last keyframe back to the first, so the "
-                                 "video plays round with no jump (segment_frames then has one entry per keyframe)."),
-    ]
-
-
-def first_video_input() -> io.Input:
-    return io.Video.Input("first_video", optional=True,
-                          tooltip="loop only, the closing segment: segment 0's video (its first frames end the loop "
-                                  "so it runs into frame 0 without a jump).")
-
-
-def join_core_inputs() -> list:
-    """The join settings SegueJoinGuide, SegueJoinClips and SegueJoinAssembleFiles share."""
-    return [
-        io.Int.Input("context", default=DEFAULT_JOIN_CONTEXT, min=1, max=1000,
-                     tooltip="Frames of each clip kept on both sides of a transition (and cross-faded back)."),
-        io.Int.Input("gap", default=DEFAULT_JOIN_GAP, min=0, max=10_000,
-                     tooltip="Frames generated between the contexts; shrinks by up to 3 so the transition is 4n+1."),
-        io.Boolean.Input("replace", default=False,
-                         tooltip="Replace: the gap replaces frames at each cut (half from A's end, half from B's "
-                                 "start; total length kept); off = insert the gap (the video grows by it)."),
-    ]
-
-
-def adjust_inputs() -> list:
-    return [
-        io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.01, optional=True,
-                       tooltip="Chained context frames mixed with grey: 1 = unchanged, lower lets the new "
-                               "segment drift further from the previous one."),
-        io.Float.Input("desaturate", default=0.0, min=0.0, max=1.0, step=0.01, optional=True,
-                       tooltip="Desaturate the chained context frames (0 = off): counters colour build-up."),
-        io.Float.Input("darken", default=0.0, min=-1.0, max=1.0, step=0.01, optional=True,
-                       tooltip="Darken (positive) or brighten (negative) the chained context frames: counters "
-                               "brightness drift over many segments."),
-    ]
-
-
-def travel_plan_from(keyframe_count: int, segment_frames, overlap, mode, exact_keyframes, loop=False):
-    parse.check_choice(mode, TRAVEL_MODES, "mode")
-    frames = parse.one_or_list(parse.int_list(segment_frames, "segment_frames"))
-    overlaps = parse.one_or_list(parse.int_list(overlap, "overlap"))
-    return plan_travel(keyframe_count, frames, overlaps, mode, bool(exact_keyframes), loop=bool(loop))
-
-
-def travel_settings_checks(segment_frames=None, overlap=None, mode=None) -> list:
-    """validate_inputs checks of the shared travel widgets (None = linked, checked at run time)."""
-    return [
-        lambda: segment_frames is None or parse.int_list(segment_frames, "segment_frames", minimum=1),
-        lambda: overlap is None or parse.int_list(overlap, "overlap", minimum=0),
-        lambda: mode is None or parse.check_choice(mode, TRAVEL_MODES, "mode"),
-    ]
+from .widgets import (adjust_inputs, first_video_input, guide_outputs, join_core_inputs, travel_settings_checks,
+                      travel_settings_inputs, validated)
 
 
 class SegueTravelGuide(io.ComfyNode):
@@ -135,13 +46,13 @@ class SegueTravelGuide(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, segment_frames=None, overlap=None, mode=None):
-        return parse.validated(*travel_settings_checks(segment_frames, overlap, mode))
+        return validated(*travel_settings_checks(segment_frames, overlap, mode))
 
     @classmethod
     def execute(cls, keyframes, segment_index, segment_frames, overlap, mode, exact_keyframes, loop=False,
                 previous_segment=None, previous_video=None, first_video=None, strength=1.0, desaturate=0.0,
                 darken=0.0) -> io.NodeOutput:
-        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
+        plan = TravelStepSettings(segment_frames, overlap, mode, exact_keyframes, loop=loop).plan(int(keyframes.shape[0]))
         if previous_segment is not None and previous_video is not None:
             raise PlanError("previous_segment and previous_video are both connected: connect only one")
         if not 0 <= segment_index < len(plan.segments):

@@ -8,7 +8,6 @@ leaves a half-written file under the final name.
 
 from __future__ import annotations
 
-import os
 
 import torch
 
@@ -16,50 +15,20 @@ from ..video_utils.core import parse
 from ..video_utils.core.constants import (CONFORM_FIT_MODES, DEFAULT_CRF, DEFAULT_FIT, DEFAULT_PRESET,
                                           IMAGE_EXTENSIONS, LOSSLESS_SUFFIX, PRESETS, VIDEO_EXTENSIONS)
 from ..video_utils.core.errors import PlanError
-from ..video_utils.core.folders import (PathError, check_relative, expand_folders, next_counter_name, output_folder,
-                                        resolve_input, resolve_output, result_entry, split_annotation, to_annotated)
+from ..video_utils.core.folders import (PathError, check_relative, counter_path, expand_folders, image_paths,
+                                        resolve_input, split_annotation, step_target)
 from ..video_utils.core.probe import probe
-from ..video_utils.core.sizes import wan_size
+from ..video_utils.core.recipe import check_choice
 from ..video_utils.engine.audio_io import AudioClip, read_audio
-from ..video_utils.engine.conform import conform_keyframes, load_image
+from ..video_utils.engine.executor import Written, file_list, load_images
 from ..video_utils.engine.video_read import iter_frames, read_last_frames
-from ..video_utils.engine.video_write import LOSSLESS_CODEC, VideoWriter
-from .api import CATEGORY, Progress, folders, io
+from ..video_utils.engine.video_write import LOSSLESS_CODEC, write_video
+from .api import CATEGORY, Progress, folders, io, node_context
+from .outputs import final_output, step_output
 from .video_adapters import file_video, source_path
+from .widgets import NAME_HELP, file_fingerprint, validated
 
 WRITE_CHUNK = 8
-# A segment filename that already ends in a lossless container video_write supports keeps it.
-LOSSLESS_SUFFIXES = (LOSSLESS_SUFFIX, ".avi")
-
-NAME_HELP = ("relative to ComfyUI's input/ folder, or add ' [output]' / ' [temp]' for those folders, "
-             "e.g. 'segue/run1/seg_000.mkv [output]'")
-
-
-def file_fingerprint(names: list[str], default: str = "input") -> tuple:
-    """(name, mtime, size) per file; a missing or refused name fingerprints as such (the node's
-    validation or execution reports it)."""
-    out = []
-    for name in names:
-        try:
-            path = resolve_input(name, folders(), "file", default)
-            st = os.stat(path)
-            out.append((name, st.st_mtime_ns, st.st_size))
-        except (PathError, OSError) as e:
-            out.append((name, "unreadable", str(e)))
-    return tuple(out)
-
-
-def write_frames(path: str, frames: torch.Tensor, fps, *, codec: str | None = None, crf: int = DEFAULT_CRF,
-                 preset: str = DEFAULT_PRESET, audio=None) -> int:
-    """Write IMAGE frames with ``VideoWriter`` (atomic), a progress step per chunk; returns frames."""
-    n, h, w = int(frames.shape[0]), int(frames.shape[1]), int(frames.shape[2])
-    bar = Progress(n)
-    kwargs = {"codec": codec} if codec else {"crf": crf, "preset": preset}
-    with VideoWriter(path, fps, w, h, audio=audio, **kwargs) as writer:
-        for i in range(0, n, WRITE_CHUNK):
-            writer.write(frames[i:i + WRITE_CHUNK])
-            bar(min(n, i + WRITE_CHUNK), n)
-    return n
 
 
 def read_with_progress(path: str, start: int, end: int, info) -> torch.Tensor:
@@ -82,13 +51,6 @@ def _check_images(images, name: str) -> torch.Tensor:
     if images.shape[0] == 0:
         raise PlanError(f"{name} has no frames: connect the node that makes them")
     return images[..., :3]
-
-
-
-def image_paths(text: str) -> list[str]:
-    """The image files a SegueLoadImages list names (folders expanded), confined and checked."""
-    names = expand_folders(parse.lines(text, "images"), folders(), "images", IMAGE_EXTENSIONS)
-    return [resolve_input(n, folders(), "images", extensions=IMAGE_EXTENSIONS) for n in names]
 
 
 class SegueLoadImages(io.ComfyNode):
@@ -124,9 +86,9 @@ class SegueLoadImages(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, images=None, fit=None):
-        return parse.validated(
-            lambda: fit is None or parse.check_choice(fit, CONFORM_FIT_MODES, "fit"),
-            lambda: images is None or image_paths(images),
+        return validated(
+            lambda: fit is None or check_choice(fit, CONFORM_FIT_MODES, "fit"),
+            lambda: images is None or image_paths(images, folders()),
         )
 
     @classmethod
@@ -139,17 +101,7 @@ class SegueLoadImages(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, width, height, fit) -> io.NodeOutput:
-        parse.check_choice(fit, CONFORM_FIT_MODES, "fit")
-        if bool(width) != bool(height):
-            raise PlanError(f"width={width}, height={height}: give both, or 0 for both to use the first image's size")
-        paths = image_paths(images)
-        bar = Progress(len(paths))
-        loaded = []
-        for i, p in enumerate(paths):
-            loaded.append(load_image(p))
-            bar(i + 1, len(paths))
-        size = wan_size(width, height) if width and height else None
-        batch = conform_keyframes(loaded, size, fit)
+        batch = load_images(node_context(), images, width, height, fit)
         return io.NodeOutput(batch, int(batch.shape[2]), int(batch.shape[1]), int(batch.shape[0]))
 
 
@@ -185,7 +137,7 @@ class SegueLoadVideo(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, video=None):
-        return parse.validated(
+        return validated(
             lambda: video is None or resolve_input(video, folders(), "video", extensions=VIDEO_EXTENSIONS))
 
     @classmethod
@@ -249,7 +201,7 @@ class SegueSaveSegment(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, filename=None):
-        return parse.validated(
+        return validated(
             lambda: filename is None or check_relative(split_annotation(filename, "output")[0], "filename"))
 
     @classmethod
@@ -264,15 +216,10 @@ class SegueSaveSegment(io.ComfyNode):
                 f"({images.shape[0]} generated - {trim_start} trimmed): the generator returned the wrong "
                 f"length (use a 4n+1 length and check the sampler chain)"
             )
-        path, kind, relative = resolve_output(filename, folders(), "filename", suffix=segment_suffix(filename))
-        count = write_frames(path, frames, fps, codec=LOSSLESS_CODEC)
-        return io.NodeOutput(file_video(path), ui={"segue_files": [result_entry(relative, kind, frames=count)]})
-
-
-def segment_suffix(filename: str) -> str:
-    """``.mkv`` unless the name already ends with a lossless container's extension."""
-    name = split_annotation(filename, "output")[0].lower()
-    return next((s for s in LOSSLESS_SUFFIXES if name.endswith(s)), LOSSLESS_SUFFIX)
+        path, kind, relative = step_target(filename, "output", folders())
+        count = int(frames.shape[0])
+        write_video(path, frames, fps, codec=LOSSLESS_CODEC, progress=Progress(count))
+        return step_output(Written(path, kind, relative, count))
 
 
 class SegueSaveVideo(io.ComfyNode):
@@ -301,55 +248,20 @@ class SegueSaveVideo(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, filename_prefix=None, preset=None):
-        return parse.validated(
-            lambda: preset is None or parse.check_choice(preset, PRESETS, "preset"),
+        return validated(
+            lambda: preset is None or check_choice(preset, PRESETS, "preset"),
             lambda: filename_prefix is None or check_relative(filename_prefix, "filename_prefix"),
         )
 
     @classmethod
     def execute(cls, images, fps, filename_prefix, crf, preset, audio=None) -> io.NodeOutput:
-        parse.check_choice(preset, PRESETS, "preset")
+        check_choice(preset, PRESETS, "preset")
         images = _check_images(images, "images")
-        path, relative = counter_path(filename_prefix, "_.mp4", "filename_prefix")
+        path, relative = counter_path(filename_prefix, "_.mp4", folders(), "filename_prefix")
         clip = AudioClip.from_comfy(audio) if audio is not None else None
-        count = write_frames(path, images, fps, crf=crf, preset=preset, audio=clip)
-        return io.NodeOutput(file_video(path), ui=final_ui(relative, "output", count))
-
-
-def prefix_folder(prefix: str, what: str, kind: str = "output") -> tuple[str, str, str]:
-    """``(real folder, subfolder, stem)`` of a counter prefix, the folder created and confined.
-
-    A prefix always writes into ``kind``'s folder: an annotation naming another folder, or a
-    prefix ending in ``/``, is refused rather than ignored.  The expanding nodes call this before
-    anything runs, so a bad prefix never costs a generated segment.
-    """
-    name, annotated = split_annotation(prefix, kind)
-    if annotated != kind:
-        raise PathError(f"{what}={prefix!r} names the {annotated}/ folder, but a prefix writes into {kind}/: "
-                        f"drop the ' [{annotated}]'")
-    if name.rstrip().endswith(("/", "\\")):
-        raise PathError(f"{what}={prefix!r} names a folder: add the file name's start, e.g. '{name.rstrip()}video'")
-    sub, stem = os.path.split(check_relative(name, what))
-    return output_folder(sub, folders(), kind, what, prefix), sub, stem
-
-
-def counter_path(prefix: str, ending: str, what: str, kind: str = "output") -> tuple[str, str]:
-    """``<prefix>_<NNNNN><ending>`` with the first unused counter, confined to the folder.
-
-    Returns ``(absolute_path, relative_path)``.
-    """
-    folder, sub, stem = prefix_folder(prefix, what, kind)
-    name = f"{stem}_{next_counter_name(stem, os.listdir(folder)):05d}{ending}"
-    path, _, rel = resolve_output(f"{sub}/{name}" if sub else name, folders(), what, default=kind)
-    return path, rel
-
-
-def final_ui(relative: str, kind: str, frames: int) -> dict:
-    """History/UI of a final video: ``segue_files`` (the contract) plus core's preview keys so the
-    frontend shows the video on the node."""
-    entry = result_entry(relative, kind, frames=frames)
-    preview = result_entry(relative, kind)
-    return {"segue_files": [entry], "images": [preview], "animated": [True]}
+        count = int(images.shape[0])
+        write_video(path, images, fps, crf=crf, preset=preset, audio=clip, progress=Progress(count))
+        return final_output(Written(path, "output", relative, count))
 
 
 class SegueFileList(io.ComfyNode):
@@ -375,9 +287,7 @@ class SegueFileList(io.ComfyNode):
         path = source_path(video)
         if path is None:
             raise PlanError("video is not file-backed (e.g. from Create Video): save it with SegueSaveSegment first")
-        name = to_annotated(path, folders())
-        items = parse.lines(files, "files", required=False) + [name]
-        return io.NodeOutput("\n".join(items))
+        return io.NodeOutput(file_list(node_context(), path, files))
 
 
 NODES = [SegueLoadImages, SegueLoadVideo, SegueSaveSegment, SegueSaveVideo, SegueFileList]

@@ -15,49 +15,27 @@ import uuid
 import torch
 
 from ..video_utils.core import parse
-from ..video_utils.core.chains import EncodeSettings, JoinStepSettings, SaveTo, Texts, join_graph
-from ..video_utils.core.constants import (CONFORM_FIT_MODES, DEFAULT_CURVE, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_PROMPT,
-                                          DEFAULT_RETIME, FILE_FOLDERS, GAP_AUDIO_MODES, GENERATION_FPS,
-                                          LOSSLESS_SUFFIX, RETIME_MODES, VIDEO_EXTENSIONS)
+from ..video_utils.core.chains import SaveTo, Texts, join_graph
+from ..video_utils.core.constants import (DEFAULT_GAP_AUDIO, DEFAULT_JOIN_PROMPT, DEFAULT_RETIME, GENERATION_FPS,
+                                          LOSSLESS_SUFFIX, VIDEO_EXTENSIONS)
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.folders import PathError, expand_folders, resolve_input, resolve_output, to_annotated
 from ..video_utils.core.join_plan import join_count
 from ..video_utils.core.lengths import check_step_memory
 from ..video_utils.core.prompt_graph import Graph
+from ..video_utils.core.step_settings import JoinStepSettings
 from ..video_utils.engine.audio_io import AudioClip
-from ..video_utils.engine.join_assembly import assemble_join_files, join_soundtrack
+from ..video_utils.engine.executor import assemble_joined_files
 from ..video_utils.engine.video_write import LOSSLESS_CODEC, VideoWriter
-from .api import CATEGORY, Progress, folders, io
-from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, recipe_sources
-from .io_nodes import file_fingerprint, final_ui, prefix_folder
-from .step_nodes import (clip_paths, format_inputs, join_format, join_plan_from, join_setting_inputs, loop_input,
-                         per_join_check)
-from .stitch_nodes import (MAX_SEGMENT_INPUTS, blend_inputs, check_encode, collect_items, encode_checks,
-                           encode_inputs, final_path, final_target_inputs, segment_inputs)
-from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input
+from .api import CATEGORY, folders, io, node_context
+from .expansion import EXPAND_HIDDEN, expanded_video, no_lazy_inputs, one_node_run
+from .outputs import final_output
 from .video_adapters import chunk_source, file_video, source_path, video_audio, video_info
+from .widgets import (MAX_SEGMENT_INPUTS, blend_inputs, collect_items, encode_checks, encode_inputs, file_fingerprint,
+                      final_target_inputs, format_checks, format_inputs, join_setting_inputs, keep_input, loop_input,
+                      output_images_input, per_join_check, recipe_input, segment_inputs, sound_inputs, validated)
 
 CHUNK = 16
-
-
-def sound_inputs() -> list:
-    return [
-        io.Boolean.Input("keep_audio", default=True,
-                         tooltip="Keep the clips' sound: each clip's sound plays under its own pictures; clips "
-                                 "without sound are silent there."),
-        io.Combo.Input("gap_audio", options=list(GAP_AUDIO_MODES), default=DEFAULT_GAP_AUDIO, optional=True,
-                       tooltip="What the generated transitions sound like: crossfade = the neighbours' sound "
-                               "cross-faded, cut = each clip's own sound up to the cut, silence = silent."),
-        io.Combo.Input("retime", options=list(RETIME_MODES), default=DEFAULT_RETIME, optional=True,
-                       tooltip="How transitions generated at the model's rate reach the output rate: blend = mix "
-                               "neighbouring frames (smooth), nearest = repeat/drop frames (sharp)."),
-    ]
-
-
-def format_checks(fit=None, gap_audio=None, retime=None) -> list:
-    return [lambda: fit is None or parse.check_choice(fit, CONFORM_FIT_MODES, "fit"),
-            lambda: gap_audio is None or parse.check_choice(gap_audio, GAP_AUDIO_MODES, "gap_audio"),
-            lambda: retime is None or parse.check_choice(retime, RETIME_MODES, "retime")]
 
 
 class SegueJoinAssembleFiles(io.ComfyNode):
@@ -94,7 +72,7 @@ class SegueJoinAssembleFiles(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, per_join=None, preset=None, curve=None, filename=None, filename_prefix=None, fit=None,
                         gap_audio=None, retime=None):
-        return parse.validated(*encode_checks(preset, curve, filename, filename_prefix), per_join_check(per_join),
+        return validated(*encode_checks(preset, curve, filename, filename_prefix), per_join_check(per_join),
                                *format_checks(fit, gap_audio, retime))
 
     @classmethod
@@ -104,22 +82,9 @@ class SegueJoinAssembleFiles(io.ComfyNode):
         return file_fingerprint(names)
 
     @classmethod
-    def execute(cls, clip_files, transition_files, context, gap, replace, blend, per_join, width, height, fit, fps,
-                filename, crf, preset, keep_audio, filename_prefix="", generation_fps=float(GENERATION_FPS),
-                gap_audio=DEFAULT_GAP_AUDIO, retime=DEFAULT_RETIME, curve=DEFAULT_CURVE, sharpen=0.0, loop=False,
-                after=None) -> io.NodeOutput:
-        check_encode(preset, curve, filename, filename_prefix)
-        clip_names, clips = clip_paths(clip_files)
-        transitions = [resolve_input(n, folders(), "transition_files")
-                       for n in parse.lines(transition_files, "transition_files")]
-        fmt = join_format(clips, width, height, fps, generation_fps=generation_fps)
-        plan = join_plan_from(clips, clip_names, context, gap, replace, blend, per_join, loop, fmt)
-        audio = join_soundtrack(clips, plan, gap_audio) if keep_audio else None
-        out_path, kind, relative = final_path(filename, filename_prefix)
-        written = assemble_join_files(clips, transitions, plan, out_path, size=(fmt.width, fmt.height), fit=fit,
-                                      retime=retime, audio=audio, curve=curve, sharpen=float(sharpen), crf=int(crf),
-                                      preset=preset, progress=Progress(1))
-        return io.NodeOutput(file_video(out_path), ui=final_ui(relative, kind, written))
+    def execute(cls, **inputs) -> io.NodeOutput:
+        inputs.pop("after", None)          # only orders the run
+        return final_output(assemble_joined_files(node_context(), **inputs))
 
 
 def clip_file(item, label: str, index: int, kind: str, image_fps) -> str:
@@ -203,7 +168,7 @@ class SegueJoinClips(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, per_join=None, preset=None, curve=None, fit=None, filename_prefix=None, gap_audio=None,
                         retime=None):
-        return parse.validated(*encode_checks(preset, curve, filename_prefix=filename_prefix), per_join_check(per_join),
+        return validated(*encode_checks(preset, curve, filename_prefix=filename_prefix), per_join_check(per_join),
                                *format_checks(fit, gap_audio, retime))
 
     @classmethod
@@ -216,8 +181,6 @@ class SegueJoinClips(io.ComfyNode):
                 output_images, recipe=None, loop=False, clip_files="", work_width=0, work_height=0,
                 generation_fps=float(GENERATION_FPS), gap_audio=DEFAULT_GAP_AUDIO, retime=DEFAULT_RETIME,
                 **kwargs) -> io.NodeOutput:
-        check_encode(preset, curve, filename_prefix=filename_prefix, sharpen=sharpen)
-        prefix_folder(filename_prefix, "filename_prefix")
         for check in format_checks(fit, gap_audio, retime):
             check()
         items = collect_items(kwargs, "clip", "the clips")
@@ -231,28 +194,24 @@ class SegueJoinClips(io.ComfyNode):
             raise PlanError("joining needs at least two clips: connect clip_1 and clip_2 or list them in clip_files "
                             "(one clip is enough with loop on)")
         joins = join_count(len(items), bool(loop))
-        recipe, sources = recipe_sources(cls, recipe, "SegueJoinClips")
-        recipe.check_items(joins, "joins")
+        run = one_node_run(cls, "SegueJoinClips", recipe, joins, "joins", curve=curve, sharpen=sharpen, crf=crf,
+                           preset=preset, filename_prefix=filename_prefix, keep_segments=keep_segments)
         texts = Texts(tuple(parse.per_segment_text(prompt, joins, "prompt", "join")),
                       (parse.prompt_text(negative_prompt, "negative_prompt"),) * joins)
         parse.per_join_overrides(per_join)
-        folder = FILE_FOLDERS[1] if keep_segments else FILE_FOLDERS[0]
         image_fps = fps if fps > 0 else GENERATION_FPS
-        names = [clip_file(item, f"clip_{k + 1}", k, folder, image_fps) for k, item in enumerate(items)]
+        names = [clip_file(item, f"clip_{k + 1}", k, run.folder, image_fps) for k, item in enumerate(items)]
         paths = [resolve_input(n, folders(), "clip files") for n in names]
-        fmt = join_format(paths, width, height, fps, work_width, work_height, generation_fps)
-        plan = join_plan_from(paths, names, context, gap, replace, blend, per_join, loop, fmt)   # fails here, not later
-        check_step_memory(fmt.work_width, fmt.work_height, [j.generation_frames for j in plan.joins], "join")
-        g = Graph()
         settings = JoinStepSettings(int(context), int(gap), bool(replace), int(blend), str(per_join or ""),
                                     bool(bridging), int(width), int(height), fit, bool(loop), float(fps),
                                     int(work_width), int(work_height), float(generation_fps), retime, gap_audio)
-        video = join_graph(g, settings, joins, recipe, sources, texts, names, [SaveTo("", folder)] * joins,
-                           EncodeSettings(curve, float(sharpen), int(crf), preset, filename_prefix=filename_prefix),
-                           bool(keep_audio))
-        images = images_or_blocker(g, video, output_images, "SegueJoinClips")
-        (video, images), expansion = expand(g, video, images)
-        return io.NodeOutput(video, images, expand=expansion)
+        fmt = settings.format(paths)
+        plan = settings.plan(paths, names, fmt)      # fails here, not later
+        check_step_memory(fmt.work_width, fmt.work_height, [j.generation_frames for j in plan.joins], "join")
+        g = Graph()
+        video = join_graph(g, settings, joins, run.recipe, run.sources, texts, names,
+                           [SaveTo("", run.folder)] * joins, run.encode, bool(keep_audio))
+        return expanded_video(g, video, output_images, "SegueJoinClips")
 
 
 NODES = [SegueJoinAssembleFiles, SegueJoinClips]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 
 from ..video_utils.core import parse
+from ..video_utils.core.recipe import check_choice
+from .widgets import validated
 from ..video_utils.core.constants import (COLOUR_MATCH_MODES, COLOUR_METHODS, DEFAULT_SEED_POLICY, PREVIEW_METHODS,
                                           SEED_POLICIES)
 from ..video_utils.core.errors import PlanError
@@ -155,12 +157,12 @@ class SegueRecipe(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, generator=None, phases=None, loras=None, segment_loras=None, seed_policy=None,
                         preview_method=None, colour_match=None, colour_method=None):
-        return parse.validated(
-            lambda: generator is None or parse.check_choice(generator, GENERATORS, "generator"),
-            lambda: seed_policy is None or parse.check_choice(seed_policy, SEED_POLICIES, "seed_policy"),
-            lambda: preview_method is None or parse.check_choice(preview_method, PREVIEW_METHODS, "preview_method"),
-            lambda: colour_match is None or parse.check_choice(colour_match, COLOUR_MATCH_MODES, "colour_match"),
-            lambda: colour_method is None or parse.check_choice(colour_method, COLOUR_METHODS, "colour_method"),
+        return validated(
+            lambda: generator is None or check_choice(generator, GENERATORS, "generator"),
+            lambda: seed_policy is None or check_choice(seed_policy, SEED_POLICIES, "seed_policy"),
+            lambda: preview_method is None or check_choice(preview_method, PREVIEW_METHODS, "preview_method"),
+            lambda: colour_match is None or check_choice(colour_match, COLOUR_MATCH_MODES, "colour_match"),
+            lambda: colour_method is None or check_choice(colour_method, COLOUR_METHODS, "colour_method"),
             lambda: phases is None or parse_phases(phases),
             lambda: loras is None or _lora_lines(loras, "loras"),
             lambda: segment_loras is None or parse_segment_loras(segment_loras),
@@ -175,7 +177,7 @@ class SegueRecipe(io.ComfyNode):
                 loras, segment_loras, vace_strength, preview_method, colour_match, colour_method, colour_strength,
                 saturation, brightness, template, **models) -> io.NodeOutput:
         for name, value, options in (("sampler_name", sampler_name, SAMPLERS), ("scheduler", scheduler, SCHEDULERS)):
-            parse.check_choice(value, options, name)
+            check_choice(value, options, name)
         recipe = Recipe(kind=generator, steps=int(steps), cfg=float(cfg), sampler=sampler_name, scheduler=scheduler,
                         shift=float(shift), phases=parse_phases(phases),
                         loras=_lora_lines(loras, "loras"), segment_loras=parse_segment_loras(segment_loras),

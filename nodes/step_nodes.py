@@ -10,103 +10,13 @@ step into the classic guide images for hand-wired graphs and templates.
 
 from __future__ import annotations
 
-from ..video_utils.core import parse
-from ..video_utils.core.constants import CONFORM_FIT_MODES, DEFAULT_FIT, GENERATION_FPS, VIDEO_EXTENSIONS
-from ..video_utils.core.errors import PlanError
-from ..video_utils.core.folders import resolve_input
-from ..video_utils.core.join_plan import JoinPlan, plan_join
-from ..video_utils.core.output_format import OutputFormat, output_format
-from ..video_utils.core.retime import conformed_frame_count
-from ..video_utils.engine.guides import OverlapAdjust
-from ..video_utils.engine.steps import JoinStep, TravelStep, checked_step
-from .api import CATEGORY, STEP, folders, io
-from .guide_nodes import (adjust_inputs, first_video_input, guide_outputs, join_core_inputs, travel_plan_from,
-                          travel_settings_checks, travel_settings_inputs)
-from .video_adapters import source_path
-
-STEP_HELP = "The segment/transition to generate: connect to Segue VACE Encode, Segue Preview Step or Segue Step Guide."
-
-
-def join_setting_inputs() -> list:
-    """Join settings shared by SegueJoinStep, SegueJoinAssembleFiles and SegueJoinClips."""
-    return [
-        *join_core_inputs(),
-        io.Int.Input("blend", default=-1, min=-1, max=1000,
-                     tooltip="Frames cross-faded on each side of a transition; -1 = the whole context."),
-        io.String.Input("per_join", multiline=True, default="",
-                        tooltip='Optional JSON list of per-join overrides (context, gap, replace, blend), e.g. '
-                                '[{"gap": 33}, null, {"replace": true}]. Empty = none.'),
-    ]
-
-
-def per_join_check(per_join=None):
-    return lambda: per_join is None or parse.per_join_overrides(per_join)
-
-
-def clip_paths(clip_files: str, what: str = "clip_files") -> tuple[list[str], list[str]]:
-    """(annotated names, real paths) of a multiline clip list, confined to ComfyUI's folders."""
-    names = parse.lines(clip_files, what)
-    return names, [resolve_input(n, folders(), what, extensions=VIDEO_EXTENSIONS) for n in names]
-
-
-def join_plan_from(paths: list[str], names: list[str], context, gap, replace, blend, per_join, loop,
-                   fmt: OutputFormat) -> JoinPlan:
-    """The join plan of these clip files at ``fmt``'s output rate (their frame counts after the
-    conform): SegueJoinStep and SegueJoinAssembleFiles plan with this, so transitions and the
-    assembly always agree."""
-    return plan_join([conformed_frame_count(p, fmt.fps) for p in paths], context=int(context), gap=int(gap),
-                     replace=bool(replace), blend=None if int(blend) < 0 else int(blend),
-                     per_join=parse.per_join_overrides(per_join), clip_names=names, loop=bool(loop),
-                     generation_fps=fmt.generation_fps, output_fps=fmt.fps)
-
-
-def format_inputs(what: str = "clip", working: bool = True) -> list:
-    """Output size, fit and frame rate, and the model's working size (``working``) and rate."""
-    inputs = [
-        io.Int.Input("width", default=0, min=0, max=8192,
-                     tooltip=f"Output width; 0 = the first {what}'s (as displayed: phone rotation applied)."),
-        io.Int.Input("height", default=0, min=0, max=8192,
-                     tooltip=f"Output height; 0 = the first {what}'s."),
-        io.Combo.Input("fit", options=list(CONFORM_FIT_MODES), default=DEFAULT_FIT,
-                       tooltip="How other shapes fit the output (and the working size): crop = fill and cut the "
-                               "edges, pad = show all with black bars, stretch = distort to fit."),
-        io.Float.Input("fps", default=0.0, min=0.0, max=1000.0, step=0.001,
-                       tooltip=f"Output frame rate; 0 = the first {what}'s. Clips at other rates keep their "
-                               f"duration (frames repeated or dropped, never interpolated)."),
-        io.Int.Input("work_width", default=0, min=0, max=4096, step=16, optional=True,
-                     tooltip="Size the model generates at; 0 = about 832x480 pixels at the output's shape "
-                             "(Wan's training size). Generated frames are brought to the output size with the "
-                             "same fit."),
-        io.Int.Input("work_height", default=0, min=0, max=4096, step=16, optional=True,
-                     tooltip="Height the model generates at; 0 = automatic (see work_width)."),
-        io.Float.Input("generation_fps", default=float(GENERATION_FPS), min=1.0, max=120.0, step=1.0, optional=True,
-                       tooltip="The model's frame rate (Wan: 16). Transitions are generated at it and retimed to "
-                               "the output rate."),
-    ]
-    return inputs if working else [i for i in inputs if i.id not in ("work_width", "work_height")]
-
-
-def join_format(paths: list[str], width, height, fps, work_width=0, work_height=0,
-                generation_fps=GENERATION_FPS) -> OutputFormat:
-    return output_format(paths[0], width=int(width), height=int(height), fps=float(fps),
-                         work_width=int(work_width), work_height=int(work_height), generation_fps=float(generation_fps))
-
-
-def loop_input() -> io.Input:
-    return io.Boolean.Input("loop", default=False, optional=True,
-                            tooltip="Seamless loop: also join the last clip back to the first, so the result "
-                                    "plays round with no jump (one more transition).")
-
-
-def file_of(video, name: str) -> str | None:
-    """The file behind a VIDEO input (None when not connected)."""
-    if video is None:
-        return None
-    path = source_path(video)
-    if path is None:
-        raise PlanError(f"{name} is an in-memory VIDEO: connect a saved segment's video (Segue Save Step / "
-                        f"Segue Load Video)")
-    return path
+from ..video_utils.core.constants import CONFORM_FIT_MODES, GENERATION_FPS
+from ..video_utils.core.recipe import check_choice
+from ..video_utils.engine.executor import join_step_node, travel_step_node
+from .api import CATEGORY, STEP, io, node_context
+from .video_adapters import file_of
+from .widgets import (STEP_HELP, adjust_inputs, first_video_input, format_inputs, guide_outputs, join_setting_inputs,
+                      loop_input, per_join_check, travel_settings_checks, travel_settings_inputs, validated)
 
 
 class SegueTravelStep(io.ComfyNode):
@@ -135,16 +45,15 @@ class SegueTravelStep(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, segment_frames=None, overlap=None, mode=None):
-        return parse.validated(*travel_settings_checks(segment_frames, overlap, mode))
+        return validated(*travel_settings_checks(segment_frames, overlap, mode))
 
     @classmethod
     def execute(cls, keyframes, segment_index, segment_frames, overlap, mode, exact_keyframes, loop=False,
                 previous_video=None, first_video=None, strength=1.0, desaturate=0.0, darken=0.0) -> io.NodeOutput:
-        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
-        step = TravelStep(plan, int(segment_index), keyframes, file_of(previous_video, "previous_video"),
-                          OverlapAdjust(float(strength), float(desaturate), float(darken)),
-                          first_path=file_of(first_video, "first_video"))
-        return io.NodeOutput(checked_step(step))
+        return io.NodeOutput(travel_step_node(
+            node_context(), keyframes, segment_index, file_of(previous_video, "previous_video"),
+            file_of(first_video, "first_video"), segment_frames=segment_frames, overlap=overlap, mode=mode,
+            exact_keyframes=exact_keyframes, loop=loop, strength=strength, desaturate=desaturate, darken=darken))
 
 
 class SegueJoinStep(io.ComfyNode):
@@ -173,18 +82,16 @@ class SegueJoinStep(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, per_join=None, fit=None):
-        return parse.validated(per_join_check(per_join),
-                               lambda: fit is None or parse.check_choice(fit, CONFORM_FIT_MODES, "fit"))
+        return validated(per_join_check(per_join),
+                               lambda: fit is None or check_choice(fit, CONFORM_FIT_MODES, "fit"))
 
     @classmethod
     def execute(cls, clip_files, join_index, context, gap, replace, blend, per_join, bridging, width, height,
                 fit, fps, loop=False, work_width=0, work_height=0, generation_fps=float(GENERATION_FPS)) -> io.NodeOutput:
-        parse.check_choice(fit, CONFORM_FIT_MODES, "fit")
-        names, paths = clip_paths(clip_files)
-        fmt = join_format(paths, width, height, fps, work_width, work_height, generation_fps)
-        plan = join_plan_from(paths, names, context, gap, replace, blend, per_join, loop, fmt)
-        return io.NodeOutput(checked_step(JoinStep(plan, int(join_index), paths, fmt.work_width, fmt.work_height, fit,
-                                                 bool(bridging), fmt.generation_fps)))
+        return io.NodeOutput(join_step_node(
+            node_context(), clip_files, join_index, context=context, gap=gap, replace=replace, blend=blend,
+            per_join=per_join, bridging=bridging, width=width, height=height, fit=fit, fps=fps, loop=loop,
+            work_width=work_width, work_height=work_height, generation_fps=generation_fps))
 
 
 class SegueStepGuide(io.ComfyNode):

@@ -6,83 +6,20 @@ from __future__ import annotations
 import torch
 
 from ..video_utils.core import parse
-from ..video_utils.core.constants import (CONFORM_FIT_MODES, CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT,
-                                          DEFAULT_OVERLAP, DEFAULT_PRESET, DEFAULT_RETIME, GENERATION_FPS,
-                                          MAX_SHARPEN, PRESETS, RETIME_MODES)
+from ..video_utils.core.constants import DEFAULT_OVERLAP, GENERATION_FPS
 from ..video_utils.core.errors import PlanError
-from ..video_utils.core.folders import check_relative, resolve_input, resolve_output, split_annotation
+from ..video_utils.core.folders import counter_path, resolve_input
 from ..video_utils.core.lengths import as_fps
+from ..video_utils.core.step_settings import EncodeSettings
 from ..video_utils.core.travel_plan import boundary_overlaps
-from ..video_utils.engine.crossfade import check_options
-from ..video_utils.engine.delivery import Output, deliver_segments
-from ..video_utils.engine.stitch import stitch_segment_files, stitch_stream
+from ..video_utils.engine.executor import stitch_segment_files
+from ..video_utils.engine.stitch import stitch_stream
 from ..video_utils.engine.video_write import VideoWriter
-from .api import CATEGORY, Progress, folders, io
-from .io_nodes import counter_path, file_fingerprint, final_ui
+from .api import CATEGORY, Progress, folders, io, node_context
+from .outputs import final_output
 from .video_adapters import chunk_source, file_video, video_info
-
-MAX_SEGMENT_INPUTS = 8
-
-
-def encode_inputs() -> list:
-    return [
-        io.Int.Input("crf", default=DEFAULT_CRF, min=0, max=51,
-                     tooltip="H.264 quality: lower = better and bigger (17-23 is typical)."),
-        io.Combo.Input("preset", options=list(PRESETS), default=DEFAULT_PRESET,
-                       tooltip="x264 speed/size trade-off: slower presets make smaller files."),
-    ]
-
-
-def blend_inputs(optional: bool = False) -> list:
-    return [
-        io.Combo.Input("curve", options=list(CURVES), default=DEFAULT_CURVE, optional=optional,
-                       tooltip="Cross-fade weights: cosine eases in and out, linear is a straight ramp."),
-        io.Float.Input("sharpen", default=0.0, min=0.0, max=MAX_SHARPEN, step=0.05, optional=optional,
-                       tooltip="Unsharp mask over the cross-faded frames, stronger toward the end of each overlap "
-                               "(a dissolve of two slightly different frames looks soft); 0 = off, 0.3 = the original's."),
-    ]
-
-
-def encode_checks(preset=None, curve=None, filename=None, filename_prefix=None) -> list:
-    """validate_inputs checks of the encode/blend widgets (None or "" = linked or absent)."""
-    return [
-        lambda: preset is None or parse.check_choice(preset, PRESETS, "preset"),
-        lambda: curve is None or parse.check_choice(curve, CURVES, "curve"),
-        lambda: not filename or check_relative(split_annotation(filename, "output")[0], "filename"),
-        lambda: not filename_prefix or check_relative(filename_prefix, "filename_prefix"),
-    ]
-
-
-def final_target_inputs(default: str) -> list:
-    """Where a final MP4 goes: an exact name, or a counter-suffixed prefix."""
-    return [
-        io.String.Input("filename", default=default,
-                        tooltip="Path under output/ WITHOUT extension; the video is written exactly at "
-                                "<filename>.mp4 (atomically, overwriting). Ignored when filename_prefix is set."),
-        io.String.Input("filename_prefix", default="", optional=True,
-                        tooltip="Instead of filename: output/<prefix>_NNNNN_.mp4 with the next free number, "
-                                "like core's savers."),
-    ]
-
-
-def final_path(filename: str, filename_prefix: str) -> tuple[str, str, str]:
-    """(absolute path, folder kind, relative path) of a final MP4."""
-    if filename_prefix:
-        path, relative = counter_path(filename_prefix, "_.mp4", "filename_prefix")
-        return path, "output", relative
-    if not filename.strip():
-        raise PlanError("filename and filename_prefix are both empty: give the output file's name")
-    return resolve_output(filename, folders(), "filename", suffix=".mp4")
-
-
-def check_encode(preset=None, curve=None, filename=None, filename_prefix=None, sharpen=None) -> None:
-    """The same checks at run time: raise on the first problem.  ``sharpen``: the expanding nodes
-    check their stitch's sharpening before any segment is generated (NaN passes ComfyUI's range check)."""
-    message = parse.validated(*encode_checks(preset, curve, filename, filename_prefix))
-    if message is not True:
-        raise PlanError(message)
-    if sharpen is not None:
-        check_options(curve or DEFAULT_CURVE, float(sharpen))
+from .widgets import (MAX_SEGMENT_INPUTS, blend_inputs, collect_items, delivery_inputs, encode_checks, encode_inputs,
+                      file_fingerprint, final_target_inputs, segment_inputs, validated)
 
 
 class SegueStitchFiles(io.ComfyNode):
@@ -120,7 +57,7 @@ class SegueStitchFiles(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, segment_files=None, overlaps=None, preset=None, curve=None, filename=None,
                         filename_prefix=None):
-        return parse.validated(
+        return validated(
             *encode_checks(preset, curve, filename, filename_prefix),
             lambda: overlaps is None or parse.int_list(overlaps, "overlaps", minimum=0),
             lambda: segment_files is None or [resolve_input(n, folders(), "segment_files", must_exist=False)
@@ -132,87 +69,9 @@ class SegueStitchFiles(io.ComfyNode):
         return file_fingerprint(parse.lines(segment_files, "segment_files", required=False)) if segment_files else None
 
     @classmethod
-    def execute(cls, segment_files, overlaps, trim_start, curve, sharpen, fps, filename, crf, preset,
-                filename_prefix="", output_fps=0.0, width=0, height=0, retime=DEFAULT_RETIME, loop=False, soundtrack="",
-                after=None, fit=DEFAULT_FIT) -> io.NodeOutput:
-        check_encode(preset, curve, filename, filename_prefix)
-        names = parse.lines(segment_files, "segment_files")
-        paths = [resolve_input(n, folders(), "segment_files") for n in names]
-        bounds = boundary_overlaps(parse.int_list(overlaps, "overlaps", minimum=0), len(paths), "overlaps")
-        output = delivery_output(output_fps, width, height, retime, loop, fit)
-        sound = resolve_input(soundtrack, folders(), "soundtrack") if str(soundtrack or "").strip() else None
-        out_path, kind, relative = final_path(filename, filename_prefix)
-        bar = Progress(1)
-        if trim_start:
-            if output != Output() or sound:
-                raise PlanError(f"trim_start={trim_start} cannot be combined with output_fps/size/soundtrack: trim the "
-                                f"first segment when it is saved (Segue Save Step does) and leave trim_start at 0")
-            written = stitch_segment_files(paths, bounds, out_path, fps=as_fps(fps), trim_start=int(trim_start),
-                                           curve=curve, sharpen=float(sharpen), crf=int(crf), preset=preset,
-                                           progress=bar)
-        else:
-            written = deliver_segments(paths, bounds, out_path, fps=as_fps(fps), output=output, soundtrack=sound,
-                                       curve=curve, sharpen=float(sharpen), crf=int(crf), preset=preset, progress=bar)
-        return io.NodeOutput(file_video(out_path), ui=final_ui(relative, kind, written))
-
-
-def delivery_inputs(loop: bool = True) -> list:
-    """How a stitched travel is delivered: output rate and size, retiming, soundtrack (and
-    ``loop``, which the travel node takes from its own loop setting)."""
-    inputs = [
-        io.Float.Input("output_fps", default=0.0, min=0.0, max=1000.0, step=0.001, optional=True,
-                       tooltip="Frame rate of the delivered video; 0 = the segments' rate (Wan generates at 16). "
-                               "Other rates retime the stitched frames (see retime)."),
-        io.Int.Input("width", default=0, min=0, max=8192, optional=True,
-                     tooltip="Width of the delivered video; 0 = the segments' (the generation size)."),
-        io.Int.Input("height", default=0, min=0, max=8192, optional=True,
-                     tooltip="Height of the delivered video; 0 = the segments'."),
-        io.Combo.Input("retime", options=list(RETIME_MODES), default=DEFAULT_RETIME, optional=True,
-                       tooltip="From the generation rate to output_fps: blend = mix neighbouring frames (smooth), "
-                               "nearest = repeat/drop frames (sharp)."),
-        io.Combo.Input("fit", options=list(CONFORM_FIT_MODES), default=DEFAULT_FIT, optional=True,
-                       tooltip="How the generated frames reach a delivered width/height of another shape: crop = "
-                               "fill and cut the edges, pad = black bars, stretch = distort. Use the fit your "
-                               "keyframes were loaded with."),
-        io.Boolean.Input("loop", default=False, optional=True,
-                         tooltip="The video is a seamless loop: retiming keeps its period (and wraps at the seam)."),
-        io.String.Input("soundtrack", default="", optional=True,
-                        tooltip="Optional sound under the video: a sound or video file in input/ (or with ' [output]'), "
-                                "trimmed or padded with silence to the video's length."),
-    ]
-    return inputs if loop else [i for i in inputs if i.id != "loop"]
-
-
-def delivery_output(output_fps, width, height, retime, loop, fit=DEFAULT_FIT) -> Output:
-    parse.check_choice(retime, RETIME_MODES, "retime")
-    parse.check_choice(fit, CONFORM_FIT_MODES, "fit")
-    if bool(width) != bool(height):
-        raise PlanError(f"width={width}, height={height}: give both, or 0 for both to keep the segments' size")
-    return Output(as_fps(output_fps, "output_fps") if output_fps else 0, int(width), int(height), retime, bool(loop),
-                  fit)
-
-
-def segment_inputs(prefix: str, count: int, what: str, required: int = 2) -> list:
-    """``prefix_1 .. prefix_count`` accepting VIDEO or IMAGE; the first ``required`` are required."""
-    return [
-        io.MultiType.Input(f"{prefix}_{i}", types=[io.Video, io.Image], optional=i > required,
-                           tooltip=f"{what} {i} (VIDEO, e.g. from Load Video / Segue Load Video, or an IMAGE batch)"
-                                   + (". Optional." if i > required else "."))
-        for i in range(1, count + 1)
-    ]
-
-
-def collect_items(kwargs: dict, prefix: str, what: str) -> list:
-    """The connected ``prefix_N`` inputs in order; a hole (1, 2, 4 connected) is an error."""
-    items = []
-    for i in range(1, MAX_SEGMENT_INPUTS + 1):
-        value = kwargs.get(f"{prefix}_{i}")
-        if value is None:
-            continue
-        if len(items) != i - 1:
-            raise PlanError(f"{prefix}_{i} is connected but {prefix}_{len(items) + 1} is not: connect {what} in order without gaps")
-        items.append(value)
-    return items
+    def execute(cls, **inputs) -> io.NodeOutput:
+        inputs.pop("after", None)          # only orders the run
+        return final_output(stitch_segment_files(node_context(), **inputs))
 
 
 def frames_source(item, start: int, name: str):
@@ -256,12 +115,12 @@ class SegueCrossfadeStitch(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, overlaps=None, preset=None, curve=None):
-        return parse.validated(*encode_checks(preset, curve),
-                               lambda: overlaps is None or parse.int_list(overlaps, "overlaps", minimum=0))
+        return validated(*encode_checks(preset, curve),
+                         lambda: overlaps is None or parse.int_list(overlaps, "overlaps", minimum=0))
 
     @classmethod
     def execute(cls, overlaps, trim_start, curve, sharpen, fps, crf, preset, **segments) -> io.NodeOutput:
-        check_encode(preset, curve)
+        EncodeSettings(curve, float(sharpen), int(crf), preset).check()
         items = collect_items(segments, "segment", "the segments")
         bounds = boundary_overlaps(parse.int_list(overlaps, "overlaps", minimum=0), len(items), "overlaps")
         names = [f"segment_{i + 1}" for i in range(len(items))]
@@ -269,7 +128,7 @@ class SegueCrossfadeStitch(io.ComfyNode):
         sources, lengths, sizes, rates = zip(*found)
         rate = as_fps(fps) if fps > 0 else next((r for r in rates if r), GENERATION_FPS)
         width, height = sizes[0]
-        path, _ = counter_path("segue/stitch", ".mp4", "stitch", kind="temp")
+        path, _ = counter_path("segue/stitch", ".mp4", folders(), "stitch", kind="temp")
         with VideoWriter(path, rate, width, height, crf=int(crf), preset=preset) as writer:
             stitch_stream(list(sources), bounds, writer.write, lengths=list(lengths), curve=curve,
                           sharpen=float(sharpen), progress=Progress(1), names=names)

@@ -13,50 +13,21 @@ ever overwritten).
 from __future__ import annotations
 
 from ..video_utils.core import parse
-from ..video_utils.core.chains import (EncodeSettings, SaveTo, Texts, TravelDelivery, TravelStepSettings, step_chain,
-                                       travel_graph, travel_step)
-from ..video_utils.core.constants import DEFAULT_FIT, DEFAULT_RETIME, FILE_FOLDERS, GENERATION_FPS
+from ..video_utils.core.chains import SaveTo, Texts, step_chain, travel_graph, travel_step
+from ..video_utils.core.constants import DEFAULT_FIT, DEFAULT_RETIME, GENERATION_FPS
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.folders import check_relative, resolve_input
 from ..video_utils.core.lengths import check_step_memory
 from ..video_utils.core.prompt_graph import Graph, out
+from ..video_utils.core.step_settings import TravelDelivery, TravelStepSettings
 from ..video_utils.engine.sound import check_soundtrack
-from .api import CATEGORY, RECIPE, ExecutionBlocker, folders, io
-from .expansion import EXPAND_HIDDEN, expand, no_lazy_inputs, node_links, recipe_sources
-from .guide_nodes import (adjust_inputs, first_video_input, travel_plan_from, travel_settings_checks,
-                          travel_settings_inputs)
-from .io_nodes import prefix_folder
-from .stitch_nodes import blend_inputs, check_encode, delivery_inputs, delivery_output, encode_checks, encode_inputs
-
-
-def recipe_input() -> io.Input:
-    return RECIPE.Input("recipe", optional=True,
-                        tooltip="How segments are generated (Segue Recipe: Wan VACE models, sampler, LoRAs...). "
-                                "Not connected = the CPU preview generator (no model).")
-
-
-def keep_input() -> io.Input:
-    return io.Boolean.Input("keep_segments", default=False,
-                            tooltip="Keep the lossless segment files in output/segue/steps/ (re-stitch them later "
-                                    "with Segue Stitch Files); off = temp/, cleared when ComfyUI restarts.")
-
-
-def output_images_input(what: str) -> io.Input:
-    return io.Boolean.Input("output_images", default=False,
-                            tooltip=f"Also decode the {what} to the images output (costs RAM on long videos; off = "
-                                    f"the images output is blocked).")
-
-
-def video_images_outputs(what: str) -> list:
-    """The outputs of a one-node run: its MP4 as a VIDEO, and its frames when asked for."""
-    return [io.Video.Output(display_name="video", tooltip=f"The {what} as a file-backed MP4 VIDEO."),
-            io.Image.Output(display_name="images", tooltip=f"The {what}'s frames as IMAGE; only when output_images "
-                                                           f"is on.")]
-
-
-def _texts(prompts: str, negative_prompt: str, count: int, name: str) -> Texts:
-    return Texts(tuple(parse.per_segment_text(prompts, count, name)),
-                 (parse.prompt_text(negative_prompt, "negative_prompt"),) * count)
+from .api import CATEGORY, folders, io
+from .expansion import (EXPAND_HIDDEN, expand, expanded_video, no_lazy_inputs, node_links, one_node_run,
+                        recipe_sources)
+from .outputs import images_or_blocker
+from .widgets import (adjust_inputs, blend_inputs, delivery_inputs, encode_checks, encode_inputs, first_video_input,
+                      keep_input, output_images_input, recipe_input, travel_settings_checks, travel_settings_inputs,
+                      validated, video_images_outputs)
 
 
 def _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken,
@@ -65,11 +36,13 @@ def _settings(segment_frames, overlap, mode, exact_keyframes, strength, desatura
                               float(desaturate), float(darken), bool(loop))
 
 
-def images_or_blocker(g: Graph, video, output_images: bool, node: str):
-    if output_images:
-        return out(g.add("frames", "GetVideoComponents", video=video), 0)
-    return ExecutionBlocker(f"{node}: turn output_images on to use its images output "
-                            f"(off by default so long videos are not decoded into RAM)")
+def _plan(keyframes, settings: TravelStepSettings):
+    """The travel through these keyframes, refused before anything expands when a segment would be
+    too small to generate or too big for memory."""
+    plan = settings.plan(int(keyframes.shape[0]))
+    check_step_memory(keyframes.shape[2], keyframes.shape[1], [s.generate_frames for s in plan.segments],
+                      "travel segment")
+    return plan
 
 
 class SegueTravelSegment(io.ComfyNode):
@@ -110,7 +83,7 @@ class SegueTravelSegment(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, segment_frames=None, overlap=None, mode=None):
-        return parse.validated(*travel_settings_checks(segment_frames, overlap, mode))
+        return validated(*travel_settings_checks(segment_frames, overlap, mode))
 
     @classmethod
     def check_lazy_status(cls, **kwargs):
@@ -120,10 +93,8 @@ class SegueTravelSegment(io.ComfyNode):
     def execute(cls, keyframes, segment_index, segment_frames, overlap, mode, exact_keyframes, prompt,
                 negative_prompt, keep_segments, output_images, previous_video=None, first_video=None, recipe=None,
                 strength=1.0, desaturate=0.0, darken=0.0, loop=False) -> io.NodeOutput:
-        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
-        check_step_memory(keyframes.shape[2], keyframes.shape[1], [s.generate_frames for s in plan.segments],
-                           "travel segment")
-        count = len(plan.segments)
+        settings = _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken, loop)
+        count = len(_plan(keyframes, settings).segments)
         if not 0 <= segment_index < count:
             raise PlanError(f"segment_index={segment_index} is out of range: {keyframes.shape[0]} keyframes make "
                             f"segments 0..{count - 1}")
@@ -131,7 +102,6 @@ class SegueTravelSegment(io.ComfyNode):
         recipe.check_items(count)
         links = node_links(cls)
         g = Graph()
-        settings = _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken, loop)
         step = travel_step(g, settings, links["keyframes"], segment_index, links.get("previous_video"), "",
                            links.get("first_video"))
         texts = Texts((parse.prompt_text(prompt, "prompt"),) * count,
@@ -179,10 +149,9 @@ class SegueTravel(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, segment_frames=None, overlap=None, mode=None, preset=None, curve=None,
                         filename_prefix=None, soundtrack=None):
-        return parse.validated(*travel_settings_checks(segment_frames, overlap, mode), *encode_checks(preset, curve),
-                               lambda: filename_prefix is None or check_relative(filename_prefix, "filename_prefix"),
-                               lambda: not soundtrack or resolve_input(soundtrack, folders(), "soundtrack",
-                                                                       must_exist=False))
+        return validated(*travel_settings_checks(segment_frames, overlap, mode), *encode_checks(preset, curve),
+                         lambda: filename_prefix is None or check_relative(filename_prefix, "filename_prefix"),
+                         lambda: not soundtrack or resolve_input(soundtrack, folders(), "soundtrack", must_exist=False))
 
     @classmethod
     def check_lazy_status(cls, **kwargs):
@@ -193,30 +162,22 @@ class SegueTravel(io.ComfyNode):
                 sharpen, filename_prefix, keep_segments, crf, preset, output_images, recipe=None, strength=1.0,
                 desaturate=0.0, darken=0.0, loop=False, output_fps=0.0, width=0, height=0, retime=DEFAULT_RETIME,
                 soundtrack="", fit=DEFAULT_FIT) -> io.NodeOutput:
-        plan = travel_plan_from(int(keyframes.shape[0]), segment_frames, overlap, mode, exact_keyframes, loop)
-        check_step_memory(keyframes.shape[2], keyframes.shape[1], [s.generate_frames for s in plan.segments],
-                           "travel segment")
+        settings = _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken, loop)
+        plan = _plan(keyframes, settings)
         count = len(plan.segments)
-        check_encode(preset, curve, sharpen=sharpen)
-        prefix_folder(filename_prefix, "filename_prefix")
-        delivery_output(output_fps, width, height, retime, loop, fit)   # the stitch's settings, before any segment runs
-        if str(soundtrack or "").strip():    # before any segment is generated, not at the stitch
+        delivery = TravelDelivery(float(output_fps), int(width), int(height), retime, bool(loop),
+                                  str(soundtrack or ""), fit).check()   # the stitch's, before any segment runs
+        if delivery.soundtrack.strip():      # before any segment is generated, not at the stitch
             check_soundtrack(resolve_input(soundtrack, folders(), "soundtrack"))
-        recipe, sources = recipe_sources(cls, recipe, "SegueTravel")
-        recipe.check_items(count)
-        folder = FILE_FOLDERS[1] if keep_segments else FILE_FOLDERS[0]
+        run = one_node_run(cls, "SegueTravel", recipe, count, "segments", curve=curve, sharpen=sharpen, crf=crf,
+                           preset=preset, filename_prefix=filename_prefix, keep_segments=keep_segments)
         g = Graph()
-        video = travel_graph(
-            g, _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken, loop),
-            plan.segments,
-            plan.overlaps, recipe, sources, _texts(prompts, negative_prompt, count, "prompts"),
-            node_links(cls)["keyframes"], [SaveTo("", folder)] * count,
-            EncodeSettings(curve, float(sharpen), int(crf), preset, filename_prefix=filename_prefix),
-            float(GENERATION_FPS), TravelDelivery(float(output_fps), int(width), int(height), retime, bool(loop),
-                                                  str(soundtrack or ""), fit))
-        images = images_or_blocker(g, video, output_images, "SegueTravel")
-        (video, images), expansion = expand(g, video, images)
-        return io.NodeOutput(video, images, expand=expansion)
+        video = travel_graph(g, settings, plan.segments, plan.overlaps, run.recipe, run.sources,
+                             Texts(tuple(parse.per_segment_text(prompts, count, "prompts")),
+                                   (parse.prompt_text(negative_prompt, "negative_prompt"),) * count),
+                             node_links(cls)["keyframes"], [SaveTo("", run.folder)] * count, run.encode,
+                             float(GENERATION_FPS), delivery)
+        return expanded_video(g, video, output_images, "SegueTravel")
 
 
 NODES = [SegueTravelSegment, SegueTravel]

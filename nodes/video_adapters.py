@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from ..video_utils.core.errors import PlanError
 from ..video_utils.core.probe import probe
 from ..video_utils.engine.audio_io import read_audio
 from ..video_utils.engine.video_read import iter_frames, read_frames, read_last_frames
@@ -106,3 +107,14 @@ def video_audio(video):
         clip = read_audio(path)
         return clip.as_comfy() if clip is not None else None
     return _components(video).audio
+
+
+def file_of(video, name: str) -> str | None:
+    """The file behind a VIDEO input (None when not connected)."""
+    if video is None:
+        return None
+    path = source_path(video)
+    if path is None:
+        raise PlanError(f"{name} is an in-memory VIDEO: connect a saved segment's video (Segue Save Step / "
+                        f"Segue Load Video)")
+    return path

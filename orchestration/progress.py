@@ -1,11 +1,10 @@
 """The one progress display of the ``segue`` command (stderr), for server runs and local renders.
 
-On a terminal it draws ``tqdm`` bars: the run's steps, one line per server (its running step,
-node and sampler step, what is queued behind it), or one bar per stage of a local render.
+On a terminal it draws ``tqdm`` bars: the run's steps, and one line per server (its running step,
+node and sampler step, what is queued behind it; a local render's "server" is this machine).
 Elsewhere (CI logs, pipes) tqdm's carriage-return redraws would be unreadable, so it prints plain
-lines instead: one per step state change, sampler progress every quarter, render stages every
-tenth.  The runner calls ``step_state`` / ``step_node`` / ``step_progress`` / ``note``; a local
-render calls the object itself as ``progress(stage, done, total)``.
+lines instead: one per step state change, node progress every quarter.  The runner and the local
+renderer call ``step_state`` / ``step_node`` / ``step_progress`` / ``note``.
 """
 
 from __future__ import annotations
@@ -39,8 +38,7 @@ class Progress:
         self.steps = {s: _Step(s, i + 1) for i, s in enumerate(steps)}
         self._overall: tqdm | None = None
         self._servers: dict[str, tqdm] = {}
-        self._stages: dict[str, tqdm] = {}
-        self._logged: dict[str, int] = {}       # non-TTY: the last quarter/tenth printed per key
+        self._logged: dict[str, int] = {}       # non-TTY: the last quarter printed per key
 
     # --- server runs ---
     def step_state(self, step_id: str, state: str, server: str = "", detail: str = "") -> None:
@@ -100,23 +98,6 @@ class Progress:
             parts.append("queued: " + ", ".join(queued))
         return f"{server}: " + ("; ".join(parts) if parts else "idle")
 
-    # --- local renders ---
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        total = max(int(total), 1)
-        done = min(max(int(done), 0), total)
-        if self.tty:
-            bar = self._stages.get(stage)
-            if bar is None:
-                bar = self._stages[stage] = tqdm(total=total, desc=f"{stage:<12}", file=self.stream, leave=True,
-                                                  dynamic_ncols=True, unit="")
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-            if done >= total:
-                bar.close()
-        elif self._new_share(stage, done, total, 10):
-            self._line(f"{stage}: {done}/{total}")
-
     # --- both ---
     def note(self, text: str) -> None:
         if not self.enabled:
@@ -127,9 +108,8 @@ class Progress:
             self._line(text)
 
     def close(self) -> None:
-        for bar in [*self._stages.values(), *self._servers.values()]:
+        for bar in self._servers.values():
             bar.close()
-        self._stages.clear()
         self._servers.clear()
         if self._overall is not None:
             self._overall.n = self.done

@@ -25,8 +25,8 @@ from segue.orchestration.runs import common as run_common
 from segue.orchestration.runs.prompts import detached_prompt, step_prompt
 from segue.orchestration.runs.models import ClipRef, GeneratorConfig, JoinRun, TravelRun
 from segue.orchestration.runs.steps import join_steps, travel_steps
-from segue.video_utils.core.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts, TravelDelivery,
-                                           TravelStepSettings, join_graph, post_inputs, step_chain, travel_graph)
+from segue.video_utils.core.step_settings import EncodeSettings, JoinStepSettings, TravelDelivery, TravelStepSettings
+from segue.video_utils.core.chains import SaveTo, Sources, Texts, join_graph, post_inputs, step_chain, travel_graph
 from segue.video_utils.core.constants import DEFAULT_SEED_POLICY, FILE_FOLDERS, GENERATION_FPS
 from segue.video_utils.core.errors import PlanError
 from segue.video_utils.core.prompt_graph import Graph, is_link, load_template
@@ -339,32 +339,6 @@ def test_saturation_and_brightness_apply_after_the_first_segment_and_to_every_tr
     assert first["colour_strength"] == 0.5
     nodes, _ = build(Recipe(kind="wan-vace", saturation=0.8), index=1)
     assert nodes["save"]["inputs"]["saturation"] == 0.8
-
-
-@pytest.mark.parametrize("index,is_join", [(0, False), (1, False), (3, False), (0, True), (2, True)])
-def test_the_local_renderer_asks_the_prompts_rule_for_saturation_and_brightness(index, is_join, monkeypatch):
-    """``local_render`` and ``post_inputs`` take the after-the-first-segment rule from one place
-    (``chains.tone_applies``): the same item gets the same post-processing, and a changed rule
-    changes both."""
-    from segue.video_utils.core import chains
-    from segue.video_utils.engine import local_render
-    from segue.video_utils.engine.postprocess import PostSettings
-
-    recipe = Recipe(saturation=0.8, brightness=0.05, colour_match="previous", colour_strength=0.5)
-    post = PostSettings(recipe.colour_match, recipe.colour_method, recipe.colour_strength, recipe.saturation,
-                        recipe.brightness)
-
-    def same():
-        local = local_render._item_post(post, index, is_join)
-        prompt = post_inputs(recipe, index, is_join)
-        assert (local.saturation, local.brightness, local.colour_match, local.colour_strength) == \
-            (prompt["saturation"], prompt["brightness"], prompt["colour_match"], prompt["colour_strength"])
-        return local.saturation
-
-    assert same() == (0.8 if is_join or index else 1.0)
-    monkeypatch.setattr(chains, "tone_applies", lambda i, j: False)
-    monkeypatch.setattr(local_render, "tone_applies", chains.tone_applies)
-    assert same() == 1.0
 
 
 # --- refused schedules and settings ------------------------------------------------------------------

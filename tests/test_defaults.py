@@ -11,7 +11,7 @@ from segue.orchestration.runs.models import run_from_dict
 from segue.orchestration.cli.build import join_run, travel_run
 from segue.orchestration.runs.travel import TravelRun
 from segue.video_utils.core import constants as C
-from segue.video_utils.core.chains import JoinStepSettings, TravelDelivery, TravelStepSettings
+from segue.video_utils.core.step_settings import JoinStepSettings, TravelDelivery, TravelStepSettings
 from segue.video_utils.core.join_plan import plan_join
 
 

@@ -18,11 +18,10 @@ import media
 import node_prompts as NP
 from segue.orchestration.runs.models import ClipRef, ExtendRun
 from segue.video_utils.engine.audio_io import read_audio
-from segue.video_utils.core.chains import (EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts,
-                                           extend_assemble, extend_step, step_chain)
-from segue.video_utils.engine.conform import conform_keyframes, load_image
+from segue.video_utils.core.step_settings import EncodeSettings, ExtendStepSettings
+from segue.video_utils.core.chains import SaveTo, Sources, Texts, extend_assemble, extend_step, step_chain
 from segue.video_utils.core.extend_plan import plan_extend
-from segue.video_utils.engine.local_render import render_extend
+from segue.orchestration.server.local import render_locally
 from segue.video_utils.core.probe import probe
 from segue.video_utils.core.prompt_graph import Graph, out
 from segue.video_utils.core.recipe import Recipe
@@ -71,13 +70,21 @@ def extend_inputs(**overrides) -> dict:
     return inputs
 
 
+def local_extend(clip_path, out, work, keyframes=(), **settings):
+    """``segue extend`` on this machine (the run's step prompts, run in-process): the final video,
+    and the folder that keeps its step files."""
+    run = ExtendRun(clip=ClipRef(str(clip_path)), keyframes=[str(k) for k in keyframes], run_id="local", crf=19,
+                    preset="ultrafast", out=str(out), **settings)
+    return render_locally(run, work_dir=work), work / "output" / "segue" / "local"
+
+
 def assert_same_segments(server, entry, plan, local_dir) -> None:
     """Every segment the server saved equals the local renderer's, bit for bit."""
     for seg in plan.segments:
         [item] = segue_files(entry, f"ext_{seg.index:03d}.save")
         assert item["frames"] == seg.blend_frames + seg.new_frames
         served = read_frames(local(server, item))
-        here = read_frames(local_dir / f"seg_{seg.index:03d}.mkv")
+        here = read_frames(local_dir / f"ext_{seg.index:03d}.mkv")
         assert torch.equal(served, here), f"segment {seg.index} differs"
 
 
@@ -120,9 +127,8 @@ def test_extend_clip_without_keyframes_matches_the_local_render(comfy_server, tm
     frames, source = read_frames(path), read_frames(clip_path)
     assert min(float(10 * torch.log10(1 / ((frames[i] - source[i]) ** 2).mean())) for i in range(30)) >= 30
 
-    out_local = render_extend(clip_path, plan, tmp_path / "local.mp4", crf=19, preset="ultrafast",
-                              segments_dir=tmp_path / "segs")
-    assert_same_segments(comfy_server, entry, plan, tmp_path / "segs")
+    out_local, steps = local_extend(clip_path, tmp_path / "local.mp4", tmp_path / "work", frames=90, overlap=8)
+    assert_same_segments(comfy_server, entry, plan, steps)
     assert out_local.read_bytes() == path.read_bytes()           # the same final bitstream, audio included
     sound = read_audio(path)                # the clip's sound, then silence: as long as the video
     assert sound.samples == round(info.duration * sound.sample_rate) == 360_000
@@ -132,8 +138,7 @@ def test_rotated_30_fps_clip_extends_upright_on_every_path(comfy_server, tmp_pat
     """A portrait phone clip (stored 96x64, rotation flag) at 30 fps with sound: the node path, the
     orchestrator's path and the local path give one bitstream, upright at 64x96 and 30 fps; 24
     frames at 16 fps are 45 at 30."""
-    from segue.orchestration.cli.commands import run_plan
-    from segue.orchestration.runs.models import GeneratorConfig
+    from segue.orchestration import GeneratorConfig, run_plan
 
     clip_path = comfy_server.input_dir / "extend" / "phone30.mp4"
     clip_path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,10 +153,9 @@ def test_rotated_30_fps_clip_extends_upright_on_every_path(comfy_server, tmp_pat
 
     plan = ExtendRun(clip=ClipRef(str(clip_path)), frames=24, overlap=6).plan()
     assert plan.total_frames == 24 + 45
-    out_local = render_extend(clip_path, plan, tmp_path / "local.mp4", crf=19, preset="ultrafast",
-                              segments_dir=tmp_path / "segs")
-    assert_same_segments(comfy_server, entry, plan, tmp_path / "segs")
-    assert read_frames(tmp_path / "segs" / "seg_000.mkv").shape[1:3] == (96, 64)   # generated upright
+    out_local, steps = local_extend(clip_path, tmp_path / "local.mp4", tmp_path / "work", frames=24, overlap=6)
+    assert_same_segments(comfy_server, entry, plan, steps)
+    assert read_frames(steps / "ext_000.mkv").shape[1:3] == (96, 64)   # generated upright
     assert out_local.read_bytes() == path.read_bytes()
 
     served = tmp_path / "server.mp4"
@@ -185,11 +189,10 @@ def test_extend_clip_to_keyframes_at_an_odd_size(comfy_server, tmp_path):
         got = (frames[at, :30].reshape(-1, 3).mean(0) * 255).numpy()     # away from the white mark
         assert np.abs(got - np.array(COLOURS[k])).max() < 12, (k, at, got)
 
-    keyframes = conform_keyframes([load_image(p) for p in images], (64, 48), "crop")
-    render_extend(comfy_server.input_dir / "extend" / "odd.mp4", plan, tmp_path / "local.mp4", keyframes=keyframes,
-                  crf=12, preset="ultrafast", segments_dir=tmp_path / "segs")
-    assert_same_segments(comfy_server, entry, plan, tmp_path / "segs")
-    assert read_frames(tmp_path / "segs" / "seg_000.mkv").shape[1:3] == (48, 64)
+    _, steps = local_extend(comfy_server.input_dir / "extend" / "odd.mp4", tmp_path / "local.mp4", tmp_path / "work",
+                            images, frames=[40, 30, 10], overlap=6)
+    assert_same_segments(comfy_server, entry, plan, steps)
+    assert read_frames(steps / "ext_000.mkv").shape[1:3] == (48, 64)
 
 
 def test_per_segment_prompts_match_the_single_node(comfy_server):

@@ -6,22 +6,28 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 import torch
 
 import media
 
-from segue.video_utils.core.chains import EncodeSettings, ExtendStepSettings, SaveTo, Sources, Texts, extend_graph
+from segue.orchestration.runs import ClipRef, ExtendRun
+from segue.orchestration.server.local import render_locally
+
+from segue.video_utils.core.step_settings import EncodeSettings, ExtendStepSettings
+from segue.video_utils.core.chains import SaveTo, Sources, Texts, extend_graph
 from segue.video_utils.engine.audio_io import AudioClip, read_audio
 from segue.video_utils.engine.conform import conform_frames
 from segue.video_utils.core.errors import PlanError
-from segue.video_utils.engine.extend_assembly import assemble_extend_files
+from segue.video_utils.engine.extend_assembly import assemble_extend_files, extend_soundtrack
+from segue.video_utils.engine.postprocess import finish_frames
+from segue.video_utils.engine.preview_generator import preview_generate
 from segue.video_utils.core.extend_plan import plan_extend
 from segue.video_utils.core.sizes import generation_size
 from segue.video_utils.engine.guides import OverlapAdjust, kept_frames
-from segue.video_utils.engine.local_render import render_extend
-from segue.video_utils.engine.postprocess import PostSettings
+from segue.video_utils.core.step_settings import PostSettings
 from segue.video_utils.core.probe import probe
 from segue.video_utils.core.prompt_graph import Graph
 from segue.video_utils.core.recipe import Recipe
@@ -163,6 +169,24 @@ def test_a_clip_off_the_16_grid_is_generated_at_the_wan_size(tmp_path):
 
 # --- assembly and the local renderer -------------------------------------------------------------
 
+def render_extend(clip, plan, out, *, keyframes=None, method="blend", codec=LOSSLESS_CODEC, crf=12,
+                  preset="ultrafast", keep_audio=True, adjust=OverlapAdjust(), post=PostSettings(), segments_dir=None):
+    """The extension made straight through the engine, step by step as the step nodes do it (steps,
+    preview, finish, lossless files, assembly), so a test can ask for a lossless final and keep the
+    segment files; ``segue extend`` renders through the step prompts (tested below)."""
+    folder = Path(segments_dir) if segments_dir else Path(out).parent / "segments"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seg in plan.segments:
+        step = ExtendStep(plan, seg.index, str(clip), paths, keyframes, adjust)
+        guide, mask = step.guide()
+        frames = finish_frames(preview_generate(guide, mask, method=method), step, post)
+        paths.append(str(write_video(folder / f"seg_{seg.index:03d}.mkv", frames, step.fps, codec=LOSSLESS_CODEC)))
+    audio = extend_soundtrack(clip, plan) if keep_audio else None
+    assemble_extend_files(clip, paths, plan, out, audio=audio, codec=codec, crf=crf, preset=preset)
+    return Path(out)
+
+
 def test_render_extend_lossless_keeps_the_clip_exact_and_lands_on_keyframes(tmp_path):
     """160 new frames after 24, landing on 2 keyframes; the first leg is longer than one 81-frame generation."""
     clip = write_clip(tmp_path / "clip.mkv", 24)
@@ -186,9 +210,15 @@ def test_render_extend_h264_keeps_the_clips_frames_and_audio(tmp_path):
     """No keyframe, a free end; the final is H.264 with the clip's sound under the clip's pictures,
     silence under the new frames, as long as the video."""
     clip = write_clip(tmp_path / "clip.mp4", 32, audio=True, lossless=False)
-    plan = plan_extend(32, 90, overlap=8)
-    assert len(plan.segments) == 2 and plan.keyframe_frames == []
-    out = render_extend(clip, plan, tmp_path / "out.mp4", crf=12, preset="ultrafast")
+
+    def extend(out, keep_audio=True):
+        """``segue extend``'s road: the run's step prompts, run on this machine."""
+        run = ExtendRun(clip=ClipRef(str(clip)), frames=90, overlap=8, crf=12, preset="ultrafast",
+                        keep_audio=keep_audio, out=str(out))
+        return render_locally(run), run.plan()
+
+    out, plan = extend(tmp_path / "out.mp4")
+    assert len(plan.segments) == 2 and plan.keyframe_frames == [] and plan == plan_extend(32, 90, overlap=8)
     info = probe(out)
     assert (info.frame_count, info.width, info.height, info.has_audio) == (122, W, H, True)
     source = read_frames(clip)
@@ -201,7 +231,7 @@ def test_render_extend_h264_keeps_the_clips_frames_and_audio(tmp_path):
     under_clip, after = samples[6000:90000], samples[100000:]         # 0.125..1.875 s, then from 2.08 s
     assert abs(media.dominant_frequency(under_clip, 48_000) - 440) < 15 and media.rms(under_clip) > 0.1
     assert media.rms(after) < 1e-3                                    # the new frames are silent
-    silent = render_extend(clip, plan, tmp_path / "silent.mp4", crf=12, preset="ultrafast", keep_audio=False)
+    silent, _ = extend(tmp_path / "silent.mp4", keep_audio=False)
     assert not probe(silent).has_audio
 
 

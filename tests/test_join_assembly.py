@@ -301,7 +301,8 @@ def test_transitions_reach_the_output_size_with_the_runs_fit(tmp_path, fit):
 def test_a_travel_is_delivered_at_another_shape_with_its_fit(tmp_path, fit):
     from segue.video_utils.engine.conform import conform_frames
     from segue.video_utils.core.constants import LOSSLESS_SUFFIX
-    from segue.video_utils.engine.delivery import Output, deliver_segments
+    from segue.video_utils.core.step_settings import TravelDelivery as Output
+    from segue.video_utils.engine.delivery import deliver_segments
     from segue.video_utils.engine.video_read import read_frames
     from segue.video_utils.engine.video_write import LOSSLESS_CODEC, write_video
 

@@ -14,11 +14,11 @@ import pytest
 from segue.video_utils.core import parse
 from segue.video_utils.core.folders import (Folders, PathError, check_relative, next_counter_name, resolve_input,
                                             resolve_output, result_entry, split_annotation, to_annotated)
-from segue.video_utils.core.chains import (EncodeSettings, JoinStepSettings, SaveTo, Sources, Texts,
-                                           TravelStepSettings, join_graph, travel_graph)
+from segue.video_utils.core.step_settings import EncodeSettings, JoinStepSettings, TravelStepSettings
+from segue.video_utils.core.chains import SaveTo, Sources, Texts, join_graph, travel_graph
 from segue.video_utils.core.errors import PlanError
 from segue.video_utils.core.prompt_graph import Graph
-from segue.video_utils.core.recipe import Recipe
+from segue.video_utils.core.recipe import Recipe, check_choice
 from segue.video_utils.core.travel_plan import plan_travel
 
 
@@ -217,9 +217,9 @@ def test_per_join_overrides():
 
 
 def test_choices():
-    assert parse.check_choice("linear", ("cosine", "linear"), "curve") == "linear"
+    assert check_choice("linear", ("cosine", "linear"), "curve") == "linear"
     with pytest.raises(PlanError, match="curve='sine' is not one of cosine, linear"):
-        parse.check_choice("sine", ("cosine", "linear"), "curve")
+        check_choice("sine", ("cosine", "linear"), "curve")
 
 
 # --- expansion graphs ------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from segue.orchestration.runs.steps import join_steps, travel_steps
 from segue.video_utils.core.errors import PlanError
 from segue.video_utils.engine.guides import OverlapAdjust
 from segue.video_utils.core.join_plan import plan_join
-from segue.video_utils.engine.postprocess import PostSettings, finish_frames
+from segue.video_utils.core.step_settings import PostSettings
+from segue.video_utils.engine.postprocess import finish_frames
 from segue.video_utils.engine.steps import JoinStep, TravelStep
 
 KEYS = [f"segue/r1/key_{i:03d}.png [input]" for i in range(4)]

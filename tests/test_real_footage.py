@@ -13,15 +13,22 @@ import pytest
 
 import footage
 import media
-from segue.video_utils.engine.conform import conform_keyframes, load_image
-from segue.video_utils.core.output_format import output_format
-from segue.video_utils.engine.delivery import Output
+from segue.orchestration.runs import ClipRef, GeneratorConfig, JoinRun, TravelRun
+from segue.orchestration.server.local import render_locally
 from segue.video_utils.core.join_plan import plan_join
 from segue.video_utils.core.lengths import retime_count
-from segue.video_utils.engine.local_render import render_join, render_travel
+from segue.video_utils.core.output_format import output_format
 from segue.video_utils.core.probe import probe
 from segue.video_utils.core.retime import conformed_frame_count
-from segue.video_utils.core.travel_plan import plan_travel
+
+BLEND = GeneratorConfig.from_name("preview", preview_method="blend")
+
+
+def local_join(clips, out, **settings):
+    """A join rendered on this machine (its step prompts run in-process): (the video, its plan)."""
+    run = JoinRun(clips=[ClipRef(str(p)) for p in clips], generator=BLEND, preset="ultrafast", out=str(out), **settings)
+    plan = run.validate()
+    return render_locally(run, plan), plan
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +49,8 @@ def test_mixed_footage_joins_with_durations_sound_and_pictures_kept(clips, tmp_p
     assert (fmt.width, fmt.height, fmt.fps, fmt.work_width, fmt.work_height) == (1920, 1080, 30, 848, 480)
     counts = [conformed_frame_count(p, fmt.fps) for p in clips]
     assert counts == [30, 45, 30, 30]                       # each clip keeps its duration at 30 fps
-    plan = plan_join(counts, 6, 11, replace, generation_fps=16, output_fps=fmt.fps)
-    out = render_join(clips, plan, tmp_path / "joined.mp4", method="blend", preset="ultrafast", crf=14)
+    out, plan = local_join(clips, tmp_path / "joined.mp4", context=6, gap=11, replace=replace, crf=14)
+    assert plan == plan_join(counts, 6, 11, replace, generation_fps=16, output_fps=fmt.fps)
     info = probe(out)
     assert (info.frame_count, info.fps, info.width, info.height) == (plan.total_frames, 30, 1920, 1080)
     seconds = Fraction(sum(counts), 30) + (0 if replace else sum(Fraction(j.gap_frames, 30) for j in plan.joins))
@@ -54,10 +61,10 @@ def test_mixed_footage_joins_with_durations_sound_and_pictures_kept(clips, tmp_p
 
 
 def test_pad_fit_and_an_explicit_output_size(clips, tmp_path):
-    plan = plan_join([conformed_frame_count(p, 24) for p in clips[2:]], 4, 9, False, generation_fps=16,
-                     output_fps=24)
-    out = render_join(clips[2:], plan, tmp_path / "pad.mp4", size=(640, 360), fit="pad", method="blend",
-                      preset="ultrafast", crf=14)
+    out, plan = local_join(clips[2:], tmp_path / "pad.mp4", context=4, gap=9, fps=24, width=640, height=360,
+                           fit="pad", crf=14)
+    assert plan == plan_join([conformed_frame_count(p, 24) for p in clips[2:]], 4, 9, False, generation_fps=16,
+                             output_fps=24)
     info = probe(out)
     assert (info.width, info.height, info.fps, info.frame_count) == (640, 360, 24, plan.total_frames)
     footage.check_untouched_frames(out, clips[2:], plan, (640, 360), fit="pad")
@@ -70,10 +77,11 @@ def test_travel_delivered_at_another_rate_and_size_with_a_soundtrack(tmp_path):
         cv2.imwrite(str(path), media.picture(i * 7, 1920, 1080)[..., ::-1])
         photos.append(path)
     sound = media.write_sound(tmp_path / "music.wav", 523.0, 10.0)
-    keyframes = conform_keyframes([load_image(p) for p in photos], (848, 480), "crop")
-    plan = plan_travel(2, 32, 8)
-    out = render_travel(keyframes, plan, tmp_path / "travel.mp4", method="blend", preset="ultrafast",
-                        output=Output(fps=30, width=1280, height=720), soundtrack=sound)
+    run = TravelRun(images=[str(p) for p in photos], segment_frames=32, overlap=8, width=848, height=480, fps=30,
+                    out_width=1280, out_height=720, soundtrack=str(sound), generator=BLEND, preset="ultrafast",
+                    out=str(tmp_path / "travel.mp4"))
+    plan = run.validate()
+    out = render_locally(run, plan)
     info = probe(out)
     assert (info.width, info.height, info.fps) == (1280, 720, 30)
     assert info.frame_count == retime_count(plan.total_frames, 16, 30)

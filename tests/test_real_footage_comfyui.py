@@ -10,11 +10,19 @@ import pytest
 
 import footage
 from segue.video_utils.core.join_plan import plan_join
-from segue.video_utils.engine.local_render import render_join
+from segue.orchestration.runs import ClipRef, GeneratorConfig, JoinRun
+from segue.orchestration.server.local import render_locally
 from segue.video_utils.core.probe import probe
 from segue.video_utils.core.retime import conformed_frame_count
 
 pytestmark = pytest.mark.comfyui
+
+
+def local_join(clips, out):
+    """``segue join`` on this machine with the same settings: the run's step prompts run in-process."""
+    run = JoinRun(clips=[ClipRef(str(c), c.stem) for c in clips], context=6, gap=11, crf=14, preset="ultrafast",
+                  generator=GeneratorConfig.from_name("preview", preview_method="flow"), out=str(out))
+    return render_locally(run)
 
 
 def test_ui_join_of_mixed_footage_equals_the_local_join(comfy_server, tmp_path):
@@ -35,7 +43,7 @@ def test_ui_join_of_mixed_footage_equals_the_local_join(comfy_server, tmp_path):
 
     plan = plan_join([conformed_frame_count(c, 30) for c in clips], 6, 11, False, generation_fps=16, output_fps=30)
     assert item["frames"] == plan.total_frames
-    local = render_join(clips, plan, tmp_path / "local.mp4", method="flow", preset="ultrafast", crf=14)
+    local = local_join(clips, tmp_path / "local.mp4")
     a, b = probe(node_out), probe(local)
     assert (a.frame_count, a.duration, a.width, a.height) == (b.frame_count, b.duration, 1920, 1080)
     assert node_out.read_bytes() == local.read_bytes()     # same settings, same bitstream on both paths
@@ -46,7 +54,6 @@ def test_server_join_of_mixed_footage_equals_the_local_join(comfy_server, tmp_pa
     """The orchestrator's path (one prompt per transition, then the assembly, files up and down)
     with the same settings gives the same bitstream as the local join."""
     from segue.orchestration import run_plan
-    from segue.orchestration.runs.models import ClipRef, GeneratorConfig, JoinRun
 
     clips = footage.write_footage(tmp_path / "footage")
     out = tmp_path / "server.mp4"
@@ -55,7 +62,7 @@ def test_server_join_of_mixed_footage_equals_the_local_join(comfy_server, tmp_pa
                   out=str(out))
     assert run_plan(run, [comfy_server.url], progress=False) == 0
     plan = plan_join([conformed_frame_count(c, 30) for c in clips], 6, 11, False, generation_fps=16, output_fps=30)
-    local = render_join(clips, plan, tmp_path / "local.mp4", method="flow", preset="ultrafast", crf=14)
+    local = local_join(clips, tmp_path / "local.mp4")
     assert probe(out).frame_count == plan.total_frames
     assert out.read_bytes() == local.read_bytes()
     footage.check_sound_under_pictures(out, plan)

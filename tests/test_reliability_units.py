@@ -20,7 +20,7 @@ from segue.video_utils.core import parse  # noqa: E402
 from segue.video_utils.core.folders import (Folders, PathError, check_relative, expand_folders, resolve_output)  # noqa: E402
 from segue.video_utils.core import atomic  # noqa: E402
 from segue.video_utils.engine.sound import check_soundtrack, fit_soundtrack  # noqa: E402
-from segue.video_utils.engine.crossfade import check_options  # noqa: E402
+from segue.video_utils.core.step_settings import check_blend as check_options  # noqa: E402
 from segue.video_utils.core.errors import PlanError  # noqa: E402
 from segue.video_utils.core.lengths import MAX_STEP_MEMORY, check_generation_size, check_step_memory  # noqa: E402
 from segue.video_utils.engine.video_read import iter_frames, read_frames, read_last_frames  # noqa: E402

@@ -13,12 +13,13 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from ...video_utils.core.constants import (CURVES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, DEFAULT_SEED_POLICY,
-                                           IMAGE_EXTENSIONS, MAX_SHARPEN, PRESETS, SEED_POLICIES)
+from ...video_utils.core.constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET, DEFAULT_SEED_POLICY,
+                                           IMAGE_EXTENSIONS, PRESETS, SEED_POLICIES)
 from ...video_utils.core.errors import PlanError, brief
 from ...video_utils.core.lengths import check_step_memory
 from ...video_utils.core.prompt_text import segment_prompts
 from ...video_utils.core.recipe import finite, item_seeds, whole
+from ...video_utils.core.step_settings import check_blend
 from .checks import check_choice, check_file, check_name, check_text, size_fix
 from .generator import GeneratorConfig
 
@@ -79,11 +80,10 @@ class RunBase:
         check_name(self.out, "out")
         if self.out and Path(self.out).is_dir():
             raise PlanError(f"out={self.out!r} is a folder: give the video file to write, e.g. {self.out}/result.mp4")
-        check_choice(self.curve, CURVES, "curve")
         if self.preset not in PRESETS:
             raise PlanError(f"preset={brief(self.preset)} is not an x264 preset: use one of {', '.join(PRESETS)}")
         whole(self.crf, "crf", 0, 51)
-        check_sharpen(self.sharpen)
+        check_blend(self.curve, self.sharpen)
         check_choice(self.seed_mode, SEED_POLICIES, "seed_mode")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not -1 <= self.seed < 2 ** 63:
             raise PlanError(f"seed={brief(self.seed)} must be a whole number >= 0 (or -1 for a random one)")
@@ -136,16 +136,6 @@ class SegmentRun(RunBase):
             check_step_memory(*size, max(s.generate_frames for s in plan.segments), "segment",
                               fix=size_fix("segment"))
         self.generator.validate(len(plan.segments), "segments", check_files)
-
-
-def check_sharpen(value, name: str = "sharpen") -> float:
-    """The sharpening inside cross-fades: 0..MAX_SHARPEN, as ``crossfade.check_options`` (the
-    stitch's own check, which needs torch) refuses it."""
-    value = finite(value, name)
-    if not 0 <= value <= MAX_SHARPEN:
-        raise PlanError(f"{name}={value:g} is outside 0..{MAX_SHARPEN:g}: use a sharpening from 0 (off) to "
-                        f"{MAX_SHARPEN:g} (the original used 0.3)")
-    return value
 
 
 def plan_texts(value, name: str) -> list[str]:

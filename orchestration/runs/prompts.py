@@ -19,15 +19,16 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping, Sequence
 
-from ...video_utils.core.chains import (EncodeSettings, ExtendStepSettings, JoinStepSettings, SaveTo, Sources, Texts,
-                                        TravelDelivery, TravelStepSettings, assemble, extend_assemble, extend_graph,
-                                        extend_step, file_sources, join_graph, join_step, step_chain, stitch,
-                                        travel_graph, travel_step)
+from ...video_utils.core.chains import (SaveTo, Sources, Texts, assemble, extend_assemble, extend_graph, extend_step,
+                                        file_sources, join_graph, join_step, step_chain, stitch, travel_graph,
+                                        travel_step)
 from ...video_utils.core.constants import DEFAULT_FIT, FINAL_SUFFIX, GENERATION_FPS, LOSSLESS_SUFFIX
 from ...video_utils.core.errors import PlanError
 from ...video_utils.core.join_plan import JoinPlan
 from ...video_utils.core.lengths import as_fps
 from ...video_utils.core.prompt_graph import Graph, Link, is_link, load_template, out
+from ...video_utils.core.step_settings import (EncodeSettings, ExtendStepSettings, JoinStepSettings, TravelDelivery,
+                                               TravelStepSettings)
 from ...video_utils.core.travel_plan import TravelPlan
 from .models import ExtendRun, JoinRun, Run, TravelRun, run_inputs_paths
 from .steps import (StepSpec, annotated_output, extension_id, join_steps, run_steps, segment_id, server_filename,

@@ -24,12 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_EXTEND_FRAMES, DEFAULT_FIT, DEFAULT_GAP_AUDIO,
-                        DEFAULT_JOIN_CONTEXT, DEFAULT_JOIN_GAP, DEFAULT_OVERLAP, DEFAULT_PRESET, DEFAULT_RETIME,
-                        DEFAULT_SEGMENT_FRAMES, DEFAULT_TRAVEL_MODE, GENERATION_FPS)
-from .lengths import DEFAULT_MAX_GENERATION
 from .prompt_graph import Graph, Link, out, splice_template
 from .recipe import Lora, Recipe
+from .step_settings import EncodeSettings, ExtendStepSettings, JoinStepSettings, TravelDelivery, TravelStepSettings
 
 
 @dataclass(frozen=True)
@@ -99,17 +96,12 @@ def file_sources(g: Graph, files: ModelFiles, recipe: Recipe, reference: Link | 
 
 # --- one step ------------------------------------------------------------------------------------
 
-def tone_applies(index: int, is_join: bool) -> bool:
-    """Whether item ``index``'s frames get the recipe's saturation and brightness: every segment
-    after the first (the original system's ``after_first_post_generation_*``) and every join
-    transition.  The one rule: these prompts and the local renderer (``local_render``) ask here."""
-    return is_join or index > 0
-
-
 def post_inputs(recipe: Recipe, index: int, is_join: bool) -> dict:
-    """Colour correction of the generated frames (SegueSaveStep / SeguePreviewStep inputs);
-    saturation and brightness only where ``tone_applies``."""
-    adjust = tone_applies(index, is_join)
+    """What happens to item ``index``'s generated frames before they are saved (SegueSaveStep /
+    SeguePreviewStep inputs): the colour match, and saturation and brightness only on every segment
+    after the first (the original system's ``after_first_post_generation_*``) and every join
+    transition."""
+    adjust = is_join or index > 0
     return {"colour_match": recipe.colour_match, "colour_method": recipe.colour_method,
             "colour_strength": float(recipe.colour_strength),
             "saturation": float(recipe.saturation) if adjust else 1.0,
@@ -189,60 +181,6 @@ def samplers(g: Graph, recipe: Recipe, sources: Sources, index: int, seed: int, 
 
 # --- travels -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class TravelStepSettings:
-    """``SegueTravelStep``'s settings shared by every segment (its widget values)."""
-
-    segment_frames: str = str(DEFAULT_SEGMENT_FRAMES)
-    overlap: str = str(DEFAULT_OVERLAP)
-    mode: str = DEFAULT_TRAVEL_MODE
-    exact_keyframes: bool = False
-    strength: float = 1.0
-    desaturate: float = 0.0
-    darken: float = 0.0
-    loop: bool = False
-
-    def inputs(self) -> dict:
-        return {"segment_frames": str(self.segment_frames), "overlap": str(self.overlap), "mode": self.mode,
-                "exact_keyframes": bool(self.exact_keyframes), "loop": bool(self.loop),
-                "strength": float(self.strength), "desaturate": float(self.desaturate), "darken": float(self.darken)}
-
-
-@dataclass(frozen=True)
-class EncodeSettings:
-    """The final H.264 video: cross-fade and encoder settings, and where it goes."""
-
-    curve: str = DEFAULT_CURVE
-    sharpen: float = 0.0
-    crf: int = DEFAULT_CRF
-    preset: str = DEFAULT_PRESET
-    filename: str = ""           # exact annotated path without extension ...
-    filename_prefix: str = ""    # ... or a counter-suffixed name under output/
-
-    def inputs(self) -> dict:
-        return {"curve": self.curve, "sharpen": float(self.sharpen), "crf": int(self.crf), "preset": self.preset,
-                "filename": self.filename, "filename_prefix": self.filename_prefix}
-
-
-@dataclass(frozen=True)
-class TravelDelivery:
-    """How the stitched travel is delivered (``SegueStitchFiles``): output rate (0 = the
-    generation rate), size (0 = the generation size), retiming, loop, soundtrack file, and the
-    fit of the generated frames to a delivered size of another shape."""
-
-    output_fps: float = 0.0
-    width: int = 0
-    height: int = 0
-    retime: str = DEFAULT_RETIME
-    loop: bool = False
-    soundtrack: str = ""
-    fit: str = DEFAULT_FIT
-
-    def inputs(self) -> dict:
-        return {"output_fps": float(self.output_fps), "width": int(self.width), "height": int(self.height),
-                "retime": self.retime, "loop": bool(self.loop), "soundtrack": self.soundtrack, "fit": self.fit}
-
-
 def travel_step(g: Graph, settings: TravelStepSettings, keyframes: Link, index: int, previous: Link | None,
                 prefix: str, first: Link | None = None) -> str:
     """``previous``: the previous segment's VIDEO (chained); ``first``: segment 0's (a loop's
@@ -279,41 +217,6 @@ def stitch(g: Graph, files: Link | str, overlaps: Sequence[int], encode: EncodeS
 
 # --- joins ---------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class JoinStepSettings:
-    """``SegueJoinStep``'s settings shared by every join (its widget values)."""
-
-    context: int = DEFAULT_JOIN_CONTEXT
-    gap: int = DEFAULT_JOIN_GAP
-    replace: bool = False
-    blend: int = -1
-    per_join: str = ""
-    bridging: bool = False
-    width: int = 0               # output size; 0 = the first clip's as displayed
-    height: int = 0
-    fit: str = DEFAULT_FIT
-    loop: bool = False
-    fps: float = 0.0             # output rate; 0 = the first clip's
-    work_width: int = 0          # generation size; 0 = about 832x480 at the output's aspect
-    work_height: int = 0
-    generation_fps: float = float(GENERATION_FPS)
-    retime: str = DEFAULT_RETIME         # transitions from the generation rate to the output rate
-    gap_audio: str = DEFAULT_GAP_AUDIO
-
-    def inputs(self) -> dict:
-        """SegueJoinStep's inputs."""
-        return {"context": int(self.context), "gap": int(self.gap), "replace": bool(self.replace),
-                "blend": int(self.blend), "per_join": str(self.per_join), "bridging": bool(self.bridging),
-                "width": int(self.width), "height": int(self.height), "fit": self.fit, "loop": bool(self.loop),
-                "fps": float(self.fps), "work_width": int(self.work_width), "work_height": int(self.work_height),
-                "generation_fps": float(self.generation_fps)}
-
-    def assembly_inputs(self) -> dict:
-        """SegueJoinAssembleFiles' inputs: it re-plans the same joins (it never generates)."""
-        inputs = {k: v for k, v in self.inputs().items() if k not in ("bridging", "work_width", "work_height")}
-        return {**inputs, "retime": self.retime, "gap_audio": self.gap_audio}
-
-
 def join_step(g: Graph, settings: JoinStepSettings, clip_files: Sequence[str], index: int, prefix: str) -> str:
     return g.add(f"{prefix}step", "SegueJoinStep", title=f"join {index}", clip_files="\n".join(clip_files),
                  join_index=int(index), **settings.inputs())
@@ -342,28 +245,6 @@ def assemble(g: Graph, settings: JoinStepSettings, clip_files: Sequence[str], fi
 
 
 # --- extending a clip ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ExtendStepSettings:
-    """``SegueExtendStep``'s settings shared by every segment (its widget values); the assembly
-    re-plans with the same ones."""
-
-    frames: str = str(DEFAULT_EXTEND_FRAMES)   # new frames: one total, or one per leg ("48, 32")
-    overlap: int = DEFAULT_OVERLAP
-    max_generation: int = DEFAULT_MAX_GENERATION
-    blend: int = 0
-    strength: float = 1.0
-    desaturate: float = 0.0
-    darken: float = 0.0
-
-    def plan_inputs(self) -> dict:
-        return {"frames": str(self.frames), "overlap": int(self.overlap), "max_generation": int(self.max_generation),
-                "blend": int(self.blend)}
-
-    def inputs(self) -> dict:
-        return {**self.plan_inputs(), "strength": float(self.strength), "desaturate": float(self.desaturate),
-                "darken": float(self.darken)}
-
 
 def extend_step(g: Graph, settings: ExtendStepSettings, clip_file: str, keyframes: Link | None, index: int,
                 previous_files: Link | str | None, prefix: str) -> str:

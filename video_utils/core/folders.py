@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from dataclasses import dataclass
+
+from .constants import IMAGE_EXTENSIONS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS
+from .parse import lines
 
 FOLDER_TYPES = ("input", "output", "temp")
 _ANNOTATION = re.compile(r"^(?P<name>.*?)\s*\[(?P<kind>input|output|temp)\]\s*$", re.DOTALL)
@@ -230,3 +234,71 @@ def expand_folders(names: list[str], folders: Folders, what: str, extensions: tu
                             f"put the files in it or list them one per line")
         out += [annotate(f"{folder}/{f}" if folder else f, kind) for f in files]
     return out
+
+
+# --- the names Segue's nodes read and write -------------------------------------------------------
+
+# A step file name that already ends in a lossless container video_write supports keeps it.
+LOSSLESS_SUFFIXES = (LOSSLESS_SUFFIX, ".avi")
+
+
+def image_paths(text: str, folders: Folders, what: str = "images") -> list[str]:
+    """The image files a multiline list names (``folder/`` entries expanded), confined and checked."""
+    names = expand_folders(lines(text, what), folders, what, IMAGE_EXTENSIONS)
+    return [resolve_input(n, folders, what, extensions=IMAGE_EXTENSIONS) for n in names]
+
+
+def clip_paths(text: str, folders: Folders, what: str = "clip_files") -> tuple[list[str], list[str]]:
+    """``(annotated names, real paths)`` of a multiline clip list, confined to the folders."""
+    names = lines(text, what)
+    return names, [resolve_input(n, folders, what, extensions=VIDEO_EXTENSIONS) for n in names]
+
+
+def step_target(filename: str, folder: str, folders: Folders) -> tuple[str, str, str]:
+    """Where a step's lossless file goes: ``filename`` exactly (under output/ unless annotated,
+    ``.mkv`` unless it names a lossless container), or a fresh name under ``segue/steps/`` in
+    ``folder`` (a new file per run, so a cached result never points at a file a later run
+    overwrote).  Returns ``(absolute path, kind, relative path)``."""
+    if filename.strip():
+        name = split_annotation(filename, "output")[0].lower()
+        suffix = next((s for s in LOSSLESS_SUFFIXES if name.endswith(s)), LOSSLESS_SUFFIX)
+    else:
+        filename, suffix = f"segue/steps/{uuid.uuid4().hex} [{folder}]", LOSSLESS_SUFFIX
+    return resolve_output(filename, folders, "filename", suffix=suffix)
+
+
+def prefix_folder(prefix: str, folders: Folders, what: str, kind: str = "output") -> tuple[str, str, str]:
+    """``(real folder, subfolder, stem)`` of a counter prefix, the folder created and confined.
+
+    A prefix always writes into ``kind``'s folder: an annotation naming another folder, or a
+    prefix ending in ``/``, is refused rather than ignored.  The expanding nodes call this before
+    anything runs, so a bad prefix never costs a generated segment.
+    """
+    name, annotated = split_annotation(prefix, kind)
+    if annotated != kind:
+        raise PathError(f"{what}={prefix!r} names the {annotated}/ folder, but a prefix writes into {kind}/: "
+                        f"drop the ' [{annotated}]'")
+    if name.rstrip().endswith(("/", "\\")):
+        raise PathError(f"{what}={prefix!r} names a folder: add the file name's start, e.g. '{name.rstrip()}video'")
+    sub, stem = os.path.split(check_relative(name, what))
+    return output_folder(sub, folders, kind, what, prefix), sub, stem
+
+
+def counter_path(prefix: str, ending: str, folders: Folders, what: str, kind: str = "output") -> tuple[str, str]:
+    """``<prefix>_<NNNNN><ending>`` with the first unused counter, confined to the folder.
+    Returns ``(absolute_path, relative_path)``."""
+    folder, sub, stem = prefix_folder(prefix, folders, what, kind)
+    name = f"{stem}_{next_counter_name(stem, os.listdir(folder)):05d}{ending}"
+    path, _, rel = resolve_output(f"{sub}/{name}" if sub else name, folders, what, default=kind)
+    return path, rel
+
+
+def final_target(filename: str, filename_prefix: str, folders: Folders) -> tuple[str, str, str]:
+    """Where a final MP4 goes: ``filename_prefix`` (a counter-suffixed name under output/), else
+    exactly ``filename`` (+ ``.mp4``).  Returns ``(absolute path, kind, relative path)``."""
+    if filename_prefix:
+        path, relative = counter_path(filename_prefix, "_.mp4", folders, "filename_prefix")
+        return path, "output", relative
+    if not filename.strip():
+        raise PathError("filename and filename_prefix are both empty: give the output file's name")
+    return resolve_output(filename, folders, "filename", suffix=".mp4")

@@ -1,6 +1,9 @@
-"""Text widgets -> values, with errors that name the input, the value and the fix.
+"""Text values as the nodes' widgets and the step prompts carry them -> values, with errors
+that name the input, the value and the fix: number lists (``"48, 64"``), file lists (one name a
+line, ``#`` comments), prompt lines, per-join override JSON (``null`` = no override, the rule of
+every path), and the one way a per-item setting with one value is written (``one_or_list``).
 
-Pure Python (no torch, no ComfyUI) so the node validation is unit-tested anywhere.
+Pure Python (no torch, no ComfyUI): the nodes, the local executor and the command line share it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import re
 
 from .errors import PlanError
 from .prompt_text import check_prompt_text, segment_prompts
-from .recipe import check_choice  # noqa: F401 - the nodes' combo check
 
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -90,20 +92,3 @@ def per_join_overrides(text, name: str = "per_join") -> list[dict]:
             f'write e.g. [{{"gap": 33}}, null]'
         )
     return [v or {} for v in value]
-
-
-def validated(*checks) -> bool | str:
-    """``True``, or the first check's error message (what ``validate_inputs`` returns).
-
-    Each check is a zero-argument callable that raises ValueError; checks of inputs that are
-    linked (passed as None at validation time) should be skipped by the caller.
-    """
-    try:
-        for check in checks:
-            check()
-    except ValueError as e:
-        return str(e)
-    return True
-
-
-

@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 import torch
 
-from ..core.constants import CURVES, DEFAULT_CURVE, MAX_SHARPEN
+from ..core.constants import CURVES, DEFAULT_CURVE
 from ..core.errors import PlanError
+from ..core.step_settings import check_blend
 
 SHARPEN_SIGMA = 3.0
 
@@ -41,17 +42,9 @@ def crossfade_weights(n: int, curve: str = DEFAULT_CURVE) -> torch.Tensor:
     return w
 
 
-def check_options(curve: str, sharpen: float) -> None:
-    """Reject a bad curve or sharpening before any work (a stitch calls this up front)."""
-    crossfade_weights(0, curve)
-    if not math.isfinite(sharpen) or not 0 <= sharpen <= MAX_SHARPEN:   # NaN passes every comparison
-        raise PlanError(f"sharpen={sharpen:g} is outside 0..{MAX_SHARPEN:g}: use a sharpening from 0 (off) to "
-                        f"{MAX_SHARPEN:g} (the original used 0.3)")
-
-
 def frame_weights(n: int, curve: str = DEFAULT_CURVE, sharpen: float = 0.0) -> list[tuple[float, float]]:
     """``(alpha_k, sharpen amount_k)`` for each of the n frames of an overlap, as Python floats."""
-    check_options(curve, sharpen)
+    check_blend(curve, sharpen)
     alpha = crossfade_weights(n, curve)
     return list(zip(alpha.tolist(), (alpha * float(sharpen)).tolist()))
 

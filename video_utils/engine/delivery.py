@@ -12,16 +12,15 @@ rates and sizes nothing is resampled and the result is the plain stitch.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import replace
 from fractions import Fraction
 from typing import Sequence
 
-from ..core.constants import (CONFORM_FIT_MODES, DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_PRESET,
-                              DEFAULT_RETIME, RETIME_MODES)
+from ..core.constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET)
 from ..core.errors import PlanError
 from ..core.lengths import as_fps, retime_count, retime_source
 from ..core.probe import probe
-from ..core.sizes import check_fit
+from ..core.step_settings import EncodeSettings, TravelDelivery
 from .conform import conform_frames
 from .retimer import Retimer
 from .sound import fit_soundtrack
@@ -30,39 +29,25 @@ from .video_read import iter_frames
 from .video_write import VideoWriter
 
 
-@dataclass(frozen=True)
-class Output:
-    """How a stitched travel is delivered (0 = as the segments: their rate / size)."""
-
-    fps: Fraction | float = 0
-    width: int = 0
-    height: int = 0
-    retime: str = DEFAULT_RETIME
-    loop: bool = False
-    fit: str = DEFAULT_FIT       # how generated frames reach a size of another shape (the travel's fit)
-
-
 def deliver_segments(paths: Sequence[str | os.PathLike], overlaps: Sequence[int], out_path, *, fps,
-                     output: Output = Output(), soundtrack: str | os.PathLike | None = None, curve: str = DEFAULT_CURVE,
+                     output: TravelDelivery = TravelDelivery(), soundtrack: str | os.PathLike | None = None,
+                     curve: str = DEFAULT_CURVE,
                      sharpen: float = 0.0, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET, chunk: int = 16,
                      progress: Progress | None = None) -> int:
     """Stitch the segment files (at ``fps``, the generation rate) into ``out_path`` delivered as
-    ``output`` says, with ``soundtrack`` (a sound or video file: trimmed or padded with silence to
+    ``output`` says (its rate, size, retiming, loop and fit; its ``soundtrack`` name is the
+    node's: the file is ``soundtrack``, a sound or video file trimmed or padded with silence to
     the video); returns the frames written (``lengths.retime_count`` of the stitch).
 
     ``output.fit``: how the generated frames reach an output size of another shape (crop, pad or
     stretch), the travel's own fit, so a run that crops its keyframes never stretches its video.
     At the generated frames' aspect every fit is the same plain resize."""
-    check_fit(output.fit, CONFORM_FIT_MODES)
-    if output.retime not in RETIME_MODES:
-        raise PlanError(f"retime={output.retime!r} is not a retime mode: use one of {', '.join(RETIME_MODES)}")
+    output.check()
     paths = [os.fspath(p) for p in paths]
     infos = [probe(p) for p in paths]
     src = as_fps(fps)
-    rate = as_fps(output.fps) if output.fps else src
+    rate = as_fps(output.output_fps, "output_fps") if output.output_fps else src
     width, height = (output.width, output.height) if output.width else infos[0].stored_size
-    if bool(output.width) != bool(output.height):
-        raise PlanError(f"output size {output.width}x{output.height}: give both sides, or 0 for the segments' size")
     lengths = [i.frame_count for i in infos]
     total = stitch_length(lengths, overlaps)
     count = retime_count(total, src, rate, output.loop)
@@ -88,3 +73,21 @@ def deliver_segments(paths: Sequence[str | os.PathLike], overlaps: Sequence[int]
 
 def _file(path: str, chunk: int):
     return lambda: iter_frames(path, chunk=chunk)
+
+
+def stitch_files(paths: Sequence[str | os.PathLike], overlaps: Sequence[int], out_path, *, fps, trim_start: int = 0,
+                 encode: EncodeSettings = EncodeSettings(), delivery: TravelDelivery = TravelDelivery(),
+                 soundtrack: str | os.PathLike | None = None, progress: Progress | None = None) -> int:
+    """A travel's final video (``SegueStitchFiles``): the segment files at ``fps`` cross-faded
+    (``encode``'s curve and sharpening) and delivered.  ``trim_start`` drops a first segment's
+    lead-in that was not trimmed when it was saved; it cannot be combined with a delivery."""
+    if trim_start:
+        if replace(delivery, soundtrack="") != TravelDelivery() or soundtrack:
+            raise PlanError(f"trim_start={trim_start} cannot be combined with output_fps/size/soundtrack: trim the "
+                            f"first segment when it is saved (Segue Save Step does) and leave trim_start at 0")
+        return stitch_segment_files(paths, overlaps, out_path, fps=as_fps(fps), trim_start=int(trim_start),
+                                    curve=encode.curve, sharpen=encode.sharpen, crf=encode.crf, preset=encode.preset,
+                                    progress=progress)
+    return deliver_segments(paths, overlaps, out_path, fps=as_fps(fps), output=delivery, soundtrack=soundtrack,
+                            curve=encode.curve, sharpen=encode.sharpen, crf=encode.crf, preset=encode.preset,
+                            progress=progress)

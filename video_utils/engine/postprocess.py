@@ -10,32 +10,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 
-from ..core.constants import COLOUR_MATCH_MODES, COLOUR_METHODS, DEFAULT_COLOUR_MATCH, DEFAULT_COLOUR_METHOD
 from ..core.errors import PlanError
-from ..core.recipe import finite
+from ..core.step_settings import PostSettings
 from .colour import LUMA, match_colour
-
-
-@dataclass(frozen=True)
-class PostSettings:
-    colour_match: str = DEFAULT_COLOUR_MATCH
-    colour_method: str = DEFAULT_COLOUR_METHOD
-    colour_strength: float = 1.0
-    saturation: float = 1.0
-    brightness: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.colour_match not in COLOUR_MATCH_MODES:
-            raise PlanError(f"colour_match={self.colour_match!r} is not one of {', '.join(COLOUR_MATCH_MODES)}")
-        if self.colour_method not in COLOUR_METHODS:
-            raise PlanError(f"colour_method={self.colour_method!r} is not one of {', '.join(COLOUR_METHODS)}")
-        finite(self.colour_strength, "colour_strength", 0.0, 1.0)
-        finite(self.saturation, "saturation", 0.0, 4.0)
-        finite(self.brightness, "brightness", -1.0, 1.0)
 
 
 def finish_frames(frames: torch.Tensor, step, post: PostSettings) -> torch.Tensor:

@@ -26,6 +26,7 @@ from ..core.join_plan import JoinPlan
 from ..core.lengths import check_step_memory
 from ..core.output_format import extend_format
 from ..core.probe import probe
+from ..core.step_settings import ExtendStepSettings, JoinStepSettings, TravelStepSettings
 from ..core.travel_plan import TravelPlan
 from .conform import conform_frames, conform_video
 from .extend_assembly import check_clip, conformed_clip
@@ -192,14 +193,6 @@ class JoinStep:
 Step = TravelStep | JoinStep
 
 
-def checked_step(step):
-    """A step as the step nodes hand it on: refused when too small to generate (its memory is
-    checked when it is made)."""
-    check_step_memory(step.width, step.height, step.length, step.label)
-    return step
-
-
-
 def first_last_frames(step: Step) -> tuple[torch.Tensor, torch.Tensor]:
     """(start frames, end frames) for ``WanFirstLastFrameToVideo``: the guide's leading and
     trailing kept runs.  A kept frame anywhere else cannot be expressed by that node."""
@@ -362,3 +355,39 @@ class ExtendStep:
             clip = self.plan.clip_generation_frames
             return self._clip_context(clip - 1, clip)
         return None
+
+
+# --- the steps as the step nodes make them from their widgets -------------------------------------
+
+def checked_step(step):
+    """A step as the step nodes hand it on: refused when too small to generate (its memory is
+    checked when it is made)."""
+    check_step_memory(step.width, step.height, step.length, step.label)
+    return step
+
+
+def travel_step(keyframes: torch.Tensor, index: int, settings: TravelStepSettings, previous_path: str | None = None,
+                first_path: str | None = None) -> TravelStep:
+    """Segment ``index`` of the travel ``settings`` describe through ``keyframes`` (what
+    ``SegueTravelStep`` makes)."""
+    plan = settings.plan(int(keyframes.shape[0]))
+    adjust = OverlapAdjust(float(settings.strength), float(settings.desaturate), float(settings.darken))
+    return checked_step(TravelStep(plan, int(index), keyframes, previous_path, adjust, first_path=first_path))
+
+
+def join_step(clip_paths: Sequence[str], names: Sequence[str], index: int, settings: JoinStepSettings) -> JoinStep:
+    """The transition of join ``index`` between these clip files (what ``SegueJoinStep`` makes),
+    generated at the working size and rate the settings decide."""
+    fmt = settings.format(clip_paths)
+    plan = settings.plan(clip_paths, names, fmt)
+    return checked_step(JoinStep(plan, int(index), list(clip_paths), fmt.work_width, fmt.work_height, settings.fit,
+                                 bool(settings.bridging), fmt.generation_fps))
+
+
+def extend_step(clip_path: str, index: int, settings: ExtendStepSettings, previous_paths: Sequence[str] = (),
+                keyframes: torch.Tensor | None = None) -> ExtendStep:
+    """Segment ``index`` of extending the clip file (what ``SegueExtendStep`` makes)."""
+    count = int(keyframes.shape[0]) if keyframes is not None else 0
+    plan = settings.plan(clip_path, count)
+    adjust = OverlapAdjust(float(settings.strength), float(settings.desaturate), float(settings.darken))
+    return checked_step(ExtendStep(plan, int(index), clip_path, previous_paths, keyframes, adjust))

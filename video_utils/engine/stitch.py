@@ -23,8 +23,9 @@ import torch
 
 from ..core.constants import DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET
 from ..core.errors import PlanError
+from ..core.step_settings import check_blend
 from ..core.travel_plan import TravelPlan
-from .crossfade import blend_frame, check_options, crossfade, frame_weights
+from .crossfade import blend_frame, crossfade, frame_weights
 
 Progress = Callable[[int, int], None]
 # A source of frames: a tensor [N,H,W,3], an iterable of such chunks, or a zero-argument callable
@@ -75,7 +76,7 @@ def stitch_segments(
     progress: Progress | None = None,
 ) -> torch.Tensor:
     """Stitch in-memory segments [N_i,H,W,3] into one new float32 tensor."""
-    check_options(curve, sharpen)     # reject a bad curve before any work
+    check_blend(curve, sharpen)     # reject a bad curve before any work
     shape = None
     for i, seg in enumerate(segments):
         shape = _check_frames(f"segment {i}", seg, shape)
@@ -133,7 +134,7 @@ def stitch_stream(
             if progress:
                 progress(written, total)
 
-    check_options(curve, sharpen)     # reject a bad curve before anything reaches the sink
+    check_blend(curve, sharpen)     # reject a bad curve before anything reaches the sink
     shape: tuple | None = None
     tail = _Tail(max(overlaps, default=0))
     for i, source in enumerate(sources):

@@ -18,7 +18,7 @@ import functools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
+from typing import Callable
 
 import av
 import cv2
@@ -318,20 +318,29 @@ class VideoWriter:
         self._exit.__exit__(type(exc), exc, exc.__traceback__)
 
 
-def write_video(path, frames, fps, **kw) -> Path:
+def write_video(path, frames, fps, *, progress: Callable[[int, int], None] | None = None, chunk: int = 8,
+                **kw) -> Path:
     """Write frames ([T,H,W,3] tensor/array, or an iterable of such chunks) to ``path``; returns it.
 
-    Keyword arguments go to ``VideoWriter`` (codec, crf, preset, audio).
+    A batch is written ``chunk`` frames at a time, ``progress(done, total)`` after each (a node's
+    progress bar, which also honours Cancel).  Keyword arguments go to ``VideoWriter`` (codec,
+    crf, preset, audio).
     """
-    chunks: Iterable = [frames] if isinstance(frames, (torch.Tensor, np.ndarray)) else frames
+    total = None
+    if isinstance(frames, (torch.Tensor, np.ndarray)):
+        batch = frames if frames.ndim == 4 else frames[None]
+        total = int(batch.shape[0])
+        frames = (batch[i:i + chunk] for i in range(0, total, chunk))
     writer = None
     try:
-        for chunk in chunks:
-            if chunk.ndim == 3:
-                chunk = chunk[None]
+        for part in frames:
+            if part.ndim == 3:
+                part = part[None]
             if writer is None:
-                writer = VideoWriter(path, fps, chunk.shape[2], chunk.shape[1], **kw)
-            writer.write(chunk)
+                writer = VideoWriter(path, fps, part.shape[2], part.shape[1], **kw)
+            writer.write(part)
+            if progress is not None and total is not None:
+                progress(writer.frames_written, total)
     except BaseException:
         if writer is not None:
             writer.abort()
