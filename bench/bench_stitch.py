@@ -49,6 +49,7 @@ import torch
 
 import _measure as m
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # reference.py: the in-memory stitch
 SCRIPT = os.path.abspath(__file__)
 CHUNK = 16
 POOL = 5
@@ -64,7 +65,7 @@ def _layout(count: int, frames: int, overlap: int):
 
 def memcpy_new(segments, overlap):
     """Copy each segment's output frames [head, n) into a new output: the bytes a stitch writes."""
-    from segue.video_utils.engine.stitch import _allocate
+    from reference import _allocate   # tests/reference.py: the in-memory stitch the streamed one replaced
     n = segments[0].shape[0]
     total = len(segments) * n - overlap * (len(segments) - 1)
     out = _allocate(total, *segments[0].shape[1:3], segments[0].device)
@@ -88,7 +89,7 @@ def memcpy_reuse(segments, overlap, buf):
 
 
 def segue_memory(segments, overlap):
-    from segue.video_utils.engine.stitch import stitch_segments
+    from reference import stitch_segments
     return stitch_segments(segments, [overlap] * (len(segments) - 1)).shape[0]
 
 

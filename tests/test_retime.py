@@ -16,8 +16,9 @@ import media  # noqa: E402
 from segue.video_utils.core.errors import PlanError  # noqa: E402
 from segue.video_utils.core.lengths import retime_count  # noqa: E402
 from segue.video_utils.core.retime import (cfr_frame_map, conform_frame_map, conformed_frame_count,
-                                           output_frame_count, retime_indices, retime_weights, source_frame_map)
-from segue.video_utils.engine.retimer import Retimer, retime_frames
+                                           output_frame_count, source_frame_map)
+from segue.video_utils.engine.retimer import Retimer
+from reference import retime_frames, retime_indices, retime_weights
 
 NTSC = Fraction(30000, 1001)
 RATES = [Fraction(16), Fraction(24), Fraction(25), NTSC, Fraction(30), Fraction(60), Fraction(24000, 1001)]

@@ -140,6 +140,9 @@ def _cmd_demo(ns: argparse.Namespace) -> int:
     """The bundled keyframes, chained with exact keyframes, rendered here."""
     ns.out.parent.mkdir(parents=True, exist_ok=True)
     images = [str(p) for p in sorted(BUNDLED_KEYFRAMES.glob("*.png"))]
+    if not images:
+        raise PlanError(f"the bundled keyframes are missing from this install (no PNG in {BUNDLED_KEYFRAMES}): "
+                        f"reinstall Segue; a retry will not help")
     run = TravelRun(images=images, **{**travel_plan_fields(ns), "mode": "chained", "exact_keyframes": True},
                     out=str(ns.out.resolve()))
     return render_here(run, None)

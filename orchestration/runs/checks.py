@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+import av
+
 from ...video_utils.core.constants import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from ...video_utils.core.errors import PlanError, brief
 from ...video_utils.core.lengths import MAX_FPS
@@ -66,8 +68,6 @@ def check_file(path: Any, label: str, extensions: Sequence[str] | None) -> None:
 def image_size(path: str) -> tuple[int, int] | None:
     """An image's ``(width, height)`` from its header (PyAV, no decoding), or None when the header
     cannot be read (the loader that decodes it says why)."""
-    import av
-
     try:
         with av.open(str(path)) as container:
             if container.streams.video:

@@ -212,7 +212,7 @@ def lock_run_dir(run_dir: Path) -> Iterator[None]:
     lock_path = run_dir / ".lock"
     with open(lock_path, "a+") as f:
         try:
-            import fcntl
+            import fcntl  # optional: POSIX only
         except ImportError:  # pragma: no cover - Windows: no advisory lock, run unguarded
             yield
             return

@@ -32,10 +32,9 @@ from fractions import Fraction
 from typing import Sequence
 
 from .errors import PlanError
-from .lengths import as_fps, retime_count, retime_source, round_half_up
+from .lengths import as_fps
 from .probe import frame_times, probe
 
-ANCHORS = ("start", "end")
 
 # Real timestamps are rounded to their time base; this much (seconds) early still counts as "on
 # screen at t". Callers pass the time base's tick when they know it.
@@ -88,39 +87,6 @@ def source_frame_map(times: Sequence[Fraction], duration, out_fps, count: int | 
     tol = Fraction(tolerance)
     last = len(times) - 1
     return [max(0, min(last, bisect_right(times, Fraction(k) / out + tol) - 1)) for k in range(count)]
-
-
-def _positions(n: int, in_fps, out_fps, count: int | None, anchor: str) -> list[Fraction]:
-    """Fractional source position of every output frame (frames as samples at instants).
-
-    The count and the start-anchored positions are ``lengths.retime_count`` / ``retime_source``
-    (the planners' rule: first and last frames are kept); ``anchor="end"`` mirrors them.
-    """
-    n = _count(n, "frames")
-    src, out = _rate(in_fps, "in_fps"), _rate(out_fps, "out_fps")
-    if anchor not in ANCHORS:
-        raise PlanError(f"anchor={anchor!r} is not an anchor: use one of {', '.join(ANCHORS)}")
-    count = retime_count(n, src, out) if count is None else _count(count, "count")
-    if anchor == "start":
-        return [retime_source(k, n, src, out) for k in range(count)]
-    ratio = src / out
-    return [max(Fraction(0), (n - 1) - (count - 1 - k) * ratio) for k in range(count)]
-
-
-def retime_indices(frames: int, in_fps, out_fps, count: int | None = None, anchor: str = "start") -> list[int]:
-    """"nearest": the source frame closest in time to each output frame (ties: the later one)."""
-    return [round_half_up(x) for x in _positions(frames, in_fps, out_fps, count, anchor)]
-
-
-def retime_weights(frames: int, in_fps, out_fps, count: int | None = None,
-                   anchor: str = "start") -> list[tuple[int, int, float]]:
-    """"blend": per output frame ``(i, j, w)`` = ``(1 - w) * frame[i] + w * frame[j]``, j = i + 1."""
-    result = []
-    for x in _positions(frames, in_fps, out_fps, count, anchor):
-        i = math.floor(x)
-        w = x - i
-        result.append((i, min(i + 1, frames - 1), float(w)) if w else (i, i, 0.0))
-    return result
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from .constants import (COLOUR_MATCH_MODES, COLOUR_METHODS, CONFORM_FIT_MODES, C
 from .errors import PlanError
 from .extend_plan import ExtendPlan, plan_extend
 from .join_plan import JoinPlan, plan_join
-from .lengths import DEFAULT_MAX_GENERATION
+from .lengths import DEFAULT_MAX_GENERATION, as_fps
 from .output_format import OutputFormat, extend_format, output_format
 from .parse import int_list, one_or_list, per_join_overrides
 from .recipe import check_choice, finite
@@ -203,6 +203,8 @@ class TravelDelivery(_Settings):
                 "retime": self.retime, "loop": bool(self.loop), "soundtrack": self.soundtrack, "fit": self.fit}
 
     def check(self) -> "TravelDelivery":
+        if self.output_fps:                  # NaN too: it must fail here, before any segment runs
+            as_fps(self.output_fps, "output_fps")
         check_choice(self.retime, RETIME_MODES, "retime")
         check_choice(self.fit, CONFORM_FIT_MODES, "fit")
         if bool(self.width) != bool(self.height):

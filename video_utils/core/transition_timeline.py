@@ -70,16 +70,6 @@ def transition_lengths(context: int, gap: int, generation_fps=None, output_fps=N
     return TransitionLengths(t_out, t_out - 2 * context, chosen, c_gen, chosen - 2 * c_gen)
 
 
-def transition_length(context: int, gap: int) -> tuple[int, int]:
-    """``(T, effective_gap)`` with ``T = 2*context + effective_gap`` a 4n+1 length (one rate).
-
-    The gap shrinks by the rounding when it can (the original's rule); a gap too small to absorb
-    it grows to the next 4n+1 instead.
-    """
-    t = transition_lengths(context, gap)
-    return t.frames, t.gap
-
-
 class TransitionTimeline:
     """Position mapping between a transition's output and generated frames (mixed into ``JoinSpec``).
 

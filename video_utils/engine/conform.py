@@ -40,6 +40,7 @@ from ..core.errors import PlanError
 from ..core.probe import Orientation, probe
 from ..core.retime import conform_frame_map
 from ..core.sizes import check_fit, generation_size, wan_size
+from .video_read import iter_frames
 
 _CHUNK = 16
 # Source frames decoded at once by conform_video: as many as fit here (at least one), so a 4K
@@ -180,7 +181,6 @@ def conform_video(path, width: int, height: int, *, fps=None, fit: str = DEFAULT
 def _conformed_frames(path, info, wanted: list[int], width: int, height: int, fit: str) -> Iterator[torch.Tensor]:
     """One conformed [H,W,3] frame per entry of ``wanted`` (sorted source indices, may repeat);
     a repeated source frame is conformed once and yielded again."""
-    from .video_read import iter_frames  # decoding with accurate colour
 
     first = 0 if info.variable_rate else wanted[0]  # video_read seeks by a constant rate only
     source_chunk = max(1, min(_CHUNK, _SOURCE_BYTES // (info.stored_width * info.stored_height * 12)))

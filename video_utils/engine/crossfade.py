@@ -67,38 +67,6 @@ def blend_frame(a: torch.Tensor, b: torch.Tensor, alpha: float, amount: float, o
         out.clamp_(0.0, 1.0)
 
 
-def crossfade(
-    a_tail: torch.Tensor,
-    b_head: torch.Tensor,
-    curve: str = DEFAULT_CURVE,
-    sharpen: float = 0.0,
-    out: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Blend ``(1-alpha)*a_tail + alpha*b_head`` frame by frame ([n,H,W,3] each).
-
-    ``sharpen`` > 0 adds an unsharp mask (Gaussian sigma 3) of strength ``sharpen*alpha_k``,
-    clipped to 0..1 (an unsharpened blend of frames in 0..1 is in 0..1 already).
-    ``out`` (same shape, float32, contiguous) receives the result in place, e.g. a slice of a
-    preallocated stitch output.
-    """
-    if a_tail.shape != b_head.shape or a_tail.dim() != 4 or a_tail.shape[-1] != 3:
-        raise PlanError(
-            f"cross-fade needs two equal [n,H,W,3] frame stacks, got {tuple(a_tail.shape)} and "
-            f"{tuple(b_head.shape)}: give both videos the same size and overlap"
-        )
-    weights = frame_weights(a_tail.shape[0], curve, sharpen)
-    if out is None:
-        out = torch.empty(a_tail.shape, dtype=torch.float32, device=a_tail.device)
-    elif out.shape != a_tail.shape or out.dtype != torch.float32 or not out.is_contiguous():
-        raise PlanError(
-            f"cross-fade output has shape {tuple(out.shape)} {out.dtype}, needs a contiguous "
-            f"{tuple(a_tail.shape)} float32 tensor"
-        )
-    for k, (alpha, amount) in enumerate(weights):
-        blend_frame(a_tail[k], b_head[k], alpha, amount, out[k])
-    return out
-
-
 def _sharpen_(frame: torch.Tensor, amount: float) -> None:
     """In place: ``f + amount*(f - gaussian(f))`` for one [H,W,3] frame (one OpenCV blur)."""
     pixels = frame.cpu().numpy() if frame.device.type != "cpu" else frame.numpy()

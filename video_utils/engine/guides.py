@@ -287,27 +287,6 @@ def join_transition_guide(
     return guide, mask
 
 
-def guide_summary(mask: torch.Tensor, expand: bool = False) -> str:
-    """Compact text of a mask: ``K`` = kept frame (mean mask < 0.5), ``.`` = generated.
-
-    Run-length by default (``"10K 78. 1K"``); ``expand=True`` gives one character per frame
-    (``"KKKKKKKKKK.....K"``), handy in tests.
-    """
-    if mask.dim() < 1 or mask.shape[0] == 0:
-        return ""
-    kept = kept_frames(mask)
-    chars = "".join("K" if k else "." for k in kept.tolist())
-    if expand:
-        return chars
-    runs: list[str] = []
-    start = 0
-    for i in range(1, len(chars) + 1):
-        if i == len(chars) or chars[i] != chars[start]:
-            runs.append(f"{i - start}{chars[start]}")
-            start = i
-    return " ".join(runs)
-
-
 def kept_frames(mask: torch.Tensor) -> torch.Tensor:
     """Bool [G]: frames whose mean mask is below 0.5 (what the model mostly keeps)."""
     return mask.reshape(mask.shape[0], -1).to(torch.float32).mean(dim=1) < 0.5

@@ -19,15 +19,23 @@ later frame and shows as ghosting in the blends, so it is an error naming the jo
 from __future__ import annotations
 
 import os
-from typing import Callable, Sequence
+from typing import Sequence
 
-import torch
 
 from ..core.constants import (DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_PRESET,
                               DEFAULT_RETIME)
 from ..core.errors import PlanError
 from ..core.join_plan import JoinPlan
-from .stitch import Progress, Source, iter_chunks, stitch_length, stitch_segments, stitch_stream
+from ..core.probe import probe
+from ..core.retime import conformed_frame_count
+from ..core.sizes import check_fit, even_size
+from ..core.sound_timeline import join_timeline
+from .conform import conform_frames, conform_video
+from .retimer import Retimer
+from .sound import assemble_soundtrack
+from .stitch import Progress, stitch_length, stitch_stream
+from .video_read import iter_frames
+from .video_write import VideoWriter
 
 
 def join_layout(plan: JoinPlan) -> tuple[list[tuple[str, int, int, int]], list[int]]:
@@ -66,55 +74,6 @@ def join_layout(plan: JoinPlan) -> tuple[list[tuple[str, int, int, int]], list[i
     return pieces, overlaps
 
 
-def assemble_join(
-    clips: Sequence[torch.Tensor],
-    transitions: Sequence[torch.Tensor],
-    plan: JoinPlan,
-    curve: str = DEFAULT_CURVE,
-    sharpen: float = 0.0,
-    progress: Progress | None = None,
-) -> torch.Tensor:
-    """The joined video in memory: exactly ``plan.total_frames`` frames."""
-    _check_counts(len(clips), len(transitions), plan)
-    for k, clip in enumerate(clips):
-        _check_length(f"clip {k}", clip.shape[0] if clip.dim() == 4 else -1, plan.clip_frames[k])
-    for j, transition in enumerate(transitions):
-        _check_transition(j, transition.shape[0] if transition.dim() == 4 else -1, plan)
-    pieces, overlaps = join_layout(plan)
-    sources = {"clip": clips, "transition": transitions}
-    segments = [sources[kind][i][start:end] for kind, i, start, end in pieces]
-    return stitch_segments(segments, overlaps, curve, sharpen, progress)
-
-
-def assemble_join_stream(
-    clips: Sequence[Source],
-    transitions: Sequence[Source],
-    plan: JoinPlan,
-    sink: Callable[[torch.Tensor], None],
-    *,
-    curve: str = DEFAULT_CURVE,
-    sharpen: float = 0.0,
-    progress: Progress | None = None,
-) -> int:
-    """Stream the joined video into ``sink`` from full-clip sources (tensors, chunk iterables or
-    callables returning them, e.g. a ComfyUI VIDEO's frame reader); returns frames sent.  Each
-    source's length is checked against the plan as it is read."""
-    _check_counts(len(clips), len(transitions), plan)
-    pieces, overlaps = join_layout(plan)
-    if plan.loop and not (isinstance(transitions[-1], torch.Tensor) or callable(transitions[-1])):
-        raise PlanError(
-            f"the loop transition (join {len(plan.joins) - 1}) is read twice (the video's start and end): pass it "
-            f"as a tensor or a callable that reopens it, not a one-shot iterator"
-        )
-    sources = []
-    for kind, i, start, end in pieces:
-        full = clips[i] if kind == "clip" else transitions[i]
-        expected = plan.clip_frames[i] if kind == "clip" else plan.joins[i].transition_frames
-        sources.append(_checked_window(full, start, end, expected, kind, i, plan))
-    return stitch_stream(sources, overlaps, sink, lengths=[e - s for _, _, s, e in pieces], curve=curve,
-                         sharpen=sharpen, progress=progress, names=[_name(p) for p in pieces])
-
-
 def assemble_join_files(
     clip_paths: Sequence[str | os.PathLike],
     transition_paths: Sequence[str | os.PathLike],
@@ -144,11 +103,6 @@ def assemble_join_files(
     multiples of 16, is cropped or padded as the clips are, never stretched unless ``fit`` says
     so).  Every file is checked against the plan before anything is decoded.
     """
-    from .conform import conform_frames, conform_video
-    from ..core.probe import probe
-    from ..core.retime import conformed_frame_count
-    from ..core.sizes import check_fit, even_size
-    from .video_write import VideoWriter
 
     check_fit(fit)
     clip_paths = [os.fspath(p) for p in clip_paths]
@@ -183,8 +137,6 @@ def assemble_join_files(
 
 def _retimed(path: str, positions, mode: str, chunk: int):
     """The generated frames of ``path`` shown at ``positions`` (generation frames), streamed."""
-    from .retimer import Retimer
-    from .video_read import iter_frames
 
     ready: list = []
     retimer = Retimer(positions, ready.append, mode, chunk=chunk)
@@ -208,24 +160,6 @@ def _check_generated(index: int, frames: int, plan: JoinPlan, path: str) -> None
             f"change the batch in between")
 
 
-def _checked_window(source: Source, start: int, end: int, expected: int, kind: str, index: int, plan: JoinPlan):
-    """A callable yielding frames ``[start, end)`` of ``source`` that reads the source to its end
-    (a few frames past ``end`` at most) to check its length against the plan."""
-    def frames():
-        count = 0
-        for chunk in iter_chunks(source):
-            n = chunk.shape[0]
-            lo, hi = max(start - count, 0), min(end - count, n)
-            if lo < hi:
-                yield chunk[lo:hi]
-            count += n
-        if kind == "clip":
-            _check_length(f"clip {index}", count, expected)
-        else:
-            _check_transition(index, count, plan)
-    return frames
-
-
 def _check_counts(n_clips: int, n_transitions: int, plan: JoinPlan) -> None:
     if n_clips != len(plan.clips):
         raise PlanError(f"{n_clips} clips given but the plan joins {len(plan.clips)}: pass the clips the plan was made for")
@@ -243,22 +177,6 @@ def _check_length(name: str, frames: int, expected: int) -> None:
         )
 
 
-def _check_transition(index: int, frames: int, plan: JoinPlan, path: str | None = None) -> None:
-    j = plan.joins[index]
-    if frames != j.transition_frames:
-        where = f" ({path})" if path else ""
-        if j.generation_frames == j.transition_frames:
-            fix = (f"generate it with length {j.transition_frames} (a 4n+1 length; other lengths are floored by "
-                   f"the sampler)")
-        else:
-            fix = (f"generate it with length {j.generation_frames} at the generation rate, then retime it to "
-                   f"{j.transition_frames} output frames (JoinSpec.retime_sources)")
-        raise PlanError(
-            f"transition of join {index}{where} has {frames} frames but the plan needs {j.transition_frames} "
-            f"(context {j.context_frames_a} + gap {j.gap_frames} + context {j.context_frames_b}): {fix}"
-        )
-
-
 def _name(piece: tuple[str, int, int, int]) -> str:
     kind, index, start, end = piece
     return f"{kind} {index} (frames {start}..{end - 1})"
@@ -273,9 +191,6 @@ def join_soundtrack(clip_paths: Sequence[str | os.PathLike], plan: JoinPlan, gap
     result lasts exactly as long as the video.  A loop's closing transition (the end of the
     video) is silent: the sound fades out into it.
     """
-    from .sound import assemble_soundtrack
-    from ..core.sound_timeline import join_timeline
-    from ..core.probe import probe
 
     paths = [os.fspath(p) for p in clip_paths]
     if not any(probe(p).has_audio for p in paths):

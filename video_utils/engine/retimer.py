@@ -16,7 +16,6 @@ import torch
 from ..core.constants import DEFAULT_RETIME, RETIME_MODES
 from ..core.errors import PlanError
 from ..core.lengths import round_half_up
-from ..core.retime import _positions
 
 class Retimer:
     """Retime a stream of frames as it arrives: output frame k shows source position
@@ -93,18 +92,3 @@ class Retimer:
             raise PlanError(f"retiming stopped at output frame {self.k} of {len(self.positions)}: the source has "
                             f"only {self.seen} frames")
         return self.k
-
-
-def retime_frames(frames, in_fps, out_fps, count: int | None = None, mode: str = "nearest",
-                  anchor: str = "start"):
-    """A batch [N,H,W,3] at ``in_fps`` as [count,H,W,3] at ``out_fps``, covering the same span."""
-    if not isinstance(frames, torch.Tensor) or frames.dim() != 4:
-        shape = tuple(frames.shape) if hasattr(frames, "shape") else type(frames).__name__
-        raise PlanError(f"frames {shape} are not an IMAGE batch: expected [frames, height, width, channels]")
-    if not frames.is_floating_point():
-        frames = frames.float().div_(255)
-    parts: list = []
-    retimer = Retimer(_positions(int(frames.shape[0]), in_fps, out_fps, count, anchor), parts.append, mode)
-    retimer.push(frames)
-    retimer.close()
-    return torch.cat(parts)

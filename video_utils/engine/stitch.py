@@ -18,14 +18,15 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterable, Iterator, Sequence, Union
 
-import numpy as np
 import torch
 
 from ..core.constants import DEFAULT_CRF, DEFAULT_CURVE, DEFAULT_PRESET
 from ..core.errors import PlanError
+from ..core.probe import probe as probe_video
 from ..core.step_settings import check_blend
-from ..core.travel_plan import TravelPlan
-from .crossfade import blend_frame, crossfade, frame_weights
+from .crossfade import blend_frame, frame_weights
+from .video_read import iter_frames
+from .video_write import VideoWriter
 
 Progress = Callable[[int, int], None]
 # A source of frames: a tensor [N,H,W,3], an iterable of such chunks, or a zero-argument callable
@@ -66,36 +67,6 @@ def _check_overlaps(count: int, overlaps: Sequence[int]) -> list[int]:
         if o < 0:
             raise PlanError(f"overlaps[{i}]={o} is negative: use 0 (plain cut) or more frames")
     return overlaps
-
-
-def stitch_segments(
-    segments: Sequence[torch.Tensor],
-    overlaps: Sequence[int],
-    curve: str = DEFAULT_CURVE,
-    sharpen: float = 0.0,
-    progress: Progress | None = None,
-) -> torch.Tensor:
-    """Stitch in-memory segments [N_i,H,W,3] into one new float32 tensor."""
-    check_blend(curve, sharpen)     # reject a bad curve before any work
-    shape = None
-    for i, seg in enumerate(segments):
-        shape = _check_frames(f"segment {i}", seg, shape)
-    total = stitch_length([s.shape[0] for s in segments], overlaps)
-    _, h, w, _ = segments[0].shape
-    out = _allocate(total, h, w, segments[0].device)
-    pos = 0
-    for i, seg in enumerate(segments):
-        head = int(overlaps[i - 1]) if i else 0
-        tail = int(overlaps[i]) if i < len(overlaps) else 0
-        if head:
-            crossfade(segments[i - 1][-head:], seg[:head], curve, sharpen, out=out[pos: pos + head])
-            pos += head
-        body = seg[head: seg.shape[0] - tail]
-        out[pos: pos + body.shape[0]].copy_(body)
-        pos += body.shape[0]
-        if progress:
-            progress(pos, total)
-    return out
 
 
 def stitch_stream(
@@ -206,9 +177,6 @@ def stitch_segment_files(
     (a travel's segment-0 lead-in), a sequence gives one value per file.  The output is written
     atomically by ``VideoWriter`` and its frames equal ``stitch_segments`` on the decoded inputs.
     """
-    from ..core.probe import probe as probe_video  # PyAV only for the file path
-    from .video_read import iter_frames
-    from .video_write import VideoWriter
 
     paths = [os.fspath(p) for p in paths]
     if isinstance(trim_start, int):
@@ -243,12 +211,6 @@ def stitch_segment_files(
                              sharpen=sharpen, progress=progress, names=names)
 
 
-def plan_segment_trims(plan: TravelPlan) -> tuple[list[int], list[int]]:
-    """``(trim_starts, overlaps)`` to stitch a travel's generated segments: each segment drops its
-    first ``trim_start`` frames (only segment 0's exact-keyframes lead-in is non-zero)."""
-    return [s.trim_start for s in plan.segments], list(plan.overlaps)
-
-
 def _file_source(iter_frames, path: str, start: int, chunk: int) -> Callable[[], Iterator[torch.Tensor]]:
     return lambda: iter_frames(path, start=start, chunk=chunk)
 
@@ -260,14 +222,6 @@ def iter_chunks(source: Source) -> Iterator[torch.Tensor]:
     if callable(source):
         source = source()
     return (chunk if chunk.dim() == 4 else chunk[None] for chunk in source)
-
-
-def _allocate(frames: int, h: int, w: int, device: torch.device) -> torch.Tensor:
-    """Uninitialised float32 [frames,h,w,3]; numpy's allocator faults fresh pages in about twice
-    as fast as torch's for big CPU buffers (the first write dominates a stitch's cost)."""
-    if device.type == "cpu":
-        return torch.from_numpy(np.empty((frames, h, w, 3), dtype=np.float32))
-    return torch.empty((frames, h, w, 3), dtype=torch.float32, device=device)
 
 
 def _check_frames(name: str, frames: torch.Tensor, shape: tuple | None) -> tuple:

@@ -91,10 +91,10 @@ def _cpu_has_x264_avx512() -> bool:
     available we cannot tell, and leave x264 alone rather than name flags the CPU may lack.
     """
     try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
+        from numpy._core._multiarray_umath import __cpu_features__ as features  # optional: numpy 2's private
     except ImportError:
         try:
-            from numpy.core._multiarray_umath import __cpu_features__ as features
+            from numpy.core._multiarray_umath import __cpu_features__ as features  # optional: numpy 1's
         except ImportError:
             return False
     return all(features.get(f) for f in ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL", "AVX2", "FMA3"))
