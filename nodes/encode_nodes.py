@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from ..video_utils.core.errors import PlanError
 from ..video_utils.engine.steps import first_last_frames
-from .api import CATEGORY, STEP, encode_clip_vision, first_last_encode, io, vace_encode
+from .api import CATEGORY, encode_clip_vision, first_last_encode, io, vace_encode
+from .widgets import step_input
 
 
 def _conditioning_inputs() -> list:
@@ -19,8 +20,15 @@ def _conditioning_inputs() -> list:
         io.Conditioning.Input("positive", tooltip="Positive conditioning (CLIPTextEncode of the prompt)."),
         io.Conditioning.Input("negative", tooltip="Negative conditioning (CLIPTextEncode of what to avoid)."),
         io.Vae.Input("vae", tooltip="The Wan 2.1 VAE (VAELoader): encodes the kept frames."),
-        STEP.Input("step", tooltip="The segment/transition to generate (Segue Travel Step / Join Step)."),
+        step_input(),
     ]
+
+
+def _conditioning_outputs(latent: str) -> list:
+    """What both encoders hand the samplers, like core's Wan encoders."""
+    return [io.Conditioning.Output(display_name="positive", tooltip="To the sampler's positive."),
+            io.Conditioning.Output(display_name="negative", tooltip="To the sampler's negative."),
+            io.Latent.Output(display_name="latent", tooltip=latent)]
 
 
 def reference_for(reference_image, step):
@@ -54,9 +62,7 @@ class SegueVaceEncode(io.ComfyNode):
                                        "for every step, or one per step."),
             ],
             outputs=[
-                io.Conditioning.Output(display_name="positive", tooltip="To the sampler's positive."),
-                io.Conditioning.Output(display_name="negative", tooltip="To the sampler's negative."),
-                io.Latent.Output(display_name="latent", tooltip="The empty video latent to sample."),
+                *_conditioning_outputs("The empty video latent to sample."),
                 io.Int.Output(display_name="trim_latent",
                               tooltip="Latent frames the reference image added: to TrimVideoLatent.trim_amount."),
             ],
@@ -86,11 +92,7 @@ class SegueFirstLastEncode(io.ComfyNode):
                                     tooltip="Optional CLIP vision model (CLIPVisionLoader): encodes the start and end "
                                             "frames as the model's image conditioning."),
             ],
-            outputs=[
-                io.Conditioning.Output(display_name="positive", tooltip="To the sampler's positive."),
-                io.Conditioning.Output(display_name="negative", tooltip="To the sampler's negative."),
-                io.Latent.Output(display_name="latent", tooltip="The video latent to sample."),
-            ],
+            outputs=_conditioning_outputs("The video latent to sample."),
         )
 
     @classmethod

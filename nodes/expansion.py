@@ -26,6 +26,9 @@ from .api import expansion_prefix, folders, io
 from .outputs import images_or_blocker
 
 EXPAND_HIDDEN = [io.Hidden.unique_id, io.Hidden.dynprompt]
+# The schema flags of an expanding node: it reads its own links in the running prompt, expands, and
+# writes its video.
+EXPANDING = dict(hidden=EXPAND_HIDDEN, enable_expand=True, is_output_node=True)
 RECIPE_LINKS = {"model": "model", "model_low_noise": "model_low", "vae": "vae", "clip": "clip",
                 "positive": "positive", "negative": "negative", "clip_vision": "clip_vision",
                 "reference_image": "reference"}

@@ -22,12 +22,13 @@ from ..video_utils.core.step_settings import ExtendStepSettings
 from ..video_utils.engine.executor import assemble_extended_file, clip_input, extend_step_node
 from ..video_utils.engine.video_read import read_last_frames
 from .api import CATEGORY, STEP, folders, io, node_context
-from .expansion import EXPAND_HIDDEN, expanded_video, no_lazy_inputs, node_links, one_node_run
+from .expansion import EXPANDING, expanded_video, no_lazy_inputs, node_links, one_node_run
 from .outputs import final_output
 from .video_adapters import file_of, source_path
-from .widgets import (KEEP_AUDIO_HELP, NAME_HELP, STEP_HELP, adjust_inputs, blend_inputs, encode_checks, encode_inputs,
-                      extend_checks, extend_setting_inputs, file_fingerprint, final_target_inputs, keep_input,
-                      output_images_input, recipe_input, validated, video_images_outputs)
+from .widgets import (KEEP_AUDIO_HELP, NAME_HELP, STEP_HELP, adjust_inputs, after_input, blend_inputs, encode_checks,
+                      encode_inputs, extend_checks, extend_setting_inputs, file_fingerprint, files_input,
+                      final_target_inputs, keep_input, output_images_input, recipe_input, validated,
+                      video_images_outputs, video_output)
 
 
 class SegueExtendStep(io.ComfyNode):
@@ -89,9 +90,7 @@ class SegueExtendAssemble(io.ComfyNode):
                         "16 fps at the working size, are retimed and scaled to the clip's rate and size.",
             inputs=[
                 io.String.Input("clip_file", default="", tooltip=f"The clip that was extended, {NAME_HELP}."),
-                io.String.Input("segment_files", multiline=True, default="",
-                                tooltip="The generated segments' files in order, one per line (link the last "
-                                        "Segue File List)."),
+                files_input("segment_files", "The generated segments' files", linked=True),
                 *extend_setting_inputs(),
                 io.Int.Input("keyframe_count", default=0, min=0, max=10_000,
                              tooltip="How many keyframe images the segments were made with (0 = none): the plan "
@@ -101,10 +100,9 @@ class SegueExtendAssemble(io.ComfyNode):
                 io.Boolean.Input("keep_audio", default=True,
                                  tooltip=KEEP_AUDIO_HELP),
                 *blend_inputs(optional=True),
-                io.Video.Input("after", optional=True,
-                               tooltip="Optional: any VIDEO this node must wait for, only to order the run."),
+                after_input(),
             ],
-            outputs=[io.Video.Output(display_name="video", tooltip="The extended clip as a file-backed MP4 VIDEO.")],
+            outputs=[video_output("extended clip")],
             is_output_node=True,
         )
 
@@ -122,7 +120,6 @@ class SegueExtendAssemble(io.ComfyNode):
 
     @classmethod
     def execute(cls, **inputs) -> io.NodeOutput:
-        inputs.pop("after", None)          # only orders the run
         return final_output(assemble_extended_file(node_context(), **inputs))
 
 
@@ -185,9 +182,7 @@ class SegueExtendClip(io.ComfyNode):
                 output_images_input("extended clip"),
             ],
             outputs=video_images_outputs("extended clip"),
-            hidden=EXPAND_HIDDEN,
-            enable_expand=True,
-            is_output_node=True,
+            **EXPANDING,
         )
 
     @classmethod

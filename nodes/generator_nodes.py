@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import torch
 
-from ..video_utils.core.recipe import check_choice
-from .widgets import validated
-from ..video_utils.core.constants import DEFAULT_PREVIEW_METHOD
-from ..video_utils.core.constants import PREVIEW_METHODS as METHODS
+from ..video_utils.core.constants import DEFAULT_PREVIEW_METHOD, PREVIEW_METHODS as METHODS
 from ..video_utils.core.errors import PlanError
+from ..video_utils.core.recipe import check_choice
 from ..video_utils.engine.colour import match_colour
 from ..video_utils.engine.preview_generator import preview_generate
 from .api import CATEGORY, Progress, io
+from .widgets import validated
 
 
 class SeguePreviewGenerator(io.ComfyNode):

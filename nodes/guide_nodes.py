@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.join_plan import plan_join
+from ..video_utils.core.lengths import item_index
 from ..video_utils.core.step_settings import TravelStepSettings
 from ..video_utils.engine.guides import OverlapAdjust, join_contexts, join_transition_guide, travel_segment_guide
 from .api import CATEGORY, io
 from .video_adapters import read_range, read_tail, video_info
-from .widgets import (adjust_inputs, first_video_input, guide_outputs, join_core_inputs, travel_settings_checks,
-                      travel_settings_inputs, validated)
+from .widgets import (adjust_inputs, first_video_input, guide_outputs, join_core_inputs,
+                      travel_segment_inputs, travel_settings_checks,
+                      validated)
 
 
 class SegueTravelGuide(io.ComfyNode):
@@ -26,10 +28,7 @@ class SegueTravelGuide(io.ComfyNode):
             category=CATEGORY,
             description="Guide video + mask for one travel segment (keyframe i -> i+1), ready for WanVaceToVideo.",
             inputs=[
-                io.Image.Input("keyframes", tooltip="ALL keyframes as one batch (SegueLoadImages), multiples of 16."),
-                io.Int.Input("segment_index", default=0, min=0, max=10_000,
-                             tooltip="Which segment: 0 = keyframe 0 -> 1, 1 = keyframe 1 -> 2, ..."),
-                *travel_settings_inputs(),
+                *travel_segment_inputs(),
                 io.Image.Input("previous_segment", optional=True,
                                tooltip="Chained segments >= 1: the previous segment's frames (its last overlap frames "
                                        "are enough, e.g. SegueLoadVideo with last_frames)."),
@@ -52,14 +51,11 @@ class SegueTravelGuide(io.ComfyNode):
     def execute(cls, keyframes, segment_index, segment_frames, overlap, mode, exact_keyframes, loop=False,
                 previous_segment=None, previous_video=None, first_video=None, strength=1.0, desaturate=0.0,
                 darken=0.0) -> io.NodeOutput:
-        plan = TravelStepSettings(segment_frames, overlap, mode, exact_keyframes, loop=loop).plan(int(keyframes.shape[0]))
+        settings = TravelStepSettings(segment_frames, overlap, mode, exact_keyframes, loop=loop)
+        plan = settings.plan(int(keyframes.shape[0]))
         if previous_segment is not None and previous_video is not None:
             raise PlanError("previous_segment and previous_video are both connected: connect only one")
-        if not 0 <= segment_index < len(plan.segments):
-            raise PlanError(
-                f"segment_index={segment_index} is out of range: {keyframes.shape[0]} keyframes make segments "
-                f"0..{len(plan.segments) - 1}"
-            )
+        item_index(segment_index, len(plan.segments), "segment_index", f"{keyframes.shape[0]} keyframes make segments")
         seg = plan.segments[segment_index]
         previous = previous_segment
         if previous_video is not None:

@@ -26,7 +26,7 @@ from ..video_utils.engine.video_write import LOSSLESS_CODEC, write_video
 from .api import CATEGORY, Progress, folders, io, node_context
 from .outputs import final_output, step_output
 from .video_adapters import file_video, source_path
-from .widgets import NAME_HELP, file_fingerprint, validated
+from .widgets import NAME_HELP, file_fingerprint, validated, video_output
 
 WRITE_CHUNK = 8
 
@@ -242,7 +242,7 @@ class SegueSaveVideo(io.ComfyNode):
                                tooltip="x264 speed/size trade-off: slower presets make smaller files."),
                 io.Audio.Input("audio", optional=True, tooltip="Optional soundtrack, muxed as AAC."),
             ],
-            outputs=[io.Video.Output(display_name="video", tooltip="The saved MP4 as a file-backed VIDEO.")],
+            outputs=[video_output("saved video")],
             is_output_node=True,
         )
 

@@ -28,12 +28,13 @@ from ..video_utils.engine.audio_io import AudioClip
 from ..video_utils.engine.executor import assemble_joined_files
 from ..video_utils.engine.video_write import LOSSLESS_CODEC, VideoWriter
 from .api import CATEGORY, folders, io, node_context
-from .expansion import EXPAND_HIDDEN, expanded_video, no_lazy_inputs, one_node_run
+from .expansion import EXPANDING, expanded_video, no_lazy_inputs, one_node_run
 from .outputs import final_output
 from .video_adapters import chunk_source, file_video, source_path, video_audio, video_info
-from .widgets import (MAX_SEGMENT_INPUTS, blend_inputs, collect_items, encode_checks, encode_inputs, file_fingerprint,
-                      final_target_inputs, format_checks, format_inputs, join_setting_inputs, keep_input, loop_input,
-                      output_images_input, per_join_check, recipe_input, segment_inputs, sound_inputs, validated)
+from .widgets import (MAX_SEGMENT_INPUTS, after_input, blend_inputs, collect_items, encode_checks, encode_inputs,
+                      file_fingerprint, files_input, final_target_inputs, format_checks, format_inputs,
+                      join_setting_inputs, keep_input, loop_input, output_images_input, per_join_check, recipe_input,
+                      segment_inputs, sound_inputs, validated, video_output)
 
 CHUNK = 16
 
@@ -49,12 +50,8 @@ class SegueJoinAssembleFiles(io.ComfyNode):
                         "frame-exact against the join plan: clips conformed to the output size and rate, "
                         "transitions retimed and scaled to them, every clip's sound under its own pictures.",
             inputs=[
-                io.String.Input("clip_files", multiline=True, default="",
-                                tooltip="The clips in order, one per line, relative to input/ or with ' [output]' / "
-                                        "' [temp]'. Any sizes, rates and rotations."),
-                io.String.Input("transition_files", multiline=True, default="",
-                                tooltip="The generated transitions (lossless), one per join, in order. Can be linked "
-                                        "from SegueFileList."),
+                files_input("clip_files", "The clips (any sizes, rates and rotations)"),
+                files_input("transition_files", "The generated transitions (lossless), one per join", linked=True),
                 *join_setting_inputs(),
                 *format_inputs("clip", working=False),
                 *final_target_inputs("segue/join/final"),
@@ -62,10 +59,9 @@ class SegueJoinAssembleFiles(io.ComfyNode):
                 *sound_inputs(),
                 *blend_inputs(optional=True),
                 loop_input(),
-                io.Video.Input("after", optional=True,
-                               tooltip="Optional: any VIDEO this node must wait for, only to order the run."),
+                after_input(),
             ],
-            outputs=[io.Video.Output(display_name="video", tooltip="The joined MP4 as a file-backed VIDEO.")],
+            outputs=[video_output("joined video")],
             is_output_node=True,
         )
 
@@ -83,7 +79,6 @@ class SegueJoinAssembleFiles(io.ComfyNode):
 
     @classmethod
     def execute(cls, **inputs) -> io.NodeOutput:
-        inputs.pop("after", None)          # only orders the run
         return final_output(assemble_joined_files(node_context(), **inputs))
 
 
@@ -157,12 +152,10 @@ class SegueJoinClips(io.ComfyNode):
                 output_images_input("result"),
             ],
             outputs=[
-                io.Video.Output(display_name="video", tooltip="The joined MP4 as a file-backed VIDEO."),
+                video_output("joined video"),
                 io.Image.Output(display_name="images", tooltip="The result as IMAGE; only when output_images is on."),
             ],
-            hidden=EXPAND_HIDDEN,
-            enable_expand=True,
-            is_output_node=True,
+            **EXPANDING,
         )
 
     @classmethod

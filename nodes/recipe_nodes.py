@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 
 from ..video_utils.core import parse
-from ..video_utils.core.recipe import check_choice
-from .widgets import validated
 from ..video_utils.core.constants import (COLOUR_MATCH_MODES, COLOUR_METHODS, DEFAULT_SEED_POLICY, PREVIEW_METHODS,
                                           SEED_POLICIES)
 from ..video_utils.core.errors import PlanError
-from ..video_utils.core.recipe import GENERATORS, Lora, Phase, Recipe
+from ..video_utils.core.recipe import GENERATORS, Lora, Phase, Recipe, check_choice
 from .api import CATEGORY, MAX_SEED, RECIPE, SAMPLERS, SCHEDULERS, io, model_files
 from .expansion import no_lazy_inputs
+from .widgets import colour_inputs, validated
 
 DEFAULTS = Recipe()
 
@@ -135,13 +134,7 @@ class SegueRecipe(io.ComfyNode):
                                tooltip="How strongly the guide (kept frames) steers VACE (WanVaceToVideo strength)."),
                 io.Combo.Input("preview_method", options=list(PREVIEW_METHODS), default=DEFAULTS.preview_method,
                                tooltip="preview generator: flow = optical-flow morph, blend = cross-dissolve."),
-                io.Combo.Input("colour_match", options=list(COLOUR_MATCH_MODES), default=DEFAULTS.colour_match,
-                               tooltip="Keep colours steady across segments: previous = match each segment to the "
-                                       "frames it continues, first_keyframe = to the first keyframe, none = off."),
-                io.Combo.Input("colour_method", options=list(COLOUR_METHODS), default=DEFAULTS.colour_method,
-                               tooltip="lab: brightness and tint matched separately (best); rgb: per colour channel."),
-                io.Float.Input("colour_strength", default=DEFAULTS.colour_strength, min=0.0, max=1.0, step=0.05,
-                               tooltip="How much of the colour correction is applied (0 = none, 1 = all)."),
+                *colour_inputs(DEFAULTS),
                 io.Float.Input("saturation", default=DEFAULTS.saturation, min=0.0, max=4.0, step=0.01,
                                tooltip="Saturation of every segment after the first (and every join transition): "
                                        "1 = unchanged, below 1 counters the saturation build-up of long chains."),

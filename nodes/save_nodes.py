@@ -17,9 +17,9 @@ from ..video_utils.core.constants import DEFAULT_PREVIEW_METHOD, PREVIEW_METHODS
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.recipe import check_choice
 from ..video_utils.engine.executor import preview_step, save_step
-from .api import CATEGORY, STEP, io, node_context, vae_decode
+from .api import CATEGORY, io, node_context, vae_decode
 from .outputs import step_output
-from .widgets import post_checks, post_inputs, target_inputs, validated
+from .widgets import post_checks, post_inputs, step_input, target_inputs, validated
 
 
 VIDEO_OUT = io.Video.Output(display_name="video",
@@ -37,7 +37,7 @@ class SegueSaveStep(io.ComfyNode):
             description="Decode a step's sampled latent (core VAEDecode) or take its decoded frames, check the frame "
                         "count against the plan, trim, colour-correct and save them losslessly, in one node.",
             inputs=[
-                STEP.Input("step", tooltip="The step these frames were generated for."),
+                step_input("The step these frames were generated for."),
                 io.Latent.Input("samples", optional=True,
                                 tooltip="The sampled latent (after TrimVideoLatent); needs vae. Or connect images."),
                 io.Vae.Input("vae", optional=True, tooltip="The Wan VAE that decodes samples."),
@@ -74,7 +74,7 @@ class SeguePreviewStep(io.ComfyNode):
             description="CPU stand-in for the Wan sampler on a step: morph between its kept frames, then check, "
                         "colour-correct and save losslessly like Segue Save Step. Preview timing with no model.",
             inputs=[
-                STEP.Input("step", tooltip="The segment/transition to fill (Segue Travel Step / Join Step)."),
+                step_input("The segment/transition to fill (a Segue Travel, Join or Extend Step)."),
                 io.Combo.Input("method", options=list(PREVIEW_METHODS), default=DEFAULT_PREVIEW_METHOD,
                                tooltip="flow: optical-flow morph between kept frames; blend: plain cross-dissolve."),
                 *target_inputs(),

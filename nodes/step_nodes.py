@@ -15,8 +15,10 @@ from ..video_utils.core.recipe import check_choice
 from ..video_utils.engine.executor import join_step_node, travel_step_node
 from .api import CATEGORY, STEP, io, node_context
 from .video_adapters import file_of
-from .widgets import (STEP_HELP, adjust_inputs, first_video_input, format_inputs, guide_outputs, join_setting_inputs,
-                      loop_input, per_join_check, travel_settings_checks, travel_settings_inputs, validated)
+from .widgets import (STEP_HELP, adjust_inputs, files_input, first_video_input, format_inputs,
+                      guide_outputs, join_setting_inputs, loop_input, per_join_check,
+                      step_input, travel_segment_inputs, travel_settings_checks,
+                      validated)
 
 
 class SegueTravelStep(io.ComfyNode):
@@ -29,11 +31,7 @@ class SegueTravelStep(io.ComfyNode):
             description="One travel segment (keyframe i -> i+1) as a step for the encoders: what to keep and where "
                         "it comes from, without building the guide frames yet (bounded memory).",
             inputs=[
-                io.Image.Input("keyframes", tooltip="All keyframes as one batch (Segue Load Images), at the "
-                                                    "generation size."),
-                io.Int.Input("segment_index", default=0, min=0, max=10_000,
-                             tooltip="Which segment: 0 = keyframe 0 -> 1, 1 = keyframe 1 -> 2, ..."),
-                *travel_settings_inputs(),
+                *travel_segment_inputs(),
                 io.Video.Input("previous_video", optional=True,
                                tooltip="Chained segments after the first: the previous segment's video (its saved "
                                        "file; only its last overlap frames are read)."),
@@ -66,9 +64,7 @@ class SegueJoinStep(io.ComfyNode):
             description="One join's transition as a step for the encoders: the context windows of the two clips "
                         "are read from their files only when the transition is generated (bounded memory).",
             inputs=[
-                io.String.Input("clip_files", multiline=True, default="",
-                                tooltip="All clips in order, one per line, relative to input/ or with ' [output]' / "
-                                        "' [temp]'."),
+                files_input("clip_files", "All the clips"),
                 io.Int.Input("join_index", default=0, min=0, max=10_000,
                              tooltip="Which join: 0 = clip 1 -> clip 2, 1 = clip 2 -> clip 3, ..."),
                 *join_setting_inputs(),
@@ -103,7 +99,7 @@ class SegueStepGuide(io.ComfyNode):
             category=CATEGORY,
             description="A step's guide as images for your own graph: control video, mask, length and size for "
                         "core WanVaceToVideo (what a template's SegueGuideSlot is replaced by).",
-            inputs=[STEP.Input("step", tooltip="A Segue Travel Step / Join Step.")],
+            inputs=[step_input("A Segue Travel, Join or Extend Step.")],
             outputs=[*guide_outputs(),
                      io.Int.Output(display_name="trim_start",
                                    tooltip="Leading generated frames the plan drops (Segue Save Step does it).")],

@@ -18,8 +18,9 @@ from ..video_utils.engine.video_write import VideoWriter
 from .api import CATEGORY, Progress, folders, io, node_context
 from .outputs import final_output
 from .video_adapters import chunk_source, file_video, video_info
-from .widgets import (MAX_SEGMENT_INPUTS, blend_inputs, collect_items, delivery_inputs, encode_checks, encode_inputs,
-                      file_fingerprint, final_target_inputs, segment_inputs, validated)
+from .widgets import (MAX_SEGMENT_INPUTS, after_input, blend_inputs, collect_items, delivery_inputs, encode_checks,
+                      encode_inputs, file_fingerprint, files_input, final_target_inputs, segment_inputs, validated,
+                      video_output)
 
 
 class SegueStitchFiles(io.ComfyNode):
@@ -32,10 +33,7 @@ class SegueStitchFiles(io.ComfyNode):
             description="Cross-fade lossless segment files into one H.264 MP4, streamed chunk by chunk "
                         "(bounded RAM for any number of segments).",
             inputs=[
-                io.String.Input("segment_files", multiline=True, default="",
-                                tooltip="Segment files in order, one per line, relative to input/ or with ' [output]' "
-                                        "/ ' [temp]', e.g. 'segue/run1/seg_000.mkv [output]'. Can be linked from "
-                                        "SegueFileList."),
+                files_input("segment_files", "The segment files", linked=True),
                 io.String.Input("overlaps", default=str(DEFAULT_OVERLAP),
                                 tooltip="Frames cross-faded at each boundary: one value ('8') or one per boundary "
                                         "('8, 10, 8'). Use the travel plan's overlaps."),
@@ -46,11 +44,9 @@ class SegueStitchFiles(io.ComfyNode):
                 *final_target_inputs("segue/run/final"),
                 *encode_inputs(),
                 *delivery_inputs(),
-                io.Video.Input("after", optional=True,
-                               tooltip="Optional: any VIDEO this node must wait for (e.g. the last SegueSaveSegment), "
-                                       "only to order the run; the files are read by name."),
+                after_input(),
             ],
-            outputs=[io.Video.Output(display_name="video", tooltip="The stitched MP4 as a file-backed VIDEO.")],
+            outputs=[video_output("stitched video")],
             is_output_node=True,
         )
 
@@ -70,7 +66,6 @@ class SegueStitchFiles(io.ComfyNode):
 
     @classmethod
     def execute(cls, **inputs) -> io.NodeOutput:
-        inputs.pop("after", None)          # only orders the run
         return final_output(stitch_segment_files(node_context(), **inputs))
 
 
@@ -110,7 +105,7 @@ class SegueCrossfadeStitch(io.ComfyNode):
                                tooltip="Output frame rate; 0 = the first VIDEO segment's rate (16 if all are IMAGE)."),
                 *encode_inputs(),
             ],
-            outputs=[io.Video.Output(display_name="video", tooltip="The stitched MP4 (temp/) as a file-backed VIDEO.")],
+            outputs=[video_output("stitched video (in temp/)")],
         )
 
     @classmethod

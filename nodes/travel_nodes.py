@@ -15,19 +15,17 @@ from __future__ import annotations
 from ..video_utils.core import parse
 from ..video_utils.core.chains import SaveTo, Texts, step_chain, travel_graph, travel_step
 from ..video_utils.core.constants import DEFAULT_FIT, DEFAULT_RETIME, GENERATION_FPS
-from ..video_utils.core.errors import PlanError
 from ..video_utils.core.folders import check_relative, resolve_input
-from ..video_utils.core.lengths import check_step_memory
+from ..video_utils.core.lengths import check_step_memory, item_index
 from ..video_utils.core.prompt_graph import Graph, out
 from ..video_utils.core.step_settings import TravelDelivery, TravelStepSettings
 from ..video_utils.engine.sound import check_soundtrack
 from .api import CATEGORY, folders, io
-from .expansion import (EXPAND_HIDDEN, expand, expanded_video, no_lazy_inputs, node_links, one_node_run,
-                        recipe_sources)
+from .expansion import EXPANDING, expand, expanded_video, no_lazy_inputs, node_links, one_node_run, recipe_sources
 from .outputs import images_or_blocker
 from .widgets import (adjust_inputs, blend_inputs, delivery_inputs, encode_checks, encode_inputs, first_video_input,
-                      keep_input, output_images_input, recipe_input, travel_settings_checks, travel_settings_inputs,
-                      validated, video_images_outputs)
+                      keep_input, keyframes_input, output_images_input, recipe_input, travel_segment_inputs, travel_settings_checks, travel_settings_inputs, validated,
+                      video_images_outputs)
 
 
 def _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken,
@@ -56,10 +54,7 @@ class SegueTravelSegment(io.ComfyNode):
                         "expanded into ordinary nodes. Chain several by feeding each one's video into the next "
                         "one's previous_video.",
             inputs=[
-                io.Image.Input("keyframes", tooltip="ALL keyframes as one batch (Segue Load Images)."),
-                io.Int.Input("segment_index", default=0, min=0, max=10_000,
-                             tooltip="Which segment: 0 = keyframe 0 -> 1, 1 = keyframe 1 -> 2, ..."),
-                *travel_settings_inputs(),
+                *travel_segment_inputs(),
                 io.Video.Input("previous_video", optional=True,
                                tooltip="Chained segments after the first: the previous segment's video output "
                                        "(only its last overlap frames are read)."),
@@ -76,9 +71,7 @@ class SegueTravelSegment(io.ComfyNode):
                                                                "(only when output_images is on)."),
                 io.Video.Output(display_name="video", tooltip="The same frames as a lossless, file-backed VIDEO."),
             ],
-            hidden=EXPAND_HIDDEN,
-            enable_expand=True,
-            is_output_node=True,
+            **EXPANDING,
         )
 
     @classmethod
@@ -95,9 +88,7 @@ class SegueTravelSegment(io.ComfyNode):
                 strength=1.0, desaturate=0.0, darken=0.0, loop=False) -> io.NodeOutput:
         settings = _settings(segment_frames, overlap, mode, exact_keyframes, strength, desaturate, darken, loop)
         count = len(_plan(keyframes, settings).segments)
-        if not 0 <= segment_index < count:
-            raise PlanError(f"segment_index={segment_index} is out of range: {keyframes.shape[0]} keyframes make "
-                            f"segments 0..{count - 1}")
+        item_index(segment_index, count, "segment_index", f"{keyframes.shape[0]} keyframes make segments")
         recipe, sources = recipe_sources(cls, recipe, "SegueTravelSegment")
         recipe.check_items(count)
         links = node_links(cls)
@@ -124,7 +115,7 @@ class SegueTravel(io.ComfyNode):
                         "saved losslessly and chained through the files, then cross-faded into one MP4 by a "
                         "streamed stitch. Memory stays flat however many segments.",
             inputs=[
-                io.Image.Input("keyframes", tooltip="All keyframes as one batch (Segue Load Images), in order."),
+                keyframes_input(),
                 recipe_input(),
                 io.String.Input("prompts", multiline=True, default="",
                                 tooltip="One prompt per line: one line for every segment, or one line per segment."),
@@ -141,9 +132,7 @@ class SegueTravel(io.ComfyNode):
                 output_images_input("travel"),
             ],
             outputs=video_images_outputs("stitched travel"),
-            hidden=EXPAND_HIDDEN,
-            enable_expand=True,
-            is_output_node=True,
+            **EXPANDING,
         )
 
     @classmethod

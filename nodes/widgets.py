@@ -20,7 +20,7 @@ from ..video_utils.core.folders import PathError, check_relative, resolve_input,
 from ..video_utils.core.lengths import DEFAULT_MAX_GENERATION, MAX_GENERATION_FRAMES, MIN_WAN_LENGTH
 from ..video_utils.core.recipe import check_choice
 from ..video_utils.core.step_settings import PostSettings
-from .api import RECIPE, folders, io
+from .api import RECIPE, STEP, folders, io
 
 
 NAME_HELP = ("relative to ComfyUI's input/ folder, or add ' [output]' / ' [temp]' for those folders, "
@@ -335,13 +335,7 @@ def target_inputs() -> list:
 def post_inputs() -> list:
     defaults = PostSettings()
     return [
-        io.Combo.Input("colour_match", options=list(COLOUR_MATCH_MODES), default=defaults.colour_match,
-                       tooltip="Match the frames' colours to what they continue (previous) or to the first "
-                               "keyframe; none = as generated."),
-        io.Combo.Input("colour_method", options=list(COLOUR_METHODS), default=defaults.colour_method,
-                       tooltip="lab: brightness and tint separately (best); rgb: per colour channel."),
-        io.Float.Input("colour_strength", default=defaults.colour_strength, min=0.0, max=1.0, step=0.05,
-                       tooltip="How much of the colour correction is applied (0 = none, 1 = all)."),
+        *colour_inputs(defaults),
         io.Float.Input("saturation", default=defaults.saturation, min=0.0, max=4.0, step=0.01,
                        tooltip="1 = unchanged; below 1 desaturates, above 1 saturates."),
         io.Float.Input("brightness", default=defaults.brightness, min=-1.0, max=1.0, step=0.01,
@@ -378,7 +372,7 @@ def output_images_input(what: str) -> io.Input:
 
 def video_images_outputs(what: str) -> list:
     """The outputs of a one-node run: its MP4 as a VIDEO, and its frames when asked for."""
-    return [io.Video.Output(display_name="video", tooltip=f"The {what} as a file-backed MP4 VIDEO."),
+    return [video_output(what),
             io.Image.Output(display_name="images", tooltip=f"The {what}'s frames as IMAGE; only when output_images "
                                                            f"is on.")]
 
@@ -395,3 +389,60 @@ def file_fingerprint(names: list[str], default: str = "input") -> tuple:
         except (PathError, OSError) as e:
             out.append((name, "unreadable", str(e)))
     return tuple(out)
+
+
+GENERATION_KEYFRAMES = ("All keyframes as one batch (Segue Load Images), in order, at the generation size "
+                        "(multiples of 16).")
+
+
+def keyframes_input(optional: bool = False, tooltip: str = "All keyframes as one batch (Segue Load Images), "
+                                                           "in order.") -> io.Input:
+    return io.Image.Input("keyframes", optional=optional, tooltip=tooltip)
+
+
+def segment_index_input(tooltip: str = "Which segment: 0 = keyframe 0 -> 1, 1 = keyframe 1 -> 2, ...") -> io.Input:
+    return io.Int.Input("segment_index", default=0, min=0, max=10_000, tooltip=tooltip)
+
+
+def after_input() -> io.Input:
+    """A final node's ordering input: it waits for this VIDEO, and reads its files by name."""
+    return io.Video.Input("after", optional=True,
+                          tooltip="Optional: any VIDEO this node must wait for (e.g. the last saved segment), only to "
+                                  "order the run; the files are read by name.")
+
+
+def colour_inputs(defaults) -> list:
+    """The colour correction of generated frames (a recipe's, a step saver's): match toward what
+    they continue or the first keyframe, by Lab or RGB, how much; ``defaults`` a ``PostSettings``
+    or ``Recipe`` (the same fields)."""
+    return [
+        io.Combo.Input("colour_match", options=list(COLOUR_MATCH_MODES), default=defaults.colour_match,
+                       tooltip="Keep colours steady: previous = match the frames to what they continue, "
+                               "first_keyframe = to the first keyframe, none = as generated."),
+        io.Combo.Input("colour_method", options=list(COLOUR_METHODS), default=defaults.colour_method,
+                       tooltip="lab: brightness and tint matched separately (best); rgb: per colour channel."),
+        io.Float.Input("colour_strength", default=defaults.colour_strength, min=0.0, max=1.0, step=0.05,
+                       tooltip="How much of the colour correction is applied (0 = none, 1 = all)."),
+    ]
+
+
+def files_input(name: str, what: str, linked: bool = False, optional: bool = False) -> io.Input:
+    """A multiline list of files by annotated name, one per line (``linked``: usually a Segue File
+    List's output)."""
+    link = " Can be linked from a Segue File List." if linked else ""
+    return io.String.Input(name, multiline=True, default="", optional=optional,
+                           tooltip=f"{what}, in order, one per line, relative to input/ or with ' [output]' / "
+                                   f"' [temp]' (e.g. 'segue/run1/seg_000.mkv [output]').{link}")
+
+
+def step_input(tooltip: str = "The segment/transition to generate: a Segue Travel, Join or Extend Step.") -> io.Input:
+    return STEP.Input("step", tooltip=tooltip)
+
+
+def travel_segment_inputs() -> list:
+    """Which segment of which travel (SegueTravelGuide, SegueTravelStep, SegueTravelSegment)."""
+    return [keyframes_input(tooltip=GENERATION_KEYFRAMES), segment_index_input(), *travel_settings_inputs()]
+
+
+def video_output(what: str) -> io.Output:
+    return io.Video.Output(display_name="video", tooltip=f"The {what} as a file-backed MP4 VIDEO.")

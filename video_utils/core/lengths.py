@@ -103,6 +103,14 @@ def whole_number(value, name: str, minimum: int | None = 0, maximum: int = MAX_V
     return number
 
 
+def item_index(index, count: int, name: str, items: str) -> int:
+    """``index`` as one of ``count`` items, or a ``PlanError``: ``{name}={index} is out of range:
+    {items} 0..{count - 1}`` (``items`` says what makes them, e.g. "4 keyframes make segments")."""
+    if not 0 <= index < count:
+        raise PlanError(f"{name}={index} is out of range: {items} 0..{count - 1}")
+    return int(index)
+
+
 def check_step_memory(width: int, height: int, frames, what: str, *, generated: bool = True,
                       fix: str = "use a smaller size or shorter segments") -> None:
     """The one check of a generation step's frame memory, before anything is read or allocated:

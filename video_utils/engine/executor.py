@@ -25,7 +25,7 @@ from typing import Callable
 
 import torch
 
-from ..core.constants import (CONFORM_FIT_MODES, DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_PREVIEW_METHOD,
+from ..core.constants import (CONFORM_FIT_MODES, DEFAULT_CURVE, DEFAULT_FIT, DEFAULT_GAP_AUDIO, DEFAULT_PREVIEW_METHOD,
                               DEFAULT_RETIME, FILE_FOLDERS, PREVIEW_METHODS, VIDEO_EXTENSIONS)
 from ..core.errors import PlanError
 from ..core.folders import (Folders, clip_paths, final_target, image_paths, resolve_input, step_target,
@@ -157,8 +157,9 @@ def preview_step(ctx: NodeContext, step, method: str = DEFAULT_PREVIEW_METHOD, f
 def stitch_segment_files(ctx: NodeContext, segment_files: str, overlaps: str, trim_start: int, curve: str,
                          sharpen: float, fps: float, filename: str, crf: int, preset: str, filename_prefix: str = "",
                          output_fps: float = 0.0, width: int = 0, height: int = 0, retime: str = DEFAULT_RETIME,
-                         loop: bool = False, soundtrack: str = "", fit: str = DEFAULT_FIT) -> Written:
-    """``SegueStitchFiles``: the segment files cross-faded into one H.264 MP4, delivered."""
+                         loop: bool = False, soundtrack: str = "", fit: str = DEFAULT_FIT, after=None) -> Written:
+    """``SegueStitchFiles``: the segment files cross-faded into one H.264 MP4, delivered
+    (``after``, on the final nodes, only orders a run)."""
     encode = EncodeSettings(curve, float(sharpen), int(crf), preset, filename, filename_prefix).check()
     paths = [resolve_input(n, ctx.folders, "segment_files") for n in lines(segment_files, "segment_files")]
     bounds = boundary_overlaps(int_list(overlaps, "overlaps", minimum=0), len(paths), "overlaps")
@@ -173,12 +174,11 @@ def stitch_segment_files(ctx: NodeContext, segment_files: str, overlaps: str, tr
 
 def assemble_joined_files(ctx: NodeContext, clip_files: str, transition_files: str, filename: str, crf: int,
                           preset: str, keep_audio: bool, filename_prefix: str = "",
-                          gap_audio: str = DEFAULT_GAP_AUDIO, curve: str | None = None, sharpen: float = 0.0,
-                          **settings) -> Written:
+                          gap_audio: str = DEFAULT_GAP_AUDIO, curve: str = DEFAULT_CURVE, sharpen: float = 0.0,
+                          after=None, **settings) -> Written:
     """``SegueJoinAssembleFiles``: the clips and their transitions, re-planned from the same join
     settings, assembled into one MP4 with every clip's sound."""
-    encode = EncodeSettings(curve or EncodeSettings.curve, float(sharpen), int(crf), preset, filename,
-                            filename_prefix).check()
+    encode = EncodeSettings(curve, float(sharpen), int(crf), preset, filename, filename_prefix).check()
     names, clips = clip_paths(clip_files, ctx.folders)
     transitions = [resolve_input(n, ctx.folders, "transition_files")
                    for n in lines(transition_files, "transition_files")]
@@ -195,10 +195,9 @@ def assemble_joined_files(ctx: NodeContext, clip_files: str, transition_files: s
 
 def assemble_extended_file(ctx: NodeContext, clip_file: str, segment_files: str, keyframe_count: int, filename: str,
                            crf: int, preset: str, keep_audio: bool, filename_prefix: str = "",
-                           curve: str | None = None, sharpen: float = 0.0, **settings) -> Written:
+                           curve: str = DEFAULT_CURVE, sharpen: float = 0.0, after=None, **settings) -> Written:
     """``SegueExtendAssemble``: the clip's frames, then every segment's new frames, one MP4."""
-    encode = EncodeSettings(curve or EncodeSettings.curve, float(sharpen), int(crf), preset, filename,
-                            filename_prefix).check()
+    encode = EncodeSettings(curve, float(sharpen), int(crf), preset, filename, filename_prefix).check()
     clip_path = clip_input(ctx, clip_file)
     segments = [resolve_input(n, ctx.folders, "segment_files", extensions=VIDEO_EXTENSIONS)
                 for n in lines(segment_files, "segment_files")]
@@ -228,8 +227,8 @@ def _extend_step(ctx, previous_video=None, **inputs) -> tuple:
 
 
 def _written(body) -> Callable[..., tuple]:
-    """A node that writes one file and outputs it as a VIDEO (``after`` only orders a run)."""
-    return lambda ctx, after=None, **inputs: (body(ctx, **inputs).path,)
+    """A node that writes one file and outputs it as a VIDEO."""
+    return lambda ctx, **inputs: (body(ctx, **inputs).path,)
 
 
 NODES: dict[str, Callable[..., tuple]] = {

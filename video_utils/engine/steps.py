@@ -23,7 +23,7 @@ from ..core.constants import DEFAULT_FIT, GENERATION_FPS
 from ..core.errors import PlanError
 from ..core.extend_plan import ROUND_TRIP_FIT, ExtendPlan
 from ..core.join_plan import JoinPlan
-from ..core.lengths import check_step_memory
+from ..core.lengths import check_step_memory, item_index
 from ..core.output_format import extend_format
 from ..core.probe import probe
 from ..core.step_settings import ExtendStepSettings, JoinStepSettings, TravelStepSettings
@@ -50,9 +50,8 @@ class TravelStep:
     kind = "travel"
 
     def __post_init__(self) -> None:
-        if not 0 <= self.index < len(self.plan.segments):
-            raise PlanError(f"segment_index={self.index} is out of range: {self.keyframes.shape[0]} keyframes "
-                            f"make segments 0..{len(self.plan.segments) - 1}")
+        item_index(self.index, len(self.plan.segments), "segment_index",
+                   f"{self.keyframes.shape[0]} keyframes make segments")
         check_step_memory(self.width, self.height, self.length, self.label, generated=False)
         seg = self.segment
         if seg.context_frames and self.previous_path is None:
@@ -143,9 +142,7 @@ class JoinStep:
     kind = "join"
 
     def __post_init__(self) -> None:
-        if not 0 <= self.index < len(self.plan.joins):
-            raise PlanError(f"join_index={self.index} is out of range: {len(self.clips)} clips make joins "
-                            f"0..{len(self.plan.joins) - 1}")
+        item_index(self.index, len(self.plan.joins), "join_index", f"{len(self.clips)} clips make joins")
         check_step_memory(self.width, self.height, self.length, self.label, generated=False)
 
     @property
@@ -236,8 +233,7 @@ class ExtendStep:
 
     def __post_init__(self) -> None:
         plan, n = self.plan, len(self.plan.segments)
-        if not 0 <= self.index < n:
-            raise PlanError(f"segment_index={self.index} is out of range: this extension has segments 0..{n - 1}")
+        item_index(self.index, n, "segment_index", "this extension has segments")
         self.previous_paths = [str(p) for p in self.previous_paths]
         check_clip(self.clip_path, plan)
         fmt = extend_format(self.clip_path)
