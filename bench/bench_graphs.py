@@ -2,8 +2,8 @@
 """Planning + graph building for 10, 100 and 1,000 segments (issue 10), no server, no torch.
 
 For each size: ``plan_travel`` (the planner), the whole-run graph a one-node travel expands into
-(``video_utils.chains.travel_graph``), and the orchestrator's per-step prompts
-(``orchestration.graphs.step_prompt`` for every step), with the preview recipe and the three-phase
+(``video_utils.core.chains.travel_graph``), and the orchestrator's per-step prompts
+(``orchestration.runs.prompts.step_prompt`` for every step), with the preview recipe and the three-phase
 Wan 2.2 Lightning recipe with LoRAs.  The baseline in the same run is ``json.dumps`` of the
 same graphs (what submitting them costs anyway).  Target: 100 segments, plan + graphs < 50 ms.
 

@@ -28,7 +28,7 @@ CATEGORY = "video/segue"
 SAMPLERS = list(comfy.samplers.KSampler.SAMPLERS)
 SCHEDULERS = list(comfy.samplers.KSampler.SCHEDULERS)
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
-# A segment / transition to generate (video_utils.step_guides), and a generation recipe.
+# A segment / transition to generate (video_utils.engine.steps), and a generation recipe.
 STEP = io.Custom("SEGUE_STEP")
 RECIPE = io.Custom("SEGUE_RECIPE")
 

@@ -1,6 +1,6 @@
 """Plumbing of the expanding nodes (SegueTravel, SegueTravelSegment, SegueJoinClips, SegueExtendClip).
 
-They build their graph with the one builder, ``video_utils.chains`` (the same code that builds
+They build their graph with the one builder, ``video_utils.core.chains`` (the same code that builds
 the orchestrator's prompts), and hand it to ComfyUI's node expansion with fresh id prefixes, so
 sampling shows ComfyUI's own progress, honours Cancel and is cached node by node: re-running with
 one segment's prompt changed re-uses every unchanged segment before it.

@@ -4,7 +4,7 @@
 the video so far's last frames kept, the leg's keyframe at its end); ``SegueExtendAssemble``
 writes the clip's own frames followed by every segment's new frames into one H.264 MP4,
 streamed; ``SegueExtendClip`` is the whole thing in one node, expanded by
-``video_utils.chains.extend_graph`` (the builder the orchestrator uses too).  All three plan
+``video_utils.core.chains.extend_graph`` (the builder the orchestrator uses too).  All three plan
 with ``plan_extend`` from the same settings, so steps and assembly always agree.
 """
 

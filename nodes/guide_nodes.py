@@ -2,7 +2,7 @@
 
 The guide nodes output ``control_video`` / ``control_masks`` at the exact generation size and
 4n+1 length plus the ``length``, ``width`` and ``height`` to wire into WanVaceToVideo, so nothing
-is resampled or padded on the way (video_utils.guides holds the maths).
+is resampled or padded on the way (video_utils.engine.guides holds the maths).
 """
 
 from __future__ import annotations

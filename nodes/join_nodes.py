@@ -2,7 +2,7 @@
 SegueJoinClips that expands into per-join transition generation and the assembly.
 
 Real footage goes in as it is: the clips' own files are read through the one conform stage
-(``video_utils.conform``: rotation, size and fit, frame rate) where they are used, so pictures
+(``video_utils.engine.conform``: rotation, size and fit, frame rate) where they are used, so pictures
 that are not regenerated reach the output at the output size without a detour through the
 generation size; transitions are generated at the working size and rate and scaled/retimed to
 the output.  Every clip's sound plays under its own pictures.

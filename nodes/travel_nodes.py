@@ -1,6 +1,6 @@
 """A whole travel, or one segment of it, as a single node that expands into ordinary nodes.
 
-The expansion is built by ``video_utils.chains`` (the orchestrator's prompts come from the same
+The expansion is built by ``video_utils.core.chains`` (the orchestrator's prompts come from the same
 builder): per segment ``SegueTravelStep`` -> the recipe's chain (``SeguePreviewStep``, or
 ``SegueVaceEncode`` -> KSampler(s) -> ``TrimVideoLatent`` -> ``SegueSaveStep``) -> a lossless file;
 chained steps read only the previous file's last frames; a streamed ``SegueStitchFiles`` makes

@@ -1,4 +1,4 @@
-"""The one graph builder (video_utils.chains): recipes -> core-node chains, and the proof that the
+"""The one graph builder (video_utils.core.chains): recipes -> core-node chains, and the proof that the
 nodes and the orchestrator build the same chains from the same settings.
 
 Pure: no ComfyUI.  Part 1 checks what a recipe turns into (samplers, phases, LoRAs, shift,

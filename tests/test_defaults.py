@@ -1,4 +1,4 @@
-"""One set of plan defaults (``video_utils.constants``) on every path: the run models (plan
+"""One set of plan defaults (``video_utils.core.constants``) on every path: the run models (plan
 files), the command line's flags, the graph builder's step settings (the node and server
 prompts) and the planners.  The nodes' widgets are checked against the same constants inside a
 real ComfyUI (test_comfyui_nodes.py::test_widget_defaults_are_the_shared_constants)."""

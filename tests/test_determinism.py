@@ -1,6 +1,6 @@
 """Same input, same bytes, for every writer (issue 12); and every frame comes back as written.
 
-Two causes were found (details where they are fixed: ``video_utils/video_write.py``, "Same
+Two causes were found (details where they are fixed: ``video_utils/engine/video_write.py``, "Same
 input, same bytes"): x264's AVX-512 MB-tree code reads uninitialised memory when the picture is
 not a multiple of 128 pixels wide, so the bitstream depended on what earlier work left on the
 heap; and Matroska files carried random UIDs. A long-running process (ComfyUI) has different leftovers before

@@ -1,7 +1,7 @@
 """No partial outputs: a write cut short by Cancel (``/interrupt``) or by killing ComfyUI
 (SIGKILL) leaves nothing under the final name, and an older file at that name survives intact.
 
-Writes go through ``video_utils.atomic``: frames are encoded into a hidden temporary file next to
+Writes go through ``video_utils.core.atomic``: frames are encoded into a hidden temporary file next to
 the target (``.<name>.<tag>.part.<ext>``), renamed onto the target only when complete.  Cancel
 is honoured between chunks and removes the temporary file.  A killed process cannot remove it,
 so the tests also check what the leftover does on the next run: it is hidden, a folder listing

@@ -2,7 +2,7 @@
 expanding nodes (SegueTravel, SegueJoinClips) hand to ComfyUI.
 
 No ComfyUI needed: the path helpers take ComfyUI's folders as arguments, and the expansion graphs
-come from the one builder (video_utils.chains, recipes in tests/test_chains.py).
+come from the one builder (video_utils.core.chains, recipes in tests/test_chains.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Plans -> the orchestrator's API prompts: format, exact file names, chaining through files,
 generators, joins, the detached whole-run prompt, templates and validation against /object_info.
 
-The prompts come from the one builder (video_utils.chains): per segment SegueTravelStep ->
+The prompts come from the one builder (video_utils.core.chains): per segment SegueTravelStep ->
 the recipe's chain (SeguePreviewStep, or SegueVaceEncode -> KSampler(s) -> TrimVideoLatent ->
 SegueSaveStep) with the saving node's id ``save``; the final ``stitch`` / ``assemble``.  The
 object_info here is a minimal contract of the nodes these prompts use; test_recipes_comfyui checks

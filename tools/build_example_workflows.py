@@ -80,7 +80,7 @@ class Graph:
 
 # --- the workflows ---------------------------------------------------------------------------------
 
-SAMPLES = "segue_samples"   # video_utils/samples.py puts these in ComfyUI's input/ when the pack loads
+SAMPLES = "segue_samples"   # video_utils/engine/samples.py puts these in ComfyUI's input/ when the pack loads
 SAMPLE_KEYFRAMES = "\n".join(f"{SAMPLES}/keyframe_{i}.png" for i in range(3))
 SAMPLE_CLIPS = [f"{SAMPLES}/clip_{i}.mp4" for i in (1, 2, 3)]
 

@@ -1,7 +1,7 @@
-"""Value checks shared by the run models (``run_models``): every plan field's type and range,
+"""Value checks shared by the run models (``runs.models``): every plan field's type and range,
 input files, prompt text and the frame memory a step needs, each refused with a ``PlanError``
 naming the input, the value and the fix.  Also the torch-free probes of inputs (PyAV headers,
-``video_utils.probe``).
+``video_utils.core.probe``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def size_fix(what: str) -> str:
 
 
 def check_text(value: Any, name: str) -> str:
-    """A prompt of a plan: a string (``video_utils.prompt_text`` checks the text itself)."""
+    """A prompt of a plan: a string (``video_utils.core.prompt_text`` checks the text itself)."""
     if not isinstance(value, str):
         raise PlanError(f"{name}={brief(value)} must be text")
     return check_prompt_text(value, name)
@@ -80,7 +80,7 @@ def image_size(path: str) -> tuple[int, int] | None:
 
 
 def probe_clip(path: str | os.PathLike, label: str = "clip") -> MediaInfo:
-    """``video_utils.probe`` of a clip, its error prefixed with ``label`` (which clip)."""
+    """``video_utils.core.probe`` of a clip, its error prefixed with ``label`` (which clip)."""
     try:
         return probe(path)
     except PlanError as e:

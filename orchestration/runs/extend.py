@@ -1,6 +1,6 @@
 """New frames after a clip as the orchestrator runs them (``ExtendRun``), optionally landing on
 keyframe images (the command line's ``--to``), validated up front by the planner the extend
-nodes use (``video_utils.extend_plan``) on the clip's frame count as those nodes conform it
+nodes use (``video_utils.core.extend_plan``) on the clip's frame count as those nodes conform it
 (at its own rate; probed with PyAV).
 """
 
@@ -24,7 +24,7 @@ from .common import ClipRef, SegmentRun, check_images
 @dataclass
 class ExtendRun(SegmentRun):
     """New frames after a clip's end, optionally landing on keyframe images (``keyframes``,
-    the command line's ``--to``): ``video_utils.extend_plan``.  The seed, encoder, generator,
+    the command line's ``--to``): ``video_utils.core.extend_plan``.  The seed, encoder, generator,
     output and guide-adjustment fields are ``SegmentRun``'s."""
 
     clip: ClipRef

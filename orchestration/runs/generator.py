@@ -3,7 +3,7 @@ models needs, model file names as the server lists them and reference image file
 
 Apart from the runs because every kind of run holds one and the plan files, the command-line
 builders and the original payloads' converter all make one; the recipe itself
-(``video_utils.recipe``) stays the one owner of sampler settings, phases and LoRAs.
+(``video_utils.core.recipe``) stays the one owner of sampler settings, phases and LoRAs.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _parsed_recipe(settings_json: str) -> Recipe:
 
 @dataclass
 class GeneratorConfig(ModelFiles):
-    """A plan file's ``generator``: the recipe (``video_utils.recipe.Recipe``: generator kind,
+    """A plan file's ``generator``: the recipe (``video_utils.core.recipe.Recipe``: generator kind,
     sampler settings, phases, LoRAs, colour...) plus what only a prompt that loads its own models
     needs: model file names as the server lists them and reference image files.
 

@@ -1,6 +1,6 @@
 """Clips joined with generated transitions as the orchestrator runs them (``JoinRun``): one
 transition per consecutive pair, validated up front by the planner the join nodes use
-(``video_utils.join_plan``) on the clips' frame counts as those nodes conform them (probed with
+(``video_utils.core.join_plan``) on the clips' frame counts as those nodes conform them (probed with
 PyAV), so a run that validates here is the plan the server executes.
 """
 

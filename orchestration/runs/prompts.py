@@ -1,4 +1,4 @@
-"""Runs -> ComfyUI API-format prompts, through the one graph builder (``video_utils.chains``).
+"""Runs -> ComfyUI API-format prompts, through the one graph builder (``video_utils.core.chains``).
 
 One prompt per step (``step_prompt``): a travel segment, a join transition, an extension segment,
 or the final stitch/assembly.  Each step ends in a Segue saving node with an EXACT file name
@@ -8,7 +8,7 @@ as one prompt for ``--detach``: the same graph ``SegueTravel`` / ``SegueJoinClip
 with the per-step file names, so ``segue status`` / ``resume`` find every file.
 
 ``inputs`` are the annotated names of the run's files on the server, in
-``run_models.run_inputs_paths`` order: the keyframes (or clips; an extension's clip then its
+``runs.models.run_inputs_paths`` order: the keyframes (or clips; an extension's clip then its
 ``--to`` keyframes), then the reference images in ``GeneratorConfig.reference_paths()`` order.
 ``validate_prompt`` checks a prompt against a server's ``/object_info`` before anything is
 submitted.  Torch-free.

@@ -1,6 +1,6 @@
 """A travel between keyframe images as the orchestrator runs it (``TravelRun``): one segment
 per consecutive pair, validated up front by the planner the nodes use
-(``video_utils.travel_plan``), so a run that validates here is the plan the server executes.
+(``video_utils.core.travel_plan``), so a run that validates here is the plan the server executes.
 """
 
 from __future__ import annotations

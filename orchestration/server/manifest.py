@@ -4,7 +4,7 @@ ComfyUI keeps its queue, history and caches in memory only (a restart loses them
 manifest is the resume mechanism.  ``<output_dir>/<run_id>/manifest.json`` holds the plan, the
 frame plan and every step's state, prompt id, server, output file and sha256; it is rewritten
 atomically (temp file + ``os.replace``) after every change, so a crash leaves the previous or the
-new version, never half of one (``video_utils.atomic``).  Step outputs are downloaded into the run directory as soon as
+new version, never half of one (``video_utils.core.atomic``).  Step outputs are downloaded into the run directory as soon as
 they finish.
 
 Step states::

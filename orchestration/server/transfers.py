@@ -3,7 +3,7 @@
 Before a step runs on a server, the files it reads are put there if missing: the run's keyframes
 or clips (``input/segue/<run_id>/``, content-addressed names, so a same-size file is this file)
 and earlier steps' outputs made on another server (``output/segue/<run_id>/``).  A finished
-step's file is downloaded into the run directory atomically (``video_utils.atomic``: a crash or a
+step's file is downloaded into the run directory atomically (``video_utils.core.atomic``: a crash or a
 full disk leaves the old file or none, never half of one) and its frame count checked against the
 plan before the step counts as done.
 """

@@ -214,7 +214,7 @@ def expand_folders(names: list[str], folders: Folders, what: str, extensions: tu
     """``names`` with every entry that ends in ``/`` (e.g. ``shots/`` or ``shots/ [output]``)
     replaced by the files in that folder with one of ``extensions``, in natural name order
     (``k2`` before ``k10``); subfolders are not entered.  Hidden files are skipped: a writer killed
-    mid-write leaves ``.name.<tag>.part.mp4`` (video_utils.atomic), macOS leaves ``._name.mp4``;
+    mid-write leaves ``.name.<tag>.part.mp4`` (core.atomic), macOS leaves ``._name.mp4``;
     neither is a clip.  A folder without such files is an error."""
     out: list[str] = []
     for name in names:

@@ -159,7 +159,7 @@ def plan_join(
     ``loop`` adds the join from the last clip back to clip 0.  ``generation_fps`` (default 16)
     and ``output_fps`` (default: the generation rate, i.e. today's single-rate plan) set the two
     timelines; context, gap and blend are output frames.  A blend longer than its join's context
-    is refused (``join_overrides.join_settings``).
+    is refused (``join_settings`` below).
     """
     loop = flag(loop, "loop")
     shrink = flag(allow_shrink, "allow_shrink")

@@ -63,13 +63,13 @@ def lines(text, name: str, required: bool = True) -> list[str]:
 
 
 def prompt_text(value, name: str) -> str:
-    """A prompt widget's text (empty when unset), checked by ``video_utils.prompt_text``."""
+    """A prompt widget's text (empty when unset), checked by ``video_utils.core.prompt_text``."""
     return check_prompt_text(str(value or ""), name)
 
 
 def per_segment_text(text, count: int, name: str, what: str = "segment") -> list[str]:
     """One prompt per line: one line for every item, or exactly one line per item
-    (``video_utils.prompt_text.segment_prompts``, the rule of plan files and the command line)."""
+    (``video_utils.core.prompt_text.segment_prompts``, the rule of plan files and the command line)."""
     items = [ln.strip() for ln in prompt_text(text, name).splitlines() if ln.strip()]
     return segment_prompts(items, count, name, what)
 

@@ -1,6 +1,6 @@
 """ComfyUI API-format graphs as plain dicts: nodes, links, and the user's template graphs.
 
-The one graph representation of Segue: ``video_utils.chains`` writes every chain into a
+The one graph representation of Segue: ``video_utils.core.chains`` writes every chain into a
 ``Graph``; the orchestrator sends ``graph.prompt()`` to ``/prompt`` as is, and the one-node
 travel/join hands the same dict to ComfyUI's node expansion (``nodes.expansion.expand``), which
 only prefixes the ids.  Format rules: string node ids, links ``[id, output_index]``, only

@@ -1,5 +1,5 @@
-"""The one check of prompt text, shared by the nodes (``nodes.parse``) and the orchestrator's
-plan checks (``orchestration.run_checks``), so a prompt is refused the same way on every path.
+"""The one check of prompt text, shared by the travel, join and extend nodes and the orchestrator's
+plan checks (``orchestration.runs.checks``), so a prompt is refused the same way on every path.
 
 A prompt must encode as UTF-8: command-line bytes that are not UTF-8, and a JSON ``\\ud800``
 escape in a ``/prompt`` body, arrive as lone surrogates, which no tokenizer or log can encode.

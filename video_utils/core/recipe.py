@@ -2,7 +2,7 @@
 
 The same ``Recipe`` drives the one-node travel/join (the ``SegueRecipe`` node makes one), the
 orchestrator (the ``generator`` object of a plan file) and the command line, and
-``video_utils.chains`` turns it into the same core-node chain on every path.  Pure standard
+``video_utils.core.chains`` turns it into the same core-node chain on every path.  Pure standard
 library: the orchestrator imports it without torch.
 
 Generators: ``preview`` (CPU morph, no model), ``wan-vace`` (Wan 2.1 VACE, or the Wan 2.2 VACE-Fun

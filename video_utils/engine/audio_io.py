@@ -2,7 +2,7 @@
 first audio stream, and the track ``VideoWriter`` muxes alongside its pictures.
 
 Which sound goes where (a join's clips, a travel's soundtrack, fades, one output format) is
-``audio.py``; this module only moves samples between files and tensors.
+``engine.sound`` (planned in ``core.sound_timeline``); this module only moves samples between files and tensors.
 """
 
 from __future__ import annotations

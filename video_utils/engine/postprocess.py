@@ -19,7 +19,7 @@ from .colour import LUMA, match_colour
 
 
 def finish_frames(frames: torch.Tensor, step, post: PostSettings) -> torch.Tensor:
-    """The frames of ``step`` (a ``step_guides`` step) as they are saved."""
+    """The frames of ``step`` (an ``engine.steps`` step) as they are saved."""
     if not isinstance(frames, torch.Tensor) or frames.dim() != 4 or frames.shape[-1] not in (3, 4):
         shape = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
         raise PlanError(f"{step.label}: the generator returned {shape}, not an IMAGE batch [frames, H, W, 3]")
