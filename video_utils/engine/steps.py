@@ -35,8 +35,31 @@ from .guides import (OverlapAdjust, extend_segment_guide, join_contexts, join_tr
 from .video_read import read_frames, read_last_frames
 
 
+class _PlanSegment:
+    """What a travel or an extension step reads off segment ``index`` of its plan."""
+
+    what: str   # "travel" or "extension", set by each step class
+
+    @property
+    def segment(self):
+        return self.plan.segments[self.index]
+
+    @property
+    def length(self) -> int:
+        """Frames the generator makes (4n+1)."""
+        return int(self.segment.generate_frames)
+
+    @property
+    def trim_end(self) -> int:
+        return int(self.segment.trim_end)
+
+    @property
+    def label(self) -> str:
+        return f"{self.what} segment {self.index}"
+
+
 @dataclass(eq=False)
-class TravelStep:
+class TravelStep(_PlanSegment):
     """Travel segment ``index`` of ``plan``: keyframes i -> i+1, continuing ``previous_path``'s
     last ``context_frames`` frames when chained."""
 
@@ -48,6 +71,7 @@ class TravelStep:
     fps: Fraction = GENERATION_FPS
     first_path: str | None = None         # a loop's closing segment: segment 0's saved file
     kind = "travel"
+    what = "travel"
 
     def __post_init__(self) -> None:
         item_index(self.index, len(self.plan.segments), "segment_index",
@@ -72,10 +96,6 @@ class TravelStep:
             raise PlanError(f"first_video was given for segment {self.index}, which does not close a loop: disconnect it")
 
     @property
-    def segment(self):
-        return self.plan.segments[self.index]
-
-    @property
     def width(self) -> int:
         return int(self.keyframes.shape[2])
 
@@ -84,21 +104,8 @@ class TravelStep:
         return int(self.keyframes.shape[1])
 
     @property
-    def length(self) -> int:
-        """Frames the generator makes (4n+1)."""
-        return int(self.segment.generate_frames)
-
-    @property
     def trim_start(self) -> int:
         return int(self.segment.trim_start)
-
-    @property
-    def trim_end(self) -> int:
-        return int(self.segment.trim_end)
-
-    @property
-    def label(self) -> str:
-        return f"travel segment {self.index}"
 
     def _first(self) -> torch.Tensor | None:
         if self.first_path is None:
@@ -207,7 +214,7 @@ def first_last_frames(step: Step) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @dataclass(eq=False)
-class ExtendStep:
+class ExtendStep(_PlanSegment):
     """Segment ``index`` of extending the clip file ``clip_path`` (``plan``): it continues the
     video so far (the clip, then each earlier segment's new frames) and, when it ends a leg,
     lands on that leg's keyframe.
@@ -230,6 +237,7 @@ class ExtendStep:
     keyframes: torch.Tensor | None = None  # [K,H,W,3], all the --to images (a node output anyway)
     adjust: OverlapAdjust = field(default_factory=OverlapAdjust)
     kind = "extend"
+    what = "extension"
 
     def __post_init__(self) -> None:
         plan, n = self.plan, len(self.plan.segments)
@@ -265,32 +273,16 @@ class ExtendStep:
             raise PlanError(f"extension segment {self.index} ends on keyframe {end}: connect the keyframes")
         self._context_sources()  # fails now, not in the encoder, when the files cannot cover the context
 
-    @property
-    def segment(self):
-        return self.plan.segments[self.index]
-
     def saved_frames(self, index: int) -> int:
         """Frames segment ``index``'s saved file holds."""
         seg = self.plan.segments[index]
         return seg.blend_frames + seg.new_frames
 
     @property
-    def length(self) -> int:
-        """Frames the generator makes (4n+1)."""
-        return int(self.segment.generate_frames)
-
-    @property
     def trim_start(self) -> int:
         """The re-created context before the blend is dropped: the video keeps the original frames."""
         return int(self.segment.context_frames - self.segment.blend_frames)
 
-    @property
-    def trim_end(self) -> int:
-        return int(self.segment.trim_end)
-
-    @property
-    def label(self) -> str:
-        return f"extension segment {self.index}"
 
     def _context_sources(self) -> list[tuple[str, int, int, bool]]:
         """``(path, start, end, is_clip)`` frame windows that make up the last ``context_frames`` frames of
