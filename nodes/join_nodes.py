@@ -23,7 +23,6 @@ from ..video_utils.errors import PlanError
 from ..video_utils.join_assembly import assemble_join_files, join_soundtrack
 from ..video_utils.prompt_graph import Graph
 from ..video_utils.retime import RETIME_MODES
-from ..video_utils.sizes import CONFORM_FIT_MODES
 from ..video_utils.video_write import LOSSLESS_CODEC, VideoWriter
 from . import parse
 from .api import CATEGORY, Progress, folders, io
@@ -32,8 +31,8 @@ from .io_nodes import file_fingerprint, final_ui, prefix_folder
 from .paths import PathError, expand_folders, resolve_input, resolve_output, to_annotated
 from .step_nodes import (clip_paths, format_inputs, join_format, join_plan_from, join_setting_inputs, loop_input,
                          per_join_check)
-from .stitch_nodes import (MAX_SEGMENT_INPUTS, blend_inputs, check_encode, collect_items, encode_checks,
-                           encode_inputs, final_path, final_target_inputs, segment_inputs)
+from .stitch_nodes import (MAX_SEGMENT_INPUTS, blend_inputs, check_encode, collect_items, delivery_checks,
+                           encode_checks, encode_inputs, final_path, final_target_inputs, segment_inputs)
 from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input
 from .video_adapters import chunk_source, file_video, source_path, video_audio, video_info
 
@@ -55,9 +54,8 @@ def sound_inputs() -> list:
 
 
 def format_checks(fit=None, gap_audio=None, retime=None) -> list:
-    return [lambda: fit is None or parse.check_choice(fit, CONFORM_FIT_MODES, "fit"),
-            lambda: gap_audio is None or parse.check_choice(gap_audio, GAP_AUDIO_MODES, "gap_audio"),
-            lambda: retime is None or parse.check_choice(retime, RETIME_MODES, "retime")]
+    return [*delivery_checks(retime, fit),
+            lambda: gap_audio is None or parse.check_choice(gap_audio, GAP_AUDIO_MODES, "gap_audio")]
 
 
 class SegueJoinAssembleFiles(io.ComfyNode):

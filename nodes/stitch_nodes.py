@@ -132,9 +132,9 @@ class SegueStitchFiles(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, segment_files=None, overlaps=None, preset=None, curve=None, filename=None,
-                        filename_prefix=None):
+                        filename_prefix=None, retime=None, fit=None):
         return parse.validated(
-            *encode_checks(preset, curve, filename, filename_prefix),
+            *encode_checks(preset, curve, filename, filename_prefix), *delivery_checks(retime, fit),
             lambda: overlaps is None or parse.int_list(overlaps, "overlaps", minimum=0),
             lambda: segment_files is None or [resolve_input(n, folders(), "segment_files", must_exist=False)
                                               for n in parse.lines(segment_files, "segment_files")],
@@ -194,6 +194,13 @@ def delivery_inputs(loop: bool = True) -> list:
                                 "trimmed or padded with silence to the video's length."),
     ]
     return inputs if loop else [i for i in inputs if i.id != "loop"]
+
+
+def delivery_checks(retime=None, fit=None) -> list:
+    """validate_inputs checks of the delivery combos: a wrong value is refused at /prompt with
+    Segue's message on every ComfyUI (0.27 checks V3 combos itself unless the node does)."""
+    return [lambda: retime is None or parse.check_choice(retime, RETIME_MODES, "retime"),
+            lambda: fit is None or parse.check_choice(fit, CONFORM_FIT_MODES, "fit")]
 
 
 def delivery_output(output_fps, width, height, retime, loop, fit=DEFAULT_FIT) -> Output:

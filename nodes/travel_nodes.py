@@ -25,7 +25,8 @@ from .io_nodes import prefix_folder
 from .guide_nodes import (adjust_inputs, first_video_input, travel_plan_from, travel_settings_checks,
                           travel_settings_inputs)
 from .paths import check_relative, resolve_input
-from .stitch_nodes import blend_inputs, check_encode, delivery_inputs, delivery_output, encode_checks, encode_inputs
+from .stitch_nodes import (blend_inputs, check_encode, delivery_checks, delivery_inputs, delivery_output, encode_checks,
+                           encode_inputs)
 
 
 def recipe_input() -> io.Input:
@@ -177,8 +178,9 @@ class SegueTravel(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, segment_frames=None, overlap=None, mode=None, preset=None, curve=None,
-                        filename_prefix=None, soundtrack=None):
+                        filename_prefix=None, soundtrack=None, retime=None, fit=None):
         return parse.validated(*travel_settings_checks(segment_frames, overlap, mode), *encode_checks(preset, curve),
+                               *delivery_checks(retime, fit),
                                lambda: filename_prefix is None or check_relative(filename_prefix, "filename_prefix"),
                                lambda: not soundtrack or resolve_input(soundtrack, folders(), "soundtrack",
                                                                        must_exist=False))

@@ -109,7 +109,7 @@ def control(tmp_path):
 def hold_prompt(server, control, name):
     """Someone else's prompt that runs until ``hold_<name>`` is removed."""
     (control / f"hold_{name}").touch()
-    prompt_id = f"theirs-{name}-{uuid.uuid4().hex[:6]}"
+    prompt_id = str(uuid.uuid4())      # ComfyUI 0.27 refuses an id that is not a canonical UUID (400)
     server.post("/prompt", {"prompt": {"1": {"class_type": "SegueTestHold", "inputs": {"control": str(control),
                                                                                           "name": name}}},
                             "prompt_id": prompt_id, "client_id": "someone-else"})
