@@ -7,6 +7,8 @@ use these names only.
 
 from __future__ import annotations
 
+import inspect
+
 import folder_paths
 from comfy_api.latest import ComfyExtension, InputImpl, io
 from comfy_execution.graph_utils import ExecutionBlocker, GraphBuilder
@@ -19,7 +21,7 @@ import comfy.utils
 
 from .paths import Folders
 
-__all__ = ["ComfyExtension", "InputImpl", "io", "ExecutionBlocker", "CATEGORY", "SAMPLERS", "SCHEDULERS",
+__all__ = ["ComfyExtension", "InputImpl", "io", "ExecutionBlocker", "VIDEO_CROP", "CATEGORY", "SAMPLERS", "SCHEDULERS",
            "MAX_SEED", "STEP", "RECIPE", "folders", "Progress", "expansion_prefix", "vace_encode",
            "first_last_encode", "vae_decode", "encode_clip_vision", "interrupted", "model_files"]
 
@@ -30,6 +32,10 @@ MAX_SEED = 0xFFFFFFFFFFFFFFFF
 # A segment / transition to generate (video_utils.step_guides), and a generation recipe.
 STEP = io.Custom("SEGUE_STEP")
 RECIPE = io.Custom("SEGUE_RECIPE")
+
+# What this ComfyUI's API offers, detected once (0.3.64 has none of it):
+# file-backed VIDEOs that carry a crop (``VideoFromFile(..., crop=)``, ``as_cropped``; after 0.27).
+VIDEO_CROP = "crop" in inspect.signature(InputImpl.VideoFromFile.__init__).parameters
 
 
 def expansion_prefix() -> str:

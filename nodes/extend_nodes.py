@@ -26,11 +26,11 @@ from .api import CATEGORY, STEP, Progress, folders, io
 from .expansion import EXPAND_HIDDEN, check_step, check_steps_memory, expand, no_lazy_inputs, node_links, recipe_sources
 from .guide_nodes import adjust_inputs
 from .io_nodes import NAME_HELP, file_fingerprint, final_ui, prefix_folder
-from .paths import PathError, check_relative, resolve_input, to_annotated
+from .paths import check_relative, resolve_input
 from .step_nodes import STEP_HELP, file_of
 from .stitch_nodes import blend_inputs, check_encode, encode_checks, encode_inputs, final_path, final_target_inputs
 from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input, video_images_outputs
-from .video_adapters import file_video, source_path
+from .video_adapters import file_video, video_file_name
 
 KEEP_AUDIO_HELP = ("Keep the clip's sound, under its own pictures and resampled to 48 kHz stereo as a join's clips "
                    "are; the new frames are silent (the sound track lasts as long as the video).")
@@ -199,7 +199,8 @@ class SegueExtendAssemble(io.ComfyNode):
 
 
 def clip_name(clip, clip_file: str) -> str:
-    """The annotated name of the clip to extend: a file-backed VIDEO's, or ``clip_file``."""
+    """The annotated name of the clip to extend: the VIDEO's file (or a copy of exactly its frames and
+    sound: a trimmed or in-memory VIDEO), or ``clip_file``."""
     if clip is not None and str(clip_file or "").strip():
         raise PlanError("clip and clip_file are both given: connect the clip or type its file name, not both")
     if clip is None:
@@ -207,14 +208,7 @@ def clip_name(clip, clip_file: str) -> str:
             raise PlanError("no clip: connect a VIDEO (Load Video / Segue Load Video) or give clip_file")
         clip_input_path(clip_file)
         return str(clip_file).strip()
-    path = source_path(clip)
-    if path is None:
-        raise PlanError("clip is an in-memory VIDEO (e.g. from Create Video): extend a file-backed one (Load Video, "
-                        "Segue Load Video) or save it first")
-    try:
-        return to_annotated(path, folders())
-    except PathError as e:
-        raise PlanError(f"clip: {e}") from None
+    return video_file_name(clip, "clip")
 
 
 class SegueExtendClip(io.ComfyNode):

@@ -24,8 +24,8 @@ from . import parse
 from ..video_utils.constants import DEFAULT_CRF, DEFAULT_PRESET, IMAGE_EXTENSIONS, LOSSLESS_SUFFIX, PRESETS, VIDEO_EXTENSIONS
 from .api import CATEGORY, Progress, folders, io
 from .paths import (PathError, check_relative, expand_folders, next_counter_name, output_folder, resolve_input,
-                    resolve_output, result_entry, split_annotation, to_annotated)
-from .video_adapters import file_video, source_path
+                    resolve_output, result_entry, split_annotation)
+from .video_adapters import file_video, video_file_name
 
 WRITE_CHUNK = 8
 # A segment filename that already ends in a lossless container video_write supports keeps it.
@@ -372,10 +372,7 @@ class SegueFileList(io.ComfyNode):
 
     @classmethod
     def execute(cls, video, files=None) -> io.NodeOutput:
-        path = source_path(video)
-        if path is None:
-            raise PlanError("video is not file-backed (e.g. from Create Video): save it with SegueSaveSegment first")
-        name = to_annotated(path, folders())
+        name = video_file_name(video, "video")
         items = parse.lines(files, "files", required=False) + [name]
         return io.NodeOutput("\n".join(items))
 

@@ -15,7 +15,6 @@ import uuid
 import torch
 
 from ..video_utils.audio import GAP_AUDIO_MODES
-from ..video_utils.audio_io import AudioClip
 from ..video_utils.chains import EncodeSettings, JoinStepSettings, SaveTo, Texts, join_graph
 from ..video_utils.constants import (DEFAULT_CURVE, DEFAULT_GAP_AUDIO, DEFAULT_JOIN_PROMPT, DEFAULT_RETIME,
                                      FILE_FOLDERS, GENERATION_FPS, LOSSLESS_SUFFIX, VIDEO_EXTENSIONS)
@@ -28,13 +27,13 @@ from . import parse
 from .api import CATEGORY, Progress, folders, io
 from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, recipe_sources
 from .io_nodes import file_fingerprint, final_ui, prefix_folder
-from .paths import PathError, expand_folders, resolve_input, resolve_output, to_annotated
+from .paths import expand_folders, resolve_input, resolve_output
 from .step_nodes import (clip_paths, format_inputs, join_format, join_plan_from, join_setting_inputs, loop_input,
                          per_join_check)
 from .stitch_nodes import (MAX_SEGMENT_INPUTS, blend_inputs, check_encode, collect_items, delivery_checks,
                            encode_checks, encode_inputs, final_path, final_target_inputs, segment_inputs)
 from .travel_nodes import images_or_blocker, keep_input, output_images_input, recipe_input
-from .video_adapters import chunk_source, file_video, source_path, video_audio, video_info
+from .video_adapters import file_video, video_file_name
 
 CHUNK = 16
 
@@ -121,36 +120,19 @@ class SegueJoinAssembleFiles(io.ComfyNode):
 
 
 def clip_file(item, label: str, index: int, kind: str, image_fps) -> str:
-    """The annotated file a clip is read from: a file-backed VIDEO inside ComfyUI's folders as it
-    is; anything else (an IMAGE batch, an in-memory VIDEO, a file elsewhere) written losslessly
-    at its own size and rate, with its sound, under a fresh name (nothing cached is overwritten)."""
-    if isinstance(item, torch.Tensor):
-        if item.dim() != 4 or item.shape[0] == 0:
-            raise PlanError(f"{label} must be a non-empty IMAGE batch [frames,H,W,3] or a VIDEO")
-        frames, rate, audio = item[..., :3], image_fps, None
-    else:
-        path = source_path(item)
-        if path is not None:
-            try:
-                return to_annotated(path, folders())
-            except PathError:
-                pass    # a file outside ComfyUI's folders: copy its frames into temp/
-        info = video_info(item)
-        frames, rate = None, info.fps
-        comfy_audio = video_audio(item)
-        audio = AudioClip.from_comfy(comfy_audio) if comfy_audio is not None else None
+    """The annotated file a clip is read from: a VIDEO through the adapter (its own file, or a
+    lossless copy of exactly its frames and sound); an IMAGE batch written losslessly at its own
+    size and rate under a fresh name (nothing cached is overwritten)."""
+    if not isinstance(item, torch.Tensor):
+        return video_file_name(item, label)
+    if item.dim() != 4 or item.shape[0] == 0:
+        raise PlanError(f"{label} must be a non-empty IMAGE batch [frames,H,W,3] or a VIDEO")
+    frames = item[..., :3]
     out_path, _, relative = resolve_output(f"segue/clips/{uuid.uuid4().hex}_{index:03d} [{kind}]", folders(), label,
                                            suffix=LOSSLESS_SUFFIX)
-    if frames is None:
-        chunks = chunk_source(item)()
-        info = video_info(item)
-        width, height = info.width, info.height
-    else:
-        chunks = (frames[i:i + CHUNK] for i in range(0, frames.shape[0], CHUNK))
-        width, height = int(frames.shape[2]), int(frames.shape[1])
-    with VideoWriter(out_path, rate, width, height, codec=LOSSLESS_CODEC, audio=audio) as writer:
-        for chunk in chunks:
-            writer.write(chunk[..., :3])
+    with VideoWriter(out_path, image_fps, int(frames.shape[2]), int(frames.shape[1]), codec=LOSSLESS_CODEC) as writer:
+        for i in range(0, frames.shape[0], CHUNK):
+            writer.write(frames[i:i + CHUNK])
     return f"{relative} [{kind}]"
 
 

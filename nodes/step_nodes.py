@@ -10,7 +10,6 @@ step into the classic guide images for hand-wired graphs and templates.
 
 from __future__ import annotations
 
-from ..video_utils.errors import PlanError
 from ..video_utils.guides import OverlapAdjust
 from ..video_utils.join_plan import JoinPlan, plan_join
 from ..video_utils.conform import OutputFormat, output_format
@@ -26,7 +25,7 @@ from .expansion import check_step
 from .guide_nodes import (adjust_inputs, first_video_input, guide_outputs, join_core_inputs, travel_plan_from,
                           travel_settings_checks, travel_settings_inputs)
 from .paths import resolve_input
-from .video_adapters import source_path
+from .video_adapters import video_file_path
 
 STEP_HELP = "The segment/transition to generate: connect to Segue VACE Encode, Segue Preview Step or Segue Step Guide."
 
@@ -103,14 +102,11 @@ def loop_input() -> io.Input:
 
 
 def file_of(video, name: str) -> str | None:
-    """The file behind a VIDEO input (None when not connected)."""
+    """A file holding exactly a VIDEO input's frames (None when not connected): its own file, or a
+    copy of a trimmed or in-memory VIDEO."""
     if video is None:
         return None
-    path = source_path(video)
-    if path is None:
-        raise PlanError(f"{name} is an in-memory VIDEO: connect a saved segment's video (Segue Save Step / "
-                        f"Segue Load Video)")
-    return path
+    return video_file_path(video, name)
 
 
 class SegueTravelStep(io.ComfyNode):
