@@ -22,7 +22,7 @@ from ..video_utils.retime import conformed_frame_count
 from ..video_utils.step_guides import ExtendStep
 from ..video_utils.video_read import read_last_frames
 from . import parse
-from .api import CATEGORY, STEP, Progress, folders, io
+from .api import CATEGORY, STEP, Progress, advanced, folders, io
 from .expansion import EXPAND_HIDDEN, check_step, check_steps_memory, expand, no_lazy_inputs, node_links, recipe_sources
 from .guide_nodes import adjust_inputs
 from .io_nodes import NAME_HELP, file_fingerprint, final_ui, prefix_folder
@@ -38,7 +38,7 @@ KEEP_AUDIO_HELP = ("Keep the clip's sound, under its own pictures and resampled 
 
 def extend_setting_inputs() -> list:
     """The settings every extend node plans with (SegueExtendStep, SegueExtendAssemble, SegueExtendClip)."""
-    return [
+    return advanced([
         io.String.Input("frames", default=str(DEFAULT_EXTEND_FRAMES),
                         tooltip="How many new frames to add after the clip, counted at Wan's 16 fps (48 = 3 s; "
                                 "the video gets as many seconds at the clip's rate: 90 frames at 30 fps). With "
@@ -56,7 +56,7 @@ def extend_setting_inputs() -> list:
                      tooltip="0 = a plain cut after the clip (its frames stay untouched). N > 0 cross-fades the last "
                              "N frames (at 16 fps) before each segment into the model's version of them, hiding a "
                              "small jump (this changes the clip's last frames). At most the overlap."),
-    ]
+    ], "max_generation", "blend")
 
 
 def extend_checks(frames=None, clip_file=None) -> list:

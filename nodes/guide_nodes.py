@@ -13,7 +13,7 @@ from ..video_utils.guides import OverlapAdjust, join_contexts, join_transition_g
 from ..video_utils.join_plan import plan_join
 from ..video_utils.travel_plan import MODES, plan_travel
 from . import parse
-from .api import CATEGORY, io
+from .api import CATEGORY, advanced, io
 from .video_adapters import read_range, read_tail, video_info
 
 GUIDE_OUTPUTS_HELP = {
@@ -77,7 +77,7 @@ def join_core_inputs() -> list:
 
 
 def adjust_inputs() -> list:
-    return [
+    return advanced([
         io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.01, optional=True,
                        tooltip="Chained context frames mixed with grey: 1 = unchanged, lower lets the new "
                                "segment drift further from the previous one."),
@@ -86,7 +86,7 @@ def adjust_inputs() -> list:
         io.Float.Input("darken", default=0.0, min=-1.0, max=1.0, step=0.01, optional=True,
                        tooltip="Darken (positive) or brighten (negative) the chained context frames: counters "
                                "brightness drift over many segments."),
-    ]
+    ])
 
 
 def travel_plan_from(keyframe_count: int, segment_frames, overlap, mode, exact_keyframes, loop=False):

@@ -24,7 +24,7 @@ from ..video_utils.prompt_graph import Graph
 from ..video_utils.retime import RETIME_MODES
 from ..video_utils.video_write import LOSSLESS_CODEC, VideoWriter
 from . import parse
-from .api import CATEGORY, Progress, folders, io
+from .api import CATEGORY, Progress, advanced, folders, io
 from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, recipe_sources
 from .io_nodes import file_fingerprint, final_ui, prefix_folder
 from .paths import expand_folders, resolve_input, resolve_output
@@ -39,7 +39,7 @@ CHUNK = 16
 
 
 def sound_inputs() -> list:
-    return [
+    return advanced([
         io.Boolean.Input("keep_audio", default=True,
                          tooltip="Keep the clips' sound: each clip's sound plays under its own pictures; clips "
                                  "without sound are silent there."),
@@ -49,7 +49,7 @@ def sound_inputs() -> list:
         io.Combo.Input("retime", options=list(RETIME_MODES), default=DEFAULT_RETIME, optional=True,
                        tooltip="How transitions generated at the model's rate reach the output rate: blend = mix "
                                "neighbouring frames (smooth), nearest = repeat/drop frames (sharp)."),
-    ]
+    ], "gap_audio", "retime")
 
 
 def format_checks(fit=None, gap_audio=None, retime=None) -> list:
@@ -159,8 +159,9 @@ class SegueJoinClips(io.ComfyNode):
                                         "join."),
                 io.String.Input("negative_prompt", multiline=True, default="", tooltip="What to avoid."),
                 *join_setting_inputs(),
-                io.Boolean.Input("bridging", default=False,
-                                 tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of long gaps."),
+                *advanced([io.Boolean.Input("bridging", default=False,
+                                            tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of long "
+                                                    "gaps.")]),
                 loop_input(),
                 *format_inputs("clip"),
                 *blend_inputs(),

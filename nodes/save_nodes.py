@@ -21,7 +21,7 @@ from ..video_utils.postprocess import PostSettings, finish_frames
 from ..video_utils.preview_generator import preview_generate
 from ..video_utils.video_write import LOSSLESS_CODEC
 from . import parse
-from .api import CATEGORY, STEP, Progress, folders, io, vae_decode
+from .api import CATEGORY, STEP, Progress, advanced, folders, io, vae_decode
 from .io_nodes import segment_suffix, write_frames
 from .paths import check_relative, resolve_output, result_entry, split_annotation
 from .video_adapters import file_video
@@ -39,7 +39,7 @@ def target_inputs() -> list:
 
 def post_inputs() -> list:
     defaults = PostSettings()
-    return [
+    return advanced([
         io.Combo.Input("colour_match", options=list(COLOUR_MATCH_MODES), default=defaults.colour_match,
                        tooltip="Match the frames' colours to what they continue (previous) or to the first "
                                "keyframe; none = as generated."),
@@ -51,7 +51,7 @@ def post_inputs() -> list:
                        tooltip="1 = unchanged; below 1 desaturates, above 1 saturates."),
         io.Float.Input("brightness", default=defaults.brightness, min=-1.0, max=1.0, step=0.01,
                        tooltip="0 = unchanged; +0.05 = 5 % brighter, -0.05 = 5 % darker."),
-    ]
+    ], "colour_method", "colour_strength", "saturation", "brightness")
 
 
 def post_checks(filename=None, folder=None, colour_match=None, colour_method=None) -> list:

@@ -20,7 +20,7 @@ from ..video_utils.sizes import CONFORM_FIT_MODES
 from ..video_utils.step_guides import JoinStep, TravelStep
 from ..video_utils.constants import VIDEO_EXTENSIONS
 from . import parse
-from .api import CATEGORY, STEP, folders, io
+from .api import CATEGORY, STEP, advanced, folders, io
 from .expansion import check_step
 from .guide_nodes import (adjust_inputs, first_video_input, guide_outputs, join_core_inputs, travel_plan_from,
                           travel_settings_checks, travel_settings_inputs)
@@ -32,14 +32,14 @@ STEP_HELP = "The segment/transition to generate: connect to Segue VACE Encode, S
 
 def join_setting_inputs() -> list:
     """Join settings shared by SegueJoinStep, SegueJoinAssembleFiles and SegueJoinClips."""
-    return [
+    return advanced([
         *join_core_inputs(),
         io.Int.Input("blend", default=-1, min=-1, max=1000,
                      tooltip="Frames cross-faded on each side of a transition; -1 = the whole context."),
         io.String.Input("per_join", multiline=True, default="",
                         tooltip='Optional JSON list of per-join overrides (context, gap, replace, blend), e.g. '
                                 '[{"gap": 33}, null, {"replace": true}]. Empty = none.'),
-    ]
+    ], "blend", "per_join")
 
 
 def per_join_check(per_join=None):
@@ -86,6 +86,7 @@ def format_inputs(what: str = "clip", working: bool = True) -> list:
                        tooltip="The model's frame rate (Wan: 16). Transitions are generated at it and retimed to "
                                "the output rate."),
     ]
+    advanced(inputs, "work_width", "work_height", "generation_fps")
     return inputs if working else [i for i in inputs if i.id not in ("work_width", "work_height")]
 
 

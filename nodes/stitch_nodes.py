@@ -16,7 +16,7 @@ from ..video_utils.retime import RETIME_MODES
 from ..video_utils.stitch import stitch_segment_files, stitch_stream
 from ..video_utils.video_write import VideoWriter
 from . import parse
-from .api import CATEGORY, Progress, folders, io
+from .api import CATEGORY, Progress, advanced, folders, io
 from .io_nodes import counter_path, file_fingerprint, final_ui
 from .paths import check_relative, resolve_input, resolve_output, split_annotation
 from .video_adapters import chunk_source, file_video, video_info
@@ -38,22 +38,22 @@ def boundary_overlaps(text, count: int, name: str = "overlaps") -> list[int]:
 
 
 def encode_inputs() -> list:
-    return [
+    return advanced([
         io.Int.Input("crf", default=DEFAULT_CRF, min=0, max=51,
                      tooltip="H.264 quality: lower = better and bigger (17-23 is typical)."),
         io.Combo.Input("preset", options=list(PRESETS), default=DEFAULT_PRESET,
                        tooltip="x264 speed/size trade-off: slower presets make smaller files."),
-    ]
+    ])
 
 
 def blend_inputs(optional: bool = False) -> list:
-    return [
+    return advanced([
         io.Combo.Input("curve", options=list(CURVES), default=DEFAULT_CURVE, optional=optional,
                        tooltip="Cross-fade weights: cosine eases in and out, linear is a straight ramp."),
         io.Float.Input("sharpen", default=0.0, min=0.0, max=MAX_SHARPEN, step=0.05, optional=optional,
                        tooltip="Unsharp mask over the cross-faded frames, stronger toward the end of each overlap "
                                "(a dissolve of two slightly different frames looks soft); 0 = off, 0.3 = the original's."),
-    ]
+    ])
 
 
 def encode_checks(preset=None, curve=None, filename=None, filename_prefix=None) -> list:
@@ -193,6 +193,7 @@ def delivery_inputs(loop: bool = True) -> list:
                         tooltip="Optional sound under the video: a sound or video file in input/ (or with ' [output]'), "
                                 "trimmed or padded with silence to the video's length."),
     ]
+    advanced(inputs, "retime", "fit")
     return inputs if loop else [i for i in inputs if i.id != "loop"]
 
 

@@ -19,7 +19,7 @@ from ..video_utils.constants import DEFAULT_FIT, DEFAULT_RETIME, FILE_FOLDERS, G
 from ..video_utils.errors import PlanError
 from ..video_utils.prompt_graph import Graph, out
 from . import parse
-from .api import CATEGORY, RECIPE, ExecutionBlocker, folders, io
+from .api import CATEGORY, RECIPE, ExecutionBlocker, advanced, folders, io
 from .expansion import EXPAND_HIDDEN, check_steps_memory, expand, no_lazy_inputs, node_links, recipe_sources
 from .io_nodes import prefix_folder
 from .guide_nodes import (adjust_inputs, first_video_input, travel_plan_from, travel_settings_checks,
@@ -36,15 +36,16 @@ def recipe_input() -> io.Input:
 
 
 def keep_input() -> io.Input:
-    return io.Boolean.Input("keep_segments", default=False,
-                            tooltip="Keep the lossless segment files in output/segue/steps/ (re-stitch them later "
-                                    "with Segue Stitch Files); off = temp/, cleared when ComfyUI restarts.")
+    return advanced([io.Boolean.Input("keep_segments", default=False,
+                                      tooltip="Keep the lossless segment files in output/segue/steps/ (re-stitch "
+                                              "them later with Segue Stitch Files); off = temp/, cleared when "
+                                              "ComfyUI restarts.")])[0]
 
 
 def output_images_input(what: str) -> io.Input:
-    return io.Boolean.Input("output_images", default=False,
-                            tooltip=f"Also decode the {what} to the images output (costs RAM on long videos; off = "
-                                    f"the images output is blocked).")
+    return advanced([io.Boolean.Input("output_images", default=False,
+                                      tooltip=f"Also decode the {what} to the images output (costs RAM on long "
+                                              f"videos; off = the images output is blocked).")])[0]
 
 
 def video_images_outputs(what: str) -> list:
