@@ -246,7 +246,7 @@ CASES = [
     # and on 0.27 (whose own combo check at /prompt steps aside for inputs a node validates itself).
     Case("retime_unknown", "SegueStitchFiles", {"retime": "warp"}, ("retime='warp'",), "refused"),
     Case("travel_retime_unknown", "SegueTravel", {"retime": "warp"}, ("retime='warp'",), "refused"),
-    Case("fit_unknown", "SegueTravel", {"fit": "zoom"}, ("fit='zoom'",), "refused"),
+    Case("travel_fit_unknown", "SegueTravel", {"fit": "zoom"}, ("fit='zoom'",), "refused"),
     Case("stitch_fit_unknown", "SegueStitchFiles", {"fit": "zoom"}, ("fit='zoom'",), "refused"),
     Case("gap_audio_unknown", "SegueJoinClips", {"gap_audio": "loud"}, ("gap_audio='loud'",), "refused"),
     Case("curve_unknown", "SegueTravel", {"curve": "sine"}, ("curve='sine'",), "refused"),

@@ -269,7 +269,9 @@ def proxy(comfy_server):
 
 
 def test_http_faults_between_client_and_a_real_server_are_absorbed(tmp_path, comfy_server, proxy):
-    proxy.faults += [Fault("GET", "/queue", status=503, retry_after="1", times=2),
+    # a prompt's state comes from /api/jobs/{id} where the server has it (0.27), else from /queue
+    status = "/api/jobs/" if ComfyClient(comfy_server.url).has_jobs_api() else "/queue"
+    proxy.faults += [Fault("GET", status, status=503, retry_after="1", times=2),
                      Fault("POST", "/prompt", reset="after"),
                      Fault("POST", "/prompt", status=502),
                      Fault("HEAD", "/view", reset="before"),

@@ -80,7 +80,9 @@ def window_frames(path, window: TrimWindow) -> WindowedFrames:
         if audio is not None and audio.time_base:
             audio_start = float((audio.start_time or 0) * Fraction(audio.time_base))
         stream_start = video.start_time or 0
-        pts = [p.pts for p in container.demux(video) if p.size and p.pts is not None] if tb else []
+        # the packets the probe counts as frames (packet_scan.demux), in display order once sorted
+        pts = [p.pts for p in container.demux(video) if p.size and not p.is_discard and p.pts is not None] \
+            if tb else []
     if tb is None:
         raise PlanError(f"video {str(path)!r} has no time base, so a trim window cannot be placed on its frames: "
                         f"re-encode it (e.g. to MP4) and trim that")
