@@ -85,7 +85,7 @@ done
 import pathlib, sys
 import xml.etree.ElementTree as ET
 print("== counts")
-for report in sorted(pathlib.Path(sys.argv[1]).glob("*.xml"), key=lambda p: p.name != "unit.xml"):
+for report in sorted(pathlib.Path(sys.argv[1]).glob("*.xml"), key=lambda p: p.stat().st_mtime):   # run order
     suite = ET.parse(report).getroot()
     suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
     n = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
