@@ -7,6 +7,8 @@ use these names only.
 
 from __future__ import annotations
 
+import inspect
+
 import folder_paths
 from comfy_api.latest import ComfyExtension, InputImpl, io
 from comfy_execution.graph_utils import ExecutionBlocker, GraphBuilder
@@ -20,9 +22,10 @@ import comfy.utils
 from ..video_utils.core.folders import Folders
 from ..video_utils.engine.executor import NodeContext
 
-__all__ = ["ComfyExtension", "InputImpl", "io", "ExecutionBlocker", "CATEGORY", "SAMPLERS", "SCHEDULERS",
-           "MAX_SEED", "STEP", "RECIPE", "folders", "Progress", "expansion_prefix", "vace_encode",
-           "first_last_encode", "vae_decode", "encode_clip_vision", "interrupted", "model_files", "node_context"]
+__all__ = ["ComfyExtension", "InputImpl", "io", "ExecutionBlocker", "VIDEO_CROP", "ADVANCED_INPUTS", "advanced",
+           "CATEGORY", "SAMPLERS", "SCHEDULERS", "MAX_SEED", "STEP", "RECIPE", "folders", "Progress",
+           "expansion_prefix", "vace_encode", "first_last_encode", "vae_decode", "encode_clip_vision", "interrupted",
+           "model_files", "node_context"]
 
 CATEGORY = "video/segue"
 SAMPLERS = list(comfy.samplers.KSampler.SAMPLERS)
@@ -31,6 +34,28 @@ MAX_SEED = 0xFFFFFFFFFFFFFFFF
 # A segment / transition to generate (video_utils.engine.steps), and a generation recipe.
 STEP = io.Custom("SEGUE_STEP")
 RECIPE = io.Custom("SEGUE_RECIPE")
+
+# What this ComfyUI's API offers, detected once (0.3.64 has none of it):
+# file-backed VIDEOs that carry a crop (``VideoFromFile(..., crop=)``, ``as_cropped``; after 0.27);
+VIDEO_CROP = "crop" in inspect.signature(InputImpl.VideoFromFile.__init__).parameters
+# expert inputs the frontend folds away (``advanced=`` on schema inputs; 0.27).
+ADVANCED_INPUTS = "advanced" in inspect.signature(io.Input.__init__).parameters
+
+
+def advanced(inputs: list, *ids: str) -> list:
+    """``inputs`` with the expert ones (those named in ``ids``; all when none are named) marked
+    ``advanced``: ComfyUI 0.27's frontend shows a node's essentials and folds these behind its
+    "show advanced inputs" toggle. Older schemas have no such field and show every input; either
+    way nothing else changes (values, order, links, saved workflows)."""
+    names = set(ids) or {i.id for i in inputs}
+    missing = names - {i.id for i in inputs}
+    if missing:
+        raise ValueError(f"advanced(): no input named {sorted(missing)}")
+    if ADVANCED_INPUTS:
+        for i in inputs:
+            if i.id in names:
+                i.advanced = True
+    return inputs
 
 
 def expansion_prefix() -> str:

@@ -14,17 +14,17 @@ from ..video_utils.core import parse
 from ..video_utils.core.chains import SaveTo, Texts, extend_graph
 from ..video_utils.core.constants import DEFAULT_CURVE
 from ..video_utils.core.errors import PlanError
-from ..video_utils.core.folders import PathError, check_relative, to_annotated
+from ..video_utils.core.folders import check_relative
 from ..video_utils.core.lengths import check_step_memory
 from ..video_utils.core.output_format import extend_format
 from ..video_utils.core.prompt_graph import Graph
 from ..video_utils.core.step_settings import ExtendStepSettings
 from ..video_utils.engine.executor import assemble_extended_file, clip_input, extend_step_node
 from ..video_utils.engine.video_read import read_last_frames
-from .api import CATEGORY, STEP, folders, io, node_context
+from .api import CATEGORY, STEP, io, node_context
 from .expansion import EXPANDING, expanded_video, no_lazy_inputs, node_links, one_node_run
 from .outputs import final_output
-from .video_adapters import file_of, source_path
+from .video_adapters import file_of, video_file_name
 from .widgets import (KEEP_AUDIO_HELP, NAME_HELP, STEP_HELP, adjust_inputs, after_input, blend_inputs, encode_checks,
                       encode_inputs, extend_checks, extend_setting_inputs, file_fingerprint, files_input,
                       final_target_inputs, keep_input, output_images_input, recipe_input, validated,
@@ -124,7 +124,8 @@ class SegueExtendAssemble(io.ComfyNode):
 
 
 def clip_name(clip, clip_file: str) -> str:
-    """The annotated name of the clip to extend: a file-backed VIDEO's, or ``clip_file``."""
+    """The annotated name of the clip to extend: the VIDEO's file (or a copy of exactly its frames and
+    sound: a trimmed or in-memory VIDEO), or ``clip_file``."""
     if clip is not None and str(clip_file or "").strip():
         raise PlanError("clip and clip_file are both given: connect the clip or type its file name, not both")
     if clip is None:
@@ -132,14 +133,7 @@ def clip_name(clip, clip_file: str) -> str:
             raise PlanError("no clip: connect a VIDEO (Load Video / Segue Load Video) or give clip_file")
         clip_input(node_context(), clip_file)
         return str(clip_file).strip()
-    path = source_path(clip)
-    if path is None:
-        raise PlanError("clip is an in-memory VIDEO (e.g. from Create Video): extend a file-backed one (Load Video, "
-                        "Segue Load Video) or save it first")
-    try:
-        return to_annotated(path, folders())
-    except PathError as e:
-        raise PlanError(f"clip: {e}") from None
+    return video_file_name(clip, "clip")
 
 
 class SegueExtendClip(io.ComfyNode):

@@ -25,7 +25,7 @@ from ..video_utils.engine.video_read import iter_frames, read_last_frames
 from ..video_utils.engine.video_write import LOSSLESS_CODEC, write_video
 from .api import CATEGORY, Progress, folders, io, node_context
 from .outputs import final_output, step_output
-from .video_adapters import file_video, source_path
+from .video_adapters import file_video, video_file_name
 from .widgets import NAME_HELP, file_fingerprint, validated, video_output
 
 WRITE_CHUNK = 8
@@ -284,10 +284,7 @@ class SegueFileList(io.ComfyNode):
 
     @classmethod
     def execute(cls, video, files=None) -> io.NodeOutput:
-        path = source_path(video)
-        if path is None:
-            raise PlanError("video is not file-backed (e.g. from Create Video): save it with SegueSaveSegment first")
-        return io.NodeOutput(file_list(node_context(), path, files))
+        return io.NodeOutput(file_list(video_file_name(video, "video"), files))
 
 
 NODES = [SegueLoadImages, SegueLoadVideo, SegueSaveSegment, SegueSaveVideo, SegueFileList]

@@ -19,18 +19,17 @@ from ..video_utils.core.chains import SaveTo, Texts, join_graph
 from ..video_utils.core.constants import (DEFAULT_GAP_AUDIO, DEFAULT_JOIN_PROMPT, DEFAULT_RETIME, GENERATION_FPS,
                                           LOSSLESS_SUFFIX, VIDEO_EXTENSIONS)
 from ..video_utils.core.errors import PlanError
-from ..video_utils.core.folders import PathError, expand_folders, resolve_input, resolve_output, to_annotated
+from ..video_utils.core.folders import expand_folders, resolve_input, resolve_output
 from ..video_utils.core.join_plan import join_count
 from ..video_utils.core.lengths import check_step_memory
 from ..video_utils.core.prompt_graph import Graph
 from ..video_utils.core.step_settings import JoinStepSettings
-from ..video_utils.engine.audio_io import AudioClip
 from ..video_utils.engine.executor import assemble_joined_files
 from ..video_utils.engine.video_write import LOSSLESS_CODEC, VideoWriter
-from .api import CATEGORY, folders, io, node_context
+from .api import CATEGORY, advanced, folders, io, node_context
 from .expansion import EXPANDING, expanded_video, no_lazy_inputs, one_node_run
 from .outputs import final_output
-from .video_adapters import chunk_source, file_video, source_path, video_audio, video_info
+from .video_adapters import file_video, video_file_name
 from .widgets import (MAX_SEGMENT_INPUTS, after_input, blend_inputs, collect_items, encode_checks, encode_inputs,
                       file_fingerprint, files_input, final_target_inputs, format_checks, format_inputs,
                       join_setting_inputs, keep_input, loop_input, output_images_input, per_join_check, recipe_input,
@@ -83,36 +82,19 @@ class SegueJoinAssembleFiles(io.ComfyNode):
 
 
 def clip_file(item, label: str, index: int, kind: str, image_fps) -> str:
-    """The annotated file a clip is read from: a file-backed VIDEO inside ComfyUI's folders as it
-    is; anything else (an IMAGE batch, an in-memory VIDEO, a file elsewhere) written losslessly
-    at its own size and rate, with its sound, under a fresh name (nothing cached is overwritten)."""
-    if isinstance(item, torch.Tensor):
-        if item.dim() != 4 or item.shape[0] == 0:
-            raise PlanError(f"{label} must be a non-empty IMAGE batch [frames,H,W,3] or a VIDEO")
-        frames, rate, audio = item[..., :3], image_fps, None
-    else:
-        path = source_path(item)
-        if path is not None:
-            try:
-                return to_annotated(path, folders())
-            except PathError:
-                pass    # a file outside ComfyUI's folders: copy its frames into temp/
-        info = video_info(item)
-        frames, rate = None, info.fps
-        comfy_audio = video_audio(item)
-        audio = AudioClip.from_comfy(comfy_audio) if comfy_audio is not None else None
+    """The annotated file a clip is read from: a VIDEO through the adapter (its own file, or a
+    lossless copy of exactly its frames and sound); an IMAGE batch written losslessly at its own
+    size and rate under a fresh name (nothing cached is overwritten)."""
+    if not isinstance(item, torch.Tensor):
+        return video_file_name(item, label)
+    if item.dim() != 4 or item.shape[0] == 0:
+        raise PlanError(f"{label} must be a non-empty IMAGE batch [frames,H,W,3] or a VIDEO")
+    frames = item[..., :3]
     out_path, _, relative = resolve_output(f"segue/clips/{uuid.uuid4().hex}_{index:03d} [{kind}]", folders(), label,
                                            suffix=LOSSLESS_SUFFIX)
-    if frames is None:
-        chunks = chunk_source(item)()
-        info = video_info(item)
-        width, height = info.width, info.height
-    else:
-        chunks = (frames[i:i + CHUNK] for i in range(0, frames.shape[0], CHUNK))
-        width, height = int(frames.shape[2]), int(frames.shape[1])
-    with VideoWriter(out_path, rate, width, height, codec=LOSSLESS_CODEC, audio=audio) as writer:
-        for chunk in chunks:
-            writer.write(chunk[..., :3])
+    with VideoWriter(out_path, image_fps, int(frames.shape[2]), int(frames.shape[1]), codec=LOSSLESS_CODEC) as writer:
+        for i in range(0, frames.shape[0], CHUNK):
+            writer.write(frames[i:i + CHUNK])
     return f"{relative} [{kind}]"
 
 
@@ -139,8 +121,9 @@ class SegueJoinClips(io.ComfyNode):
                                         "join."),
                 io.String.Input("negative_prompt", multiline=True, default="", tooltip="What to avoid."),
                 *join_setting_inputs(),
-                io.Boolean.Input("bridging", default=False,
-                                 tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of long gaps."),
+                *advanced([io.Boolean.Input("bridging", default=False,
+                                            tooltip="Also keep A's last and B's first frame at 1/3 and 2/3 of long "
+                                                    "gaps.")]),
                 loop_input(),
                 *format_inputs("clip"),
                 *blend_inputs(),

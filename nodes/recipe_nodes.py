@@ -15,7 +15,7 @@ from ..video_utils.core.constants import (COLOUR_MATCH_MODES, COLOUR_METHODS, DE
                                           SEED_POLICIES)
 from ..video_utils.core.errors import PlanError
 from ..video_utils.core.recipe import GENERATORS, Lora, Phase, Recipe, check_choice
-from .api import CATEGORY, MAX_SEED, RECIPE, SAMPLERS, SCHEDULERS, io, model_files
+from .api import CATEGORY, MAX_SEED, RECIPE, SAMPLERS, SCHEDULERS, advanced, io, model_files
 from .expansion import no_lazy_inputs
 from .widgets import colour_inputs, validated
 
@@ -77,7 +77,7 @@ class SegueRecipe(io.ComfyNode):
             description="How Segue Travel / Join Clips generate each segment or transition: the generator, its "
                         "models, sampler settings (optionally per phase, for Wan 2.2's two experts and Lightning "
                         "LoRAs), LoRAs, a reference image and colour correction. One recipe can feed several nodes.",
-            inputs=[
+            inputs=advanced([
                 io.Combo.Input("generator", options=list(GENERATORS), default="wan-vace",
                                tooltip="wan-vace: Wan 2.1 VACE or Wan 2.2 VACE-Fun (WanVaceToVideo); wan-flf: a "
                                        "first-last-frame model without VACE (WanFirstLastFrameToVideo); preview: a "
@@ -143,7 +143,8 @@ class SegueRecipe(io.ComfyNode):
                 io.String.Input("template", default="",
                                 tooltip="template generator: an API-format graph (Workflow > Export (API)) in "
                                         "ComfyUI's input folder with a SegueGuideSlot and a SegueFramesSlot node."),
-            ],
+            ], "seed_policy", "phases", "segment_loras", "vace_strength", "preview_method", "colour_method",
+                "colour_strength", "saturation", "brightness", "template"),
             outputs=[RECIPE.Output(display_name="recipe", tooltip="Connect to Segue Travel / Segue Join Clips.")],
         )
 

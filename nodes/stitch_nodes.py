@@ -18,9 +18,9 @@ from ..video_utils.engine.video_write import VideoWriter
 from .api import CATEGORY, Progress, folders, io, node_context
 from .outputs import final_output
 from .video_adapters import chunk_source, file_video, video_info
-from .widgets import (MAX_SEGMENT_INPUTS, after_input, blend_inputs, collect_items, delivery_inputs, encode_checks,
-                      encode_inputs, file_fingerprint, files_input, final_target_inputs, segment_inputs, validated,
-                      video_output)
+from .widgets import (MAX_SEGMENT_INPUTS, after_input, blend_inputs, collect_items, delivery_checks, delivery_inputs,
+                      encode_checks, encode_inputs, file_fingerprint, files_input, final_target_inputs,
+                      segment_inputs, validated, video_output)
 
 
 class SegueStitchFiles(io.ComfyNode):
@@ -52,9 +52,9 @@ class SegueStitchFiles(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, segment_files=None, overlaps=None, preset=None, curve=None, filename=None,
-                        filename_prefix=None):
+                        filename_prefix=None, retime=None, fit=None):
         return validated(
-            *encode_checks(preset, curve, filename, filename_prefix),
+            *encode_checks(preset, curve, filename, filename_prefix), *delivery_checks(retime, fit),
             lambda: overlaps is None or parse.int_list(overlaps, "overlaps", minimum=0),
             lambda: segment_files is None or [resolve_input(n, folders(), "segment_files", must_exist=False)
                                               for n in parse.lines(segment_files, "segment_files")],

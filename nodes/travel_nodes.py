@@ -23,8 +23,9 @@ from ..video_utils.engine.sound import check_soundtrack
 from .api import CATEGORY, folders, io
 from .expansion import EXPANDING, expand, expanded_video, no_lazy_inputs, node_links, one_node_run, recipe_sources
 from .outputs import images_or_blocker
-from .widgets import (adjust_inputs, blend_inputs, delivery_inputs, encode_checks, encode_inputs, first_video_input,
-                      keep_input, keyframes_input, output_images_input, recipe_input, travel_segment_inputs, travel_settings_checks, travel_settings_inputs, validated,
+from .widgets import (adjust_inputs, blend_inputs, delivery_checks, delivery_inputs, encode_checks, encode_inputs,
+                      first_video_input, keep_input, keyframes_input, output_images_input, recipe_input,
+                      travel_segment_inputs, travel_settings_checks, travel_settings_inputs, validated,
                       video_images_outputs)
 
 
@@ -137,8 +138,9 @@ class SegueTravel(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, segment_frames=None, overlap=None, mode=None, preset=None, curve=None,
-                        filename_prefix=None, soundtrack=None):
+                        filename_prefix=None, soundtrack=None, retime=None, fit=None):
         return validated(*travel_settings_checks(segment_frames, overlap, mode), *encode_checks(preset, curve),
+                         *delivery_checks(retime, fit),
                          lambda: filename_prefix is None or check_relative(filename_prefix, "filename_prefix"),
                          lambda: not soundtrack or resolve_input(soundtrack, folders(), "soundtrack", must_exist=False))
 

@@ -20,7 +20,7 @@ from ..video_utils.core.folders import PathError, check_relative, resolve_input,
 from ..video_utils.core.lengths import DEFAULT_MAX_GENERATION, MAX_GENERATION_FRAMES, MIN_WAN_LENGTH
 from ..video_utils.core.recipe import check_choice
 from ..video_utils.core.step_settings import PostSettings
-from .api import RECIPE, STEP, folders, io
+from .api import RECIPE, STEP, advanced, folders, io
 
 
 NAME_HELP = ("relative to ComfyUI's input/ folder, or add ' [output]' / ' [temp]' for those folders, "
@@ -108,7 +108,7 @@ def first_video_input() -> io.Input:
 
 
 def adjust_inputs() -> list:
-    return [
+    return advanced([
         io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.01, optional=True,
                        tooltip="Chained context frames mixed with grey: 1 = unchanged, lower lets the new "
                                "segment drift further from the previous one."),
@@ -117,7 +117,7 @@ def adjust_inputs() -> list:
         io.Float.Input("darken", default=0.0, min=-1.0, max=1.0, step=0.01, optional=True,
                        tooltip="Darken (positive) or brighten (negative) the chained context frames: counters "
                                "brightness drift over many segments."),
-    ]
+    ])
 
 
 def join_core_inputs() -> list:
@@ -135,14 +135,14 @@ def join_core_inputs() -> list:
 
 def join_setting_inputs() -> list:
     """Join settings shared by SegueJoinStep, SegueJoinAssembleFiles and SegueJoinClips."""
-    return [
+    return advanced([
         *join_core_inputs(),
         io.Int.Input("blend", default=-1, min=-1, max=1000,
                      tooltip="Frames cross-faded on each side of a transition; -1 = the whole context."),
         io.String.Input("per_join", multiline=True, default="",
                         tooltip='Optional JSON list of per-join overrides (context, gap, replace, blend), e.g. '
                                 '[{"gap": 33}, null, {"replace": true}]. Empty = none.'),
-    ]
+    ], "blend", "per_join")
 
 
 def per_join_check(per_join=None):
@@ -172,6 +172,7 @@ def format_inputs(what: str = "clip", working: bool = True) -> list:
                        tooltip="The model's frame rate (Wan: 16). Transitions are generated at it and retimed to "
                                "the output rate."),
     ]
+    advanced(inputs, "work_width", "work_height", "generation_fps")
     return inputs if working else [i for i in inputs if i.id not in ("work_width", "work_height")]
 
 
@@ -182,7 +183,7 @@ def loop_input() -> io.Input:
 
 
 def sound_inputs() -> list:
-    return [
+    return advanced([
         io.Boolean.Input("keep_audio", default=True,
                          tooltip="Keep the clips' sound: each clip's sound plays under its own pictures; clips "
                                  "without sound are silent there."),
@@ -192,18 +193,17 @@ def sound_inputs() -> list:
         io.Combo.Input("retime", options=list(RETIME_MODES), default=DEFAULT_RETIME, optional=True,
                        tooltip="How transitions generated at the model's rate reach the output rate: blend = mix "
                                "neighbouring frames (smooth), nearest = repeat/drop frames (sharp)."),
-    ]
+    ], "gap_audio", "retime")
 
 
 def format_checks(fit=None, gap_audio=None, retime=None) -> list:
-    return [lambda: fit is None or check_choice(fit, CONFORM_FIT_MODES, "fit"),
-            lambda: gap_audio is None or check_choice(gap_audio, GAP_AUDIO_MODES, "gap_audio"),
-            lambda: retime is None or check_choice(retime, RETIME_MODES, "retime")]
+    return [*delivery_checks(retime, fit),
+            lambda: gap_audio is None or check_choice(gap_audio, GAP_AUDIO_MODES, "gap_audio")]
 
 
 def extend_setting_inputs() -> list:
     """The settings every extend node plans with (SegueExtendStep, SegueExtendAssemble, SegueExtendClip)."""
-    return [
+    return advanced([
         io.String.Input("frames", default=str(DEFAULT_EXTEND_FRAMES),
                         tooltip="How many new frames to add after the clip, counted at Wan's 16 fps (48 = 3 s; "
                                 "the video gets as many seconds at the clip's rate: 90 frames at 30 fps). With "
@@ -221,7 +221,7 @@ def extend_setting_inputs() -> list:
                      tooltip="0 = a plain cut after the clip (its frames stay untouched). N > 0 cross-fades the last "
                              "N frames (at 16 fps) before each segment into the model's version of them, hiding a "
                              "small jump (this changes the clip's last frames). At most the overlap."),
-    ]
+    ], "max_generation", "blend")
 
 
 def extend_checks(frames=None, clip_file=None) -> list:
@@ -232,22 +232,22 @@ def extend_checks(frames=None, clip_file=None) -> list:
 
 
 def encode_inputs() -> list:
-    return [
+    return advanced([
         io.Int.Input("crf", default=DEFAULT_CRF, min=0, max=51,
                      tooltip="H.264 quality: lower = better and bigger (17-23 is typical)."),
         io.Combo.Input("preset", options=list(PRESETS), default=DEFAULT_PRESET,
                        tooltip="x264 speed/size trade-off: slower presets make smaller files."),
-    ]
+    ])
 
 
 def blend_inputs(optional: bool = False) -> list:
-    return [
+    return advanced([
         io.Combo.Input("curve", options=list(CURVES), default=DEFAULT_CURVE, optional=optional,
                        tooltip="Cross-fade weights: cosine eases in and out, linear is a straight ramp."),
         io.Float.Input("sharpen", default=0.0, min=0.0, max=MAX_SHARPEN, step=0.05, optional=optional,
                        tooltip="Unsharp mask over the cross-faded frames, stronger toward the end of each overlap "
                                "(a dissolve of two slightly different frames looks soft); 0 = off, 0.3 = the original's."),
-    ]
+    ])
 
 
 def encode_checks(preset=None, curve=None, filename=None, filename_prefix=None) -> list:
@@ -296,7 +296,15 @@ def delivery_inputs(loop: bool = True) -> list:
                         tooltip="Optional sound under the video: a sound or video file in input/ (or with ' [output]'), "
                                 "trimmed or padded with silence to the video's length."),
     ]
+    advanced(inputs, "retime", "fit")
     return inputs if loop else [i for i in inputs if i.id != "loop"]
+
+
+def delivery_checks(retime=None, fit=None) -> list:
+    """validate_inputs checks of the delivery combos: a wrong value is refused at /prompt with
+    Segue's message on every ComfyUI (0.27 checks V3 combos itself unless the node does)."""
+    return [lambda: retime is None or check_choice(retime, RETIME_MODES, "retime"),
+            lambda: fit is None or check_choice(fit, CONFORM_FIT_MODES, "fit")]
 
 
 def segment_inputs(prefix: str, count: int, what: str, required: int = 2) -> list:
@@ -334,13 +342,13 @@ def target_inputs() -> list:
 
 def post_inputs() -> list:
     defaults = PostSettings()
-    return [
+    return advanced([
         *colour_inputs(defaults),
         io.Float.Input("saturation", default=defaults.saturation, min=0.0, max=4.0, step=0.01,
                        tooltip="1 = unchanged; below 1 desaturates, above 1 saturates."),
         io.Float.Input("brightness", default=defaults.brightness, min=-1.0, max=1.0, step=0.01,
                        tooltip="0 = unchanged; +0.05 = 5 % brighter, -0.05 = 5 % darker."),
-    ]
+    ], "colour_method", "colour_strength", "saturation", "brightness")
 
 
 def post_checks(filename=None, folder=None, colour_match=None, colour_method=None) -> list:
@@ -359,15 +367,16 @@ def recipe_input() -> io.Input:
 
 
 def keep_input() -> io.Input:
-    return io.Boolean.Input("keep_segments", default=False,
-                            tooltip="Keep the lossless segment files in output/segue/steps/ (re-stitch them later "
-                                    "with Segue Stitch Files); off = temp/, cleared when ComfyUI restarts.")
+    return advanced([io.Boolean.Input("keep_segments", default=False,
+                                      tooltip="Keep the lossless segment files in output/segue/steps/ (re-stitch "
+                                              "them later with Segue Stitch Files); off = temp/, cleared when "
+                                              "ComfyUI restarts.")])[0]
 
 
 def output_images_input(what: str) -> io.Input:
-    return io.Boolean.Input("output_images", default=False,
-                            tooltip=f"Also decode the {what} to the images output (costs RAM on long videos; off = "
-                                    f"the images output is blocked).")
+    return advanced([io.Boolean.Input("output_images", default=False,
+                                      tooltip=f"Also decode the {what} to the images output (costs RAM on long "
+                                              f"videos; off = the images output is blocked).")])[0]
 
 
 def video_images_outputs(what: str) -> list:

@@ -79,8 +79,24 @@ def visible_text(page, text: str) -> bool:
     return any(loc.nth(i).is_visible() for i in range(loc.count()))
 
 
+def wait_visible_text(page, text: str, timeout_ms: int = 10_000) -> None:
+    """Wait until ``text`` (case-insensitive, part of an element's text) is visible: the 0.3.64
+    frontend titles its dialog "Some Nodes Are Missing", the 0.27 one (1.45) shows "Some nodes
+    are missing and need to be installed" in an error panel, with hidden copies in the page."""
+    for _ in range(max(1, timeout_ms // 250)):
+        if visible_text(page, text):
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{text!r} never became visible; the page shows:\n"
+                         f"{page.evaluate('() => document.body.innerText')[:2000]}")
+
+
 def close_dialogs(page) -> None:
     page.keyboard.press("Escape")
+    dismiss = page.get_by_role("button", name="Dismiss")    # the 0.27 frontend's error panel
+    for i in range(dismiss.count()):
+        if dismiss.nth(i).is_visible():
+            dismiss.nth(i).click()
     page.evaluate("() => { try { app.extensionManager.dialog?.closeDialog?.(); } catch (e) {} }")
 
 

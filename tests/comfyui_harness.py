@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -41,6 +42,22 @@ def comfyui_install() -> tuple[Path, Path] | str:
     if not python.is_file():
         return f"no Python for ComfyUI at {python} (set SEGUE_COMFYUI_PYTHON)"
     return root, python
+
+
+def comfyui_version(root: Path | None = None) -> tuple[int, ...]:
+    """The version of the ComfyUI install under test (``comfyui_version.py``), e.g. ``(0, 27, 0)``:
+    tests choose what to run per version (a node core added, a behaviour that changed) instead
+    of skipping."""
+    if root is None:
+        install = comfyui_install()
+        if isinstance(install, str):
+            raise RuntimeError(install)
+        root = install[0]
+    text = (Path(root) / "comfyui_version.py").read_text()
+    match = re.search(r"""__version__\s*=\s*["']([0-9.]+)""", text)
+    if not match:
+        raise RuntimeError(f"no __version__ in {root}/comfyui_version.py")
+    return tuple(int(part) for part in match.group(1).split("."))
 
 
 def free_port() -> int:

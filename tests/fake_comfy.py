@@ -17,6 +17,10 @@ off mid-file), ``silent`` (every request and the websocket stop answering), ``no
 
 ``/object_info`` is ``node_contract.json``: a snapshot of a real server's schemas for every class
 the graphs use, which a comfyui-marked test compares with a live server (and refreshes).
+
+``jobs_api=True`` makes it a ComfyUI 0.27: ``GET /api/jobs``, ``GET /api/jobs/{id}`` and ``POST
+/api/jobs/{id}/cancel`` answer as 0.27's do (``jobs_requests`` counts them), and ``/prompt``
+refuses a ``prompt_id`` that is not a canonical lowercase UUID (400 ``invalid_prompt_id``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import socket
 import struct
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,8 +236,10 @@ class AioServer:
 
 class FakeComfy(AioServer):
     def __init__(self, root: Path, port: int = 0, delay: float = 0.05, info: dict | None = None,
-                 frame_size: int = 16):
+                 frame_size: int = 16, jobs_api: bool = False):
         super().__init__(port)
+        self.jobs_api = jobs_api
+        self.jobs_requests: list[tuple[str, str]] = []
         self.root = Path(root)
         for sub in ("input", "output", "temp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
@@ -281,6 +288,10 @@ class FakeComfy(AioServer):
         app.router.add_post("/interrupt", self._interrupt)
         app.router.add_post("/upload/image", self._upload)
         app.router.add_get("/ws", self._ws)
+        if self.jobs_api:
+            app.router.add_get("/api/jobs", self._jobs)
+            app.router.add_get("/api/jobs/{prompt_id}", self._job)
+            app.router.add_post("/api/jobs/{prompt_id}/cancel", self._cancel_job)
 
     async def _start(self) -> None:
         await super()._start()
@@ -469,8 +480,50 @@ class FakeComfy(AioServer):
         pid = request.match_info["prompt_id"]
         return web.json_response({pid: self.history[pid]} if pid in self.history else {})
 
+    # --- the jobs API (ComfyUI 0.27) ---
+    def _job_state(self, pid: str) -> dict | None:
+        if pid in self.history:
+            status = self.history[pid]["status"]
+            events = [event for event, _ in status.get("messages", [])]
+            state = "completed" if status.get("status_str") == "success" else \
+                "cancelled" if "execution_interrupted" in events else "failed"
+            return {"id": pid, "status": state, "outputs": self.history[pid]["outputs"], "execution_status": status}
+        if pid == self.running:
+            return {"id": pid, "status": "in_progress"}
+        if any(q[0] == pid for q in self.queue):
+            return {"id": pid, "status": "pending"}
+        return None
+
+    async def _jobs(self, request):
+        self.jobs_requests.append(("GET", "/api/jobs"))
+        ids = [q[0] for q in self.queue] + ([self.running] if self.running else []) + list(self.history)
+        return web.json_response({"jobs": [self._job_state(i) for i in ids], "pagination": {"total": len(ids)}})
+
+    async def _job(self, request):
+        pid = request.match_info["prompt_id"]
+        self.jobs_requests.append(("GET", pid))
+        job = self._job_state(pid)
+        return web.json_response(job) if job else web.json_response({"error": "Job not found"}, status=404)
+
+    async def _cancel_job(self, request):
+        pid = request.match_info["prompt_id"]
+        self.jobs_requests.append(("cancel", pid))
+        if any(q[0] == pid for q in self.queue):
+            self.queue = [q for q in self.queue if q[0] != pid]
+            self._status()
+            return web.json_response({"cancelled": True})
+        if self.running == pid:
+            self.interrupted = True
+            return web.json_response({"cancelled": True})
+        return web.json_response({"cancelled": False})
+
     async def _post_prompt(self, request):
         data = await request.json()
+        pid = data.get("prompt_id")
+        if self.jobs_api and pid is not None and not _canonical_uuid(pid):
+            return web.json_response({"error": {"type": "invalid_prompt_id", "message": "prompt_id must be a valid "
+                                                "UUID", "details": "", "extra_info": {}}, "node_errors": {}},
+                                     status=400)
         errors = self._validate(data["prompt"])
         if errors:
             return web.json_response({"error": {"type": "prompt_outputs_failed_validation",
@@ -617,6 +670,13 @@ class FlakyProxy(AioServer):
         finally:
             self.sockets.pop(ws, None)
         return ws
+
+
+def _canonical_uuid(value) -> bool:
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def _ints(text) -> list[int]:

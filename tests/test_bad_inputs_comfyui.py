@@ -242,7 +242,12 @@ CASES = [
     Case("fit_unknown", "SegueJoinStep", {"fit": "zoom"}, ("fit='zoom'",), "refused"),
     Case("generator_unknown", "SegueRecipe", {"generator": "dream"}, ("generator='dream'",), "refused"),
     Case("colour_match_unknown", "SegueSaveStep", {"colour_match": "sepia"}, ("colour_match='sepia'",), "refused"),
-    Case("retime_unknown", "SegueStitchFiles", {"retime": "warp"}, ("retime='warp'",)),
+    # Refused by Segue's validate_inputs at /prompt, on 0.3.64 (which checks V3 combos only at run time)
+    # and on 0.27 (whose own combo check at /prompt steps aside for inputs a node validates itself).
+    Case("retime_unknown", "SegueStitchFiles", {"retime": "warp"}, ("retime='warp'",), "refused"),
+    Case("travel_retime_unknown", "SegueTravel", {"retime": "warp"}, ("retime='warp'",), "refused"),
+    Case("travel_fit_unknown", "SegueTravel", {"fit": "zoom"}, ("fit='zoom'",), "refused"),
+    Case("stitch_fit_unknown", "SegueStitchFiles", {"fit": "zoom"}, ("fit='zoom'",), "refused"),
     Case("gap_audio_unknown", "SegueJoinClips", {"gap_audio": "loud"}, ("gap_audio='loud'",), "refused"),
     Case("curve_unknown", "SegueTravel", {"curve": "sine"}, ("curve='sine'",), "refused"),
 ]

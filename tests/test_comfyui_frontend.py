@@ -22,7 +22,8 @@ import av
 import pytest
 
 from comfy_frontend import (MISSING_NODES_TITLE, SCHEMA_ALERT, browser, close_dialogs, frontend_unavailable,
-                            graph_to_prompt, load_workflow, open_app, visible_text)
+                            graph_to_prompt, load_workflow, open_app, visible_text, wait_visible_text)
+from comfyui_harness import comfyui_version
 from integration import unavailable
 from segue.video_utils.core.join_plan import plan_join
 from segue.video_utils.core.probe import probe
@@ -97,12 +98,27 @@ def test_server_lists_and_serves_the_examples_and_thumbnails(comfy_server):
             assert r.read() == (EXAMPLES / f"{name}.jpg").read_bytes()
 
 
+def test_thumbnails_decode_in_the_page(page):
+    """Each thumbnail as the template browser asks for it (``/api/workflow_templates/<pack>/<name>.jpg``
+    in both frontends) decodes in the browser to a picture of a sensible size."""
+    for name in EXPECTED:
+        width, height = page.evaluate(
+            "async (url) => { const r = await fetch(url); if (!r.ok) throw new Error(url + ' ' + r.status); "
+            "const b = await createImageBitmap(await r.blob()); return [b.width, b.height]; }",
+            f"/api/workflow_templates/{PACK}/{name}.jpg")
+        assert 200 <= width <= 2000 and 100 <= height <= 2000, (name, width, height)
+
+
 def test_missing_node_detection_works(page):
     """The check below can fail: a workflow with an unknown node type is caught both ways."""
     bogus = example("segue_travel_preview_cpu")
     bogus["nodes"][1]["type"] = "SegueNoSuchNode"
+    # The 0.27 frontend keeps one error panel: clear what an earlier workflow (missing models) left.
+    assert load_workflow(page, example("segue_travel_preview_cpu")) == []
+    page.wait_for_timeout(500)
+    close_dialogs(page)
     assert load_workflow(page, bogus) == ["SegueNoSuchNode"]
-    page.get_by_text(MISSING_NODES_TITLE).first.wait_for(state="visible", timeout=10_000)
+    wait_visible_text(page, MISSING_NODES_TITLE)
 
 
 @pytest.mark.parametrize("name", EXPECTED)
@@ -205,3 +221,50 @@ def test_preview_workflow_runs_out_of_the_box(page, comfy_server, name):
     entry = comfy_server.run(prompt, timeout=300)
     [video] = [p for p in comfy_server.output_files(entry) if p.suffix == ".mp4"]
     assert video.is_relative_to(comfy_server.output_dir) and count_frames(video) == expected
+
+
+def expert_inputs(comfy_server, node: str) -> set[str]:
+    info = comfy_server.get(f"/object_info/{node}")[node]["input"]
+    return {name for part in ("required", "optional") for name, spec in (info.get(part) or {}).items()
+            if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict) and spec[1].get("advanced")}
+
+
+def node_lines(page, node_id) -> set[str]:
+    return {line.strip() for line in page.locator(f'[data-node-id="{node_id}"]').inner_text().splitlines()}
+
+
+def test_segue_travel_shows_its_essentials_first(page, comfy_server):
+    """On a ComfyUI whose schema has ``advanced`` (0.27), Segue Travel's expert inputs (strength,
+    desaturate, darken, curve, sharpen, crf, preset ...) are folded behind "Show advanced inputs" in
+    the real frontend's node (its Nodes 2.0 renderer; the classic canvas of frontend 1.45 draws every
+    widget, core's advanced ones too) and still reach the prompt. On 0.3.64 every input shows, as before."""
+    expert = expert_inputs(comfy_server, "SegueTravel")
+    widgets = page.evaluate("() => LiteGraph.createNode('SegueTravel').widgets.map((w) => w.name)")
+    if comfyui_version() >= (0, 27, 0):
+        assert {"strength", "desaturate", "darken", "sharpen", "preset", "crf", "curve"} <= expert
+        assert {"segment_frames", "overlap", "prompts", "negative_prompt", "filename_prefix"}.isdisjoint(expert)
+        essentials = [w for w in widgets if w not in expert]
+        assert len(essentials) <= 12 < len(widgets)
+        comfy_server.post("/settings", {"Comfy.VueNodes.Enabled": True})
+        vue = page.context.browser.new_page(viewport={"width": 1024, "height": 900})
+        try:
+            vue.goto(comfy_server.url + "/")
+            vue.wait_for_function("() => window.app && app.graph && window.LiteGraph"
+                                  " && Object.keys(LiteGraph.registered_node_types).length > 100", timeout=90_000)
+            node_id = vue.evaluate("() => { app.graph.clear(); const n = LiteGraph.createNode('SegueTravel'); "
+                                   "n.pos = [200, 100]; app.graph.add(n); return n.id; }")
+            vue.locator(f'[data-node-id="{node_id}"]').wait_for(state="visible", timeout=10_000)
+            shown = node_lines(vue, node_id)
+            assert set(essentials) <= shown and not expert & shown, shown
+            vue.locator(f'[data-node-id="{node_id}"]').get_by_test_id("advanced-inputs-button").click()
+            vue.wait_for_timeout(500)
+            assert set(widgets) <= node_lines(vue, node_id)
+        finally:
+            vue.close()
+            comfy_server.post("/settings", {"Comfy.VueNodes.Enabled": False})
+    else:
+        assert not expert
+    # folded or not, the expert values are part of the prompt the frontend sends
+    assert load_workflow(page, example("segue_travel_preview_cpu")) == []
+    travel = next(v for v in graph_to_prompt(page).values() if v["class_type"] == "SegueTravel")["inputs"]
+    assert {"strength", "desaturate", "darken", "sharpen", "preset", "crf"} <= set(travel)

@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -244,6 +245,75 @@ def test_interrupt_and_cancel_touch_only_our_prompt(fake):
     fake.call(lambda: setattr(fake, "running", "theirs-0"))
     assert client.interrupt(mine) is False and client.cancel(mine) == "not queued"
     assert fake.interrupts == [] and not fake.interrupted                 # theirs keeps running
+
+
+@pytest.mark.parametrize("jobs_api", [False, True], ids=["routes-0.3.64", "jobs-api-0.27"])
+def test_status_and_cancel_through_the_jobs_api_where_the_server_has_it(tmp_path, jobs_api):
+    """ComfyUI 0.27's /api/jobs/{id} (one answer per prompt) and /api/jobs/{id}/cancel where the
+    server has them, detected once; /queue + /history and /queue delete + /interrupt otherwise.
+    Either way only our prompt is touched, and the answers are the same."""
+    fake = FakeComfy(tmp_path / "srv", jobs_api=jobs_api).start()
+    try:
+        fake.paused.set()
+        client = ComfyClient(fake.url)
+        theirs = [str(uuid.uuid4()) for _ in range(2)]
+        fake.add_foreign(theirs[0])
+        prompt = {"1": {"class_type": "SegueFileList", "inputs": {}}}
+        mine = client.submit(prompt)
+        fake.add_foreign(theirs[1])
+        assert client.has_jobs_api() is jobs_api
+        assert client.prompt_status(mine) == ("queued", None)
+        assert client.interrupt(mine) is False and fake.interrupts == []          # pending, not running
+        assert client.cancel(mine) == "removed from the queue"
+        assert client.queue() == ([], theirs) and client.prompt_status(mine) == ("unknown", None)
+        fake.call(lambda: setattr(fake, "running", theirs[0]))
+        assert client.interrupt(mine) is False and client.cancel(mine) == "not queued"
+        assert fake.interrupts == [] and not fake.interrupted                     # theirs keeps running
+        fake.call(lambda: setattr(fake, "running", None))
+
+        done = client.submit(prompt)
+        fake.paused.clear()
+        deadline = time.monotonic() + 10
+        while client.prompt_status(done)[0] != "success" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        status, entry = client.prompt_status(done)
+        assert status == "success" and entry["status"]["status_str"] == "success" and "outputs" in entry
+
+        fake.paused.set()
+        fake.delay = 5.0
+        running = client.submit({"1": {"class_type": "SeguePreviewGenerator", "inputs": {}}})
+        fake.paused.clear()
+        while client.prompt_status(running)[0] != "running" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.cancel(running) == "interrupted"
+        while client.prompt_status(running)[0] == "running" and time.monotonic() < deadline + 5:
+            time.sleep(0.02)
+        assert client.prompt_status(running)[0] == "interrupted"
+
+        asked = [r for r in fake.requests if r[1] == "/api/jobs"]
+        assert len(asked) == 1                                   # detected once per server
+        cancels = [r for r in fake.jobs_requests if r[0] == "cancel"]
+        if jobs_api:
+            assert [r for r in fake.requests if r[1] == "/queue"] == [("GET", "/queue")]   # the test's own look
+            assert len(cancels) == 2 and not fake.interrupts      # the running one too, by id, atomically
+            assert not [r for r in fake.requests if r[1].startswith("/history/")]
+        else:
+            assert not fake.jobs_requests and fake.interrupts == [running]
+    finally:
+        fake.stop()
+
+
+def test_a_0_27_server_refuses_prompt_ids_that_are_not_uuids(tmp_path):
+    """Our ids are canonical UUIDs, which 0.27 requires (a client id like "seg-1" is a 400 there)."""
+    fake = FakeComfy(tmp_path / "srv", jobs_api=True).start()
+    try:
+        client = ComfyClient(fake.url)
+        with pytest.raises(PromptRejected, match="prompt_id must be a valid UUID"):
+            client.submit({"1": {"class_type": "SegueFileList", "inputs": {}}}, "seg-1")
+        pid = client.submit({"1": {"class_type": "SegueFileList", "inputs": {}}})
+        assert str(uuid.UUID(pid)) == pid
+    finally:
+        fake.stop()
 
 
 def test_execution_errors_lose_tracebacks_and_server_paths():

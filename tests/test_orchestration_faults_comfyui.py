@@ -33,6 +33,7 @@ from segue.orchestration.runs.steps import travel_steps
 
 from fake_comfy import Fault, FlakyProxy
 from background import run_in_background
+from comfyui_harness import comfyui_version
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.timeout(600)]
 
@@ -110,7 +111,7 @@ def control(tmp_path):
 def hold_prompt(server, control, name):
     """Someone else's prompt that runs until ``hold_<name>`` is removed."""
     (control / f"hold_{name}").touch()
-    prompt_id = f"theirs-{name}-{uuid.uuid4().hex[:6]}"
+    prompt_id = str(uuid.uuid4())      # ComfyUI 0.27 refuses an id that is not a canonical UUID (400)
     server.post("/prompt", {"prompt": {"1": {"class_type": "SegueTestHold", "inputs": {"control": str(control),
                                                                                           "name": name}}},
                             "prompt_id": prompt_id, "client_id": "someone-else"})
@@ -269,7 +270,9 @@ def proxy(comfy_server):
 
 
 def test_http_faults_between_client_and_a_real_server_are_absorbed(tmp_path, comfy_server, proxy):
-    proxy.faults += [Fault("GET", "/queue", status=503, retry_after="1", times=2),
+    # a prompt's state comes from /api/jobs/{id} where the server has it (0.27), else from /queue
+    status = "/api/jobs/" if ComfyClient(comfy_server.url).has_jobs_api() else "/queue"
+    proxy.faults += [Fault("GET", status, status=503, retry_after="1", times=2),
                      Fault("POST", "/prompt", reset="after"),
                      Fault("POST", "/prompt", status=502),
                      Fault("HEAD", "/view", reset="before"),
@@ -319,3 +322,30 @@ def test_a_real_server_that_stops_answering_ends_the_run_clearly(tmp_path, comfy
     proxy.silent.clear()
     assert resume(manifest.run_dir, [comfy_server.url]) == 0
     assert os.path.isfile(manifest.run_dir / "final.mp4")
+
+
+def test_status_and_cancel_answer_alike_through_the_jobs_api_and_the_old_routes(comfy_server, control):
+    """On the real server: /api/jobs is used where it exists (0.27; detected, not assumed), and its
+    answers equal those the /queue + /history routes give; cancel by id dequeues ours only."""
+    jobs = ComfyClient(comfy_server.url)
+    routes = ComfyClient(comfy_server.url)
+    routes._jobs_api = False                      # the fallback every server has
+    assert jobs.has_jobs_api() is (comfyui_version() >= (0, 27, 0))
+    running = hold_prompt(comfy_server, control, "j1")
+    wait_until(lambda: queue_ids(comfy_server)[0] == [running])
+    pending = hold_prompt(comfy_server, control, "j2")
+    mine = jobs.submit({"1": {"class_type": "SegueTestHold", "inputs": {"control": str(control), "name": "j3"}}})
+    for pid, expected in ((running, "running"), (pending, "queued"), (mine, "queued"),
+                          (str(uuid.uuid4()), "unknown")):
+        assert jobs.prompt_status(pid) == routes.prompt_status(pid) == (expected, None)
+    assert jobs.cancel(mine) == "removed from the queue"
+    assert queue_ids(comfy_server) == ([running], [pending])
+    (control / "hold_j1").unlink()
+    wait_until(lambda: queue_ids(comfy_server)[0] == [pending])
+    (control / "hold_j2").unlink()
+    wait_until(lambda: queue_ids(comfy_server) == ([], []))
+    for pid in (running, pending):
+        via_jobs, via_routes = jobs.prompt_status(pid), routes.prompt_status(pid)
+        assert via_jobs[0] == via_routes[0] == "success"
+        assert via_jobs[1]["status"]["status_str"] == "success"
+        assert via_jobs[1]["outputs"] == via_routes[1]["outputs"]

@@ -34,9 +34,10 @@ from segue.orchestration.runs.steps import join_steps, travel_steps
 from fake_comfy import FakeComfy, count_frames, write_video
 
 
-@pytest.fixture
-def fake(tmp_path):
-    server = FakeComfy(tmp_path / "server_a").start()
+@pytest.fixture(params=[False, True], ids=["routes", "jobs-api"])
+def fake(tmp_path, request):
+    """The fake ComfyUI as 0.3.64 (status from /queue + /history) and as 0.27 (/api/jobs)."""
+    server = FakeComfy(tmp_path / "server_a", jobs_api=request.param).start()
     yield server
     server.stop()
 

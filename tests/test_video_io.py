@@ -327,7 +327,8 @@ def sine_clip(seconds: float, rate: int = 44100) -> audio_io.AudioClip:
     return audio_io.AudioClip(torch.from_numpy(wave.astype(np.float32))[None], rate)
 
 
-@pytest.mark.parametrize("suffix,codec,tolerance", [(".mp4", "h264", 0.05), (".avi", vw.LOSSLESS_CODEC, 1e-4)])
+@pytest.mark.parametrize("suffix,codec,tolerance", [(".mp4", "h264", 0.05), (".avi", vw.LOSSLESS_CODEC, 1e-4),
+                                                    (LOSSLESS_SUFFIX, vw.LOSSLESS_CODEC, 1e-7)])   # float PCM: exact
 def test_audio_round_trip_trimmed_to_video(tmp_path, suffix, codec, tolerance):
     clip = sine_clip(1.6)
     path = vw.write_video(tmp_path / f"a{suffix}", coded_frames(16), 16, codec=codec, audio=clip)  # 1.0 s of video

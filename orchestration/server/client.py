@@ -8,6 +8,12 @@ running one (checked first, because servers before 0.3.57 ignore the id and inte
 runs); ``/ws?clientId=`` for events (the ``websocket-client`` package).  Uploads and downloads
 (``POST /upload/image``, ``GET``/``HEAD /view``) are ``client_files.ServerFiles``.
 
+Where the server has them (ComfyUI 0.27 and later; asked once per server, ``has_jobs_api``),
+``GET /api/jobs/{id}`` answers a prompt's state in one reply (pending / in_progress / completed /
+failed / cancelled, with its history) instead of ``/queue`` then ``/history``, which a prompt can
+slip between, and ``POST /api/jobs/{id}/cancel`` dequeues or interrupts it in one step that never
+lands on another prompt.  Older servers get the routes above.
+
 Transient failures (HTTP 502/503/504, connection refused or reset) are retried a few times with
 jittered exponential backoff, honouring ``Retry-After``.  ``POST /prompt`` is not idempotent, so
 after an ambiguous failure (reset, timeout, 5xx: the server may have queued it) the client asks
@@ -34,6 +40,10 @@ from .records import format_node_errors, history_outcome, strip_server_paths
 from .retry import MAYBE_SENT, NOT_SENT, RETRY_STATUSES, MaybeDelivered, RetryPolicy, failure_reason
 
 
+# /api/jobs states of prompts still in the queue -> prompt_status's words.
+_LIVE_JOB_STATES = {"pending": "queued", "in_progress": "running"}
+
+
 def normalize_url(url: str) -> str:
     url = url.strip().rstrip("/")
     if "://" not in url:
@@ -56,6 +66,7 @@ class ComfyClient(ServerFiles):
         self.sleep = sleep
         self.retries_done = 0          # transient failures absorbed so far (tests and logs read it)
         self._object_info: dict | None = None
+        self._jobs_api: bool | None = None
 
     def __repr__(self) -> str:
         return f"ComfyClient({self.url!r})"
@@ -174,12 +185,26 @@ class ComfyClient(ServerFiles):
         """The finished prompt's history entry, or ``None`` (not finished, or unknown to the server)."""
         return self.get_json(f"/history/{urllib.parse.quote(prompt_id)}").get(prompt_id)
 
+    def has_jobs_api(self) -> bool:
+        """Whether the server answers ``/api/jobs`` (ComfyUI 0.27 and later); asked once per server."""
+        if self._jobs_api is None:
+            status, data = self.request("GET", "/api/jobs?limit=1")
+            try:
+                reply = json.loads(data) if status == 200 else None
+            except json.JSONDecodeError:
+                reply = None
+            self._jobs_api = isinstance(reply, dict) and isinstance(reply.get("jobs"), list)
+        return self._jobs_api
+
     def prompt_status(self, prompt_id: str) -> tuple[str, dict | None]:
         """``queued`` / ``running`` / ``success`` / ``error`` / ``interrupted`` / ``unknown``, and the history entry.
 
         ``unknown`` = neither queued nor in history: the server restarted (or never got it).
-        The queue is read before the history, so a prompt finishing in between is still found.
+        With the jobs API it is one answer; otherwise the queue is read before the history, so a
+        prompt finishing in between is still found.
         """
+        if self.has_jobs_api():
+            return self._job_status(prompt_id)
         running, pending = self.queue()
         if prompt_id in running:
             return "running", None
@@ -188,6 +213,21 @@ class ComfyClient(ServerFiles):
         entry = self.history(prompt_id)
         if entry is None:
             return "unknown", None
+        return history_outcome(entry), entry
+
+    def _job_status(self, prompt_id: str) -> tuple[str, dict | None]:
+        path = f"/api/jobs/{urllib.parse.quote(prompt_id)}"
+        status, data = self.request("GET", path)
+        if status == 404:
+            return "unknown", None
+        if status != 200:
+            raise ServerError(f"GET {self.url}{path} answered {status}: {data[:200].decode(errors='replace')}")
+        job = json.loads(data)
+        state = job.get("status")
+        if state in _LIVE_JOB_STATES:
+            return _LIVE_JOB_STATES[state], None
+        # completed / failed / cancelled: the job carries its history entry's status and outputs
+        entry = {"status": job.get("execution_status") or {}, "outputs": job.get("outputs") or {}}
         return history_outcome(entry), entry
 
     # --- prompts ---
@@ -229,6 +269,10 @@ class ComfyClient(ServerFiles):
 
     def interrupt(self, prompt_id: str) -> bool:
         """Interrupt ``prompt_id`` only if it is the one running now (never someone else's)."""
+        if self.has_jobs_api():
+            if self._job_status(prompt_id)[0] != "running":
+                return False
+            return self._cancel_job(prompt_id)
         running, _ = self.queue()
         if prompt_id not in running:
             return False
@@ -237,6 +281,11 @@ class ComfyClient(ServerFiles):
 
     def cancel(self, prompt_id: str) -> str:
         """Remove a pending prompt or interrupt a running one; returns what was done."""
+        if self.has_jobs_api():
+            state = self._job_status(prompt_id)[0]
+            if state not in ("queued", "running") or not self._cancel_job(prompt_id):
+                return "not queued"
+            return "removed from the queue" if state == "queued" else "interrupted"
         running, pending = self.queue()
         if prompt_id in pending:
             self.delete_pending([prompt_id])
@@ -245,6 +294,13 @@ class ComfyClient(ServerFiles):
             self.post_json("/interrupt", {"prompt_id": prompt_id})
             return "interrupted"
         return "not queued"
+
+    def _cancel_job(self, prompt_id: str) -> bool:
+        """``POST /api/jobs/{id}/cancel``: the server dequeues or interrupts that prompt, atomically."""
+        status, reply = self.post_json(f"/api/jobs/{urllib.parse.quote(prompt_id)}/cancel", {})
+        if status != 200 or not isinstance(reply, dict):
+            raise ServerError(f"{self.url}/api/jobs/{prompt_id}/cancel answered {status}: {str(reply)[:200]}")
+        return bool(reply.get("cancelled"))
 
     # --- events ---
     def websocket(self, timeout: float = 10.0) -> "EventStream":

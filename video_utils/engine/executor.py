@@ -91,9 +91,9 @@ def video_file(ctx: NodeContext, video: str) -> str:
     return resolve_input(video, ctx.folders, "video", extensions=VIDEO_EXTENSIONS)
 
 
-def file_list(ctx: NodeContext, path: str, files: str | None = None) -> str:
-    """``SegueFileList``: the list with this file's annotated name appended."""
-    return "\n".join(lines(files, "files", required=False) + [to_annotated(path, ctx.folders)])
+def file_list(name: str, files: str | None = None) -> str:
+    """``SegueFileList``: the list ``files`` with the annotated ``name`` appended."""
+    return "\n".join(lines(files, "files", required=False) + [name])
 
 
 # --- steps ------------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ NODES: dict[str, Callable[..., tuple]] = {
     "SegueJoinStep": lambda ctx, **inputs: (join_step_node(ctx, **inputs),),
     "SegueExtendStep": _extend_step,
     "SeguePreviewStep": _written(preview_step),
-    "SegueFileList": lambda ctx, video, files=None: (file_list(ctx, video, files),),
+    "SegueFileList": lambda ctx, video, files=None: (file_list(to_annotated(video, ctx.folders), files),),
     "SegueStitchFiles": _written(stitch_segment_files),
     "SegueJoinAssembleFiles": _written(assemble_joined_files),
     "SegueExtendAssemble": _written(assemble_extended_file),

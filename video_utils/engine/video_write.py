@@ -142,7 +142,7 @@ def _video_format(codec: str, suffix: str, crf: int, preset: str) -> _VideoForma
             options = {"qp": "0", "preset": "ultrafast", "g": "16"}
             if _x264_params():
                 options["x264-params"] = _x264_params()
-            return _VideoFormat("libx264rgb", "rgb24", options, "aac")
+            return _VideoFormat("libx264rgb", "rgb24", options, "pcm_f32le")   # sound exact too
         if suffix == ".avi":
             return _VideoFormat("ffvhuff", "gbrp", {"pred": "median"}, "pcm_s16le")
         raise PlanError(f"lossless output path ending {suffix!r} is not supported: use {LOSSLESS_SUFFIX} (or .avi)")
@@ -156,13 +156,15 @@ class VideoWriter:
     with centre-sited chroma (what swscale produces). H.264 4:2:0 needs even sides: an odd width
     or height is padded by repeating the last column/row (``encoded_width``/``encoded_height``).
     ``codec=LOSSLESS_CODEC``: bit-exact RGB, for frames passed between steps.
-    ``audio`` is muxed alongside and trimmed to the video's length.
+    ``audio`` is muxed alongside and trimmed to the video's length. ``pixel_aspect`` (width of a
+    pixel over its height) is stored in the stream when it is not 1.
     Use as a context manager: an exception inside the ``with`` (or ``abort()``) discards the file
     and leaves whatever was at ``path`` before untouched.
     """
 
     def __init__(self, path, fps: Fraction | float, width: int, height: int, *, codec: str = H264_CODEC,
-                 crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET, audio: AudioClip | None = None):
+                 crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET, audio: AudioClip | None = None,
+                 pixel_aspect: Fraction = Fraction(1)):
         self.path = Path(path)
         self.fps = as_fps(fps)
         self.width, self.height = int(width), int(height)
@@ -190,6 +192,8 @@ class VideoWriter:
             stream.time_base = 1 / self.fps
             stream.options = dict(fmt.options)
             stream.codec_context.thread_type = "FRAME"
+            if pixel_aspect != 1:                   # non-square pixels, e.g. a copied anamorphic clip
+                stream.codec_context.sample_aspect_ratio = Fraction(pixel_aspect)
             if self._yuv:
                 ctx = stream.codec_context
                 ctx.colorspace = ctx.color_primaries = ctx.color_trc = AVCOL_BT709
